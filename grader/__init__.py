@@ -1,0 +1,1 @@
+"""ml-debug-katas grader: catalogue, runner, validation and the ``kata`` CLI."""

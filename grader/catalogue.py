@@ -1,0 +1,225 @@
+"""The kata catalogue: find the repository, load and check every ``kata.toml``.
+
+Loading never imports torch, so listing the catalogue stays fast.  Every problem is
+reported with the file, the field and what to do about it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+TOPICS = (
+    "attention",
+    "decoding-and-lm",
+    "training",
+    "losses-and-numerics",
+    "data-and-leakage",
+    "metrics",
+    "classical-ml",
+)
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "kata.schema.json"
+ROOT_ENV = "KATA_ROOT"
+
+
+class CatalogueError(Exception):
+    """One or more problems in the catalogue, each as ``file: field: message``."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Kata:
+    id: str
+    title: str
+    topic: str
+    difficulty: int
+    budget_minutes: int
+    files: tuple[str, ...]
+    hints: tuple[str, ...]
+    fail_to_pass: tuple[str, ...]
+    pass_to_pass: tuple[str, ...]
+    silent: bool
+    path: Path
+
+    @property
+    def test_ids(self) -> tuple[str, ...]:
+        return self.fail_to_pass + self.pass_to_pass
+
+    @property
+    def test_files(self) -> tuple[str, ...]:
+        return tuple(sorted({test_id.split("::", 1)[0] for test_id in self.test_ids}))
+
+    @property
+    def root(self) -> Path:
+        """The repository that holds this kata."""
+        return self.path.parent.parent
+
+    @property
+    def private_dir(self) -> Path:
+        """Reference fix, decoys, holdout tests and the pristine seal."""
+        return self.root / "grader" / "private" / self.id
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository whose ``katas/`` is the catalogue.
+
+    ``$KATA_ROOT`` wins; then the nearest parent of ``start`` (default: the working
+    directory) holding ``katas/`` and ``grader/``; then the checkout this package runs from.
+    """
+    if env := os.environ.get(ROOT_ENV):
+        root = Path(env).resolve()
+        if not (root / "katas").is_dir():
+            raise CatalogueError([f"${ROOT_ENV}={env}: no katas/ folder there"])
+        return root
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "katas").is_dir() and (candidate / "grader").is_dir():
+            return candidate
+    package_root = Path(__file__).resolve().parent.parent
+    if (package_root / "katas").is_dir():
+        return package_root
+    raise CatalogueError(
+        [
+            f"{here}: no kata catalogue here or above: run `kata` inside a copy of the "
+            f"ml-debug-katas repository, or set ${ROOT_ENV}"
+        ]
+    )
+
+
+@cache
+def _validator():  # jsonschema is imported lazily: `kata --help` need not pay for it
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def _field(path) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _schema_problems(where: str, data: dict) -> list[str]:
+    problems = []
+    for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.path))):
+        message = error.message
+        if error.validator == "additionalProperties":
+            message += f"; allowed fields: {', '.join(sorted(error.schema['properties']))}"
+        elif error.validator == "pattern" and error.path and error.path[0] == "tests":
+            message = f"{error.instance!r} is not a test id like 'test_module.py::test_name'"
+        problems.append(f"{where}: {_field(error.path)}: {message}")
+    return problems
+
+
+def _test_names(test_file: Path) -> set[str]:
+    """Top-level ``test_*`` functions defined in a test file, found without importing it."""
+    import ast
+
+    tree = ast.parse(test_file.read_text(), filename=str(test_file))
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
+    }
+
+
+def _semantic_problems(where: str, folder: Path, data: dict) -> list[str]:
+    problems = []
+    if data["id"] != folder.name:
+        problems.append(
+            f"{where}: id: {data['id']!r} differs from the folder name {folder.name!r}; "
+            "rename one so they match"
+        )
+    for name in data["files"]:
+        if not (folder / name).is_file():
+            problems.append(f"{where}: files: {name!r} does not exist in {folder}")
+    f2p, p2p = data["tests"]["fail_to_pass"], data["tests"]["pass_to_pass"]
+    for test_id in sorted(set(f2p) & set(p2p)):
+        problems.append(
+            f"{where}: tests: {test_id!r} is listed in both fail_to_pass and pass_to_pass"
+        )
+    by_file: dict[str, set[str]] = {}
+    for test_id in (*f2p, *p2p):
+        file_name, name = test_id.split("::", 1)
+        by_file.setdefault(file_name, set()).add(name)
+    for file_name, declared in sorted(by_file.items()):
+        test_file = folder / file_name
+        if not test_file.is_file():
+            problems.append(f"{where}: tests: test file {file_name!r} does not exist in {folder}")
+            continue
+        defined = _test_names(test_file)
+        for name in sorted(declared - defined):
+            problems.append(f"{where}: tests: {file_name} defines no test named {name!r}")
+        for name in sorted(defined - declared):
+            problems.append(
+                f"{where}: tests: {file_name}::{name} is not listed; add it to "
+                "fail_to_pass or pass_to_pass"
+            )
+    return problems
+
+
+def load_kata(folder: Path) -> Kata:
+    """Load ``folder/kata.toml``; raise CatalogueError naming every problem found."""
+    toml_path = folder / "kata.toml"
+    where = str(toml_path)
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogueError([f"{where}: missing; every folder in katas/ needs one"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError([f"{where}: not valid TOML: {exc}"]) from None
+    problems = _schema_problems(where, data)
+    if not problems:
+        problems = _semantic_problems(where, folder, data)
+    if problems:
+        raise CatalogueError(problems)
+    return Kata(
+        id=data["id"],
+        title=data["title"],
+        topic=data["topic"],
+        difficulty=data["difficulty"],
+        budget_minutes=data["budget_minutes"],
+        files=tuple(data["files"]),
+        hints=tuple(data["hints"]),
+        fail_to_pass=tuple(data["tests"]["fail_to_pass"]),
+        pass_to_pass=tuple(data["tests"]["pass_to_pass"]),
+        silent=data.get("silent", True),
+        path=folder,
+    )
+
+
+def load_catalogue(root: Path) -> list[Kata]:
+    """Every kata under ``root/katas``, in topic order then difficulty then id."""
+    problems: list[str] = []
+    katas: list[Kata] = []
+    folders = sorted(p for p in (root / "katas").iterdir() if p.is_dir() and p.name[0] not in "._")
+    for folder in folders:
+        try:
+            katas.append(load_kata(folder))
+        except CatalogueError as exc:
+            problems.extend(exc.problems)
+    owners: dict[str, str] = {}
+    for kata in katas:
+        for name in (*kata.files, *kata.test_files):
+            module = name.removesuffix(".py")
+            if module in owners:
+                problems.append(
+                    f"{kata.path / 'kata.toml'}: files: module name {module!r} is also used by "
+                    f"kata {owners[module]!r}; module names must be unique across katas"
+                )
+            owners[module] = kata.id
+    if problems:
+        raise CatalogueError(problems)
+    return sorted(katas, key=lambda k: (TOPICS.index(k.topic), k.difficulty, k.id))
+
+
+def closest_ids(wanted: str, katas: list[Kata]) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(wanted, [k.id for k in katas], n=3, cutoff=0.4)

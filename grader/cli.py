@@ -1,0 +1,233 @@
+"""The ``kata`` command.  A thin shell: gather inputs, call the core, print, exit.
+
+Exit codes: 0 success / green, 1 red or invalid, 2 bad usage or bad catalogue.
+Nothing here imports torch at module level, so ``kata list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from grader.catalogue import TOPICS, CatalogueError, Kata, closest_ids, find_root, load_catalogue
+
+EXIT_OK, EXIT_RED, EXIT_USAGE = 0, 1, 2
+_STATUS_STYLE = {"green": "green", "red": "red", "edited": "yellow"}
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit 2."""
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _catalogue() -> tuple[Path, list[Kata]]:
+    root = find_root()
+    return root, load_catalogue(root)
+
+
+def _pick(katas: list[Kata], ids: list[str]) -> list[Kata]:
+    by_id = {kata.id: kata for kata in katas}
+    picked = []
+    for wanted in ids:
+        if wanted not in by_id:
+            close = closest_ids(wanted, katas)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise UsageError(f"unknown kata {wanted!r}: {hint}`kata list` shows them all")
+        picked.append(by_id[wanted])
+    return picked
+
+
+def _humanize(test_id: str) -> str:
+    name = test_id.split("::", 1)[-1].removeprefix("test_")
+    return name.replace("_", " ")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from grader import state
+
+    root, katas = _catalogue()
+    if args.topic:
+        katas = [kata for kata in katas if kata.topic == args.topic]
+    data = state.load(root)
+    rows = [
+        {
+            "id": kata.id,
+            "title": kata.title,
+            "topic": kata.topic,
+            "difficulty": kata.difficulty,
+            "budget_minutes": kata.budget_minutes,
+            "status": state.status_of(kata, data),
+        }
+        for kata in katas
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} katas", title_justify="left")
+    for column in ("id", "topic", "difficulty", "budget", "status"):
+        table.add_column(column)
+    for row in rows:
+        style = _STATUS_STYLE.get(row["status"], "")
+        table.add_row(
+            row["id"],
+            row["topic"],
+            "●" * row["difficulty"] + "○" * (3 - row["difficulty"]),
+            f"{row['budget_minutes']} min",
+            f"[{style}]{row['status']}[/]" if style else row["status"],
+        )
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from grader import pristine, state
+
+    root, katas = _catalogue()
+    (kata,) = _pick(katas, [args.id])
+    out = _console()
+    out.print(f"[bold]{kata.id}[/] — testing {', '.join(kata.files)} …")
+    from grader.runner import run_tests
+
+    run = run_tests(kata.path, [str(kata.path / name) for name in kata.test_files])
+    for error in run.collection_errors:
+        out.print(f"[red]could not load the tests:[/] {error.strip()}")
+    failing = 0
+    for test_id in kata.test_ids:
+        result = run.results.get(test_id)
+        if result and result.outcome == "passed":
+            out.print(f"  [green]✓[/] {_humanize(test_id)}")
+            continue
+        failing += 1
+        out.print(f"  [red]✗[/] {_humanize(test_id)}")
+        message = result.message if result else "did not run (see the errors above)"
+        lines = message.strip().splitlines() or [result.outcome if result else "missing"]
+        for line in lines[: args.lines]:
+            out.print(f"      {line}", markup=False)
+        if len(lines) > args.lines:
+            out.print(f"      … {len(lines) - args.lines} more lines (--lines N shows more)")
+    green = failing == 0 and run.exit_code == 0
+    state.record_test(root, kata.id, "green" if green else "red", pristine.fingerprint(kata))
+    total = len(kata.test_ids)
+    if green:
+        out.print(f"[bold green]green[/]: all {total} tests pass")
+        return EXIT_OK
+    out.print(f"[bold red]red[/]: {failing} of {total} tests fail")
+    return EXIT_RED
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from grader.validate import validate
+
+    _, katas = _catalogue()
+    chosen = _pick(katas, args.ids) if args.ids else katas
+    out = _console()
+    out.print(f"validating {len(chosen)} kata(s), {args.repeat} run(s) of each variant …")
+    profile = "explore" if args.explore else None
+    results = validate(chosen, repeat=args.repeat, jobs=args.jobs, profile=profile)
+    for result in results:
+        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
+        caught = sum(1 for tests in result.decoys_caught_by.values() if tests)
+        out.print(
+            f"{mark} [bold]{result.kata_id}[/]  reference fix: {result.reference_lines} lines, "
+            f"decoys caught: {caught}/{len(result.decoys_caught_by)}"
+        )
+        for note in result.notes:
+            out.print(f"    note: {note}", markup=False)
+        for check in result.checks:
+            if not check.ok or args.verbose:
+                flag = "ok  " if check.ok else "FAIL"
+                out.print(f"    {flag} {check.name}: {check.detail}", markup=False)
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
+    bad = [r.kata_id for r in results if not r.ok]
+    elapsed = max((r.seconds for r in results), default=0.0)
+    summary = f"{len(results) - len(bad)}/{len(results)} valid in {elapsed:.1f} s"
+    out.print(f"[bold]{summary}[/]" + (f"; invalid: {', '.join(bad)}" if bad else ""))
+    return EXIT_RED if bad else EXIT_OK
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    from grader import pristine
+
+    _, katas = _catalogue()
+    chosen = katas if args.all else _pick(katas, args.ids)
+    if not chosen:
+        raise UsageError("name the katas to seal, or pass --all")
+    for kata in chosen:
+        blobs = pristine.write_seal(kata)
+        print(f"sealed {kata.id}: {len(blobs)} files -> {pristine.seal_path(kata)}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kata",
+        description="Practise the ML debugging interview: find and fix the silent bug in a kata.",
+        epilog="Exit status: 0 green/ok, 1 red/invalid, 2 bad usage. "
+        "The catalogue is the katas/ folder of the repository you run in ($KATA_ROOT overrides).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="the katas with topic, difficulty, time budget and status")
+    p.add_argument("--topic", choices=TOPICS, help="only this topic")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("test", help="run a kata's visible tests (exit 0 green, 1 red)")
+    p.add_argument("id", help="kata id, as shown by `kata list`")
+    p.add_argument("--lines", type=int, default=8, help="message lines shown per failing test")
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser(
+        "validate",
+        help="check katas are fair: bug fails, reference fix passes, decoys are caught",
+        description="Check each kata on a pristine copy: fail-to-pass tests fail and "
+        "pass-to-pass tests pass on the buggy module, with assertion failures only; "
+        "the reference fix passes all visible and holdout tests; every decoy fails at "
+        "least one; verdicts repeat identically.",
+    )
+    p.add_argument("ids", nargs="*", metavar="ID", help="katas to validate (default: all)")
+    p.add_argument("--repeat", type=int, default=2, help="runs of each variant (default 2)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument(
+        "--explore",
+        action="store_true",
+        help="authors: random hypothesis examples (profile 'explore') instead of derandomized",
+    )
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="show passing checks too")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "seal", help="authors: record a kata's files as its pristine (shipped) version"
+    )
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--all", action="store_true", help="seal every kata")
+    p.set_defaults(func=cmd_seal)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"kata: {exc}", file=sys.stderr)
+    except CatalogueError as exc:
+        print("kata: the catalogue has problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""A kata's private material: reference fix, decoys and holdout tests.
+
+Layout under ``grader/private/<id>/``::
+
+    reference.patch          "Fix: <root cause>" paragraph, blank line, unified diff
+    decoys/<name>.patch      "Decoy: <why tempting, why wrong>", blank line, unified diff
+    holdout/test_*.py        extra property tests, copied next to the visible ones
+    pristine.json            blob ids of the shipped kata (see grader.pristine)
+
+Diffs are relative to the kata folder (``--- a/module.py``), applied with ``git apply``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.catalogue import Kata
+
+MIN_DECOYS = 2
+
+
+def changed_lines(patch_text: str) -> int:
+    """Lines added plus lines removed by a unified diff, blank-only lines not counted."""
+    in_hunk = False
+    count = 0
+    for line in patch_text.splitlines():
+        if line.startswith("@@"):
+            in_hunk = True
+        elif line.startswith(("--- ", "+++ ", "diff ")):
+            in_hunk = False
+        elif in_hunk and line[:1] in "+-" and line[1:].strip():
+            count += 1
+    return count
+
+
+def description(patch_text: str) -> str:
+    """The paragraph that precedes the diff."""
+    lines = []
+    for line in patch_text.splitlines():
+        if line.startswith(("--- ", "diff ")):
+            break
+        lines.append(line)
+    return " ".join(" ".join(lines).split())
+
+
+@dataclass
+class PrivateMaterial:
+    reference: Path | None
+    decoys: dict[str, Path]
+    holdout: list[Path]
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, kata: Kata) -> PrivateMaterial:
+        folder = kata.private_dir
+        reference = folder / "reference.patch"
+        decoys = {p.stem: p for p in sorted((folder / "decoys").glob("*.patch"))}
+        holdout = sorted((folder / "holdout").glob("test_*.py"))
+        problems = []
+        if not reference.is_file():
+            problems.append(f"{reference}: missing; write the reference fix as a patch")
+        elif not description(reference.read_text()).startswith("Fix:"):
+            problems.append(f"{reference}: start with a 'Fix:' paragraph giving the root cause")
+        if len(decoys) < MIN_DECOYS:
+            problems.append(f"{folder / 'decoys'}: {len(decoys)} decoy patches, need {MIN_DECOYS}")
+        for name, path in decoys.items():
+            if not description(path.read_text()).startswith("Decoy:"):
+                problems.append(f"{path}: start with a 'Decoy:' paragraph ({name})")
+        if not holdout:
+            problems.append(f"{folder / 'holdout'}: no test_*.py holdout tests")
+        clashes = sorted({p.name for p in holdout} & set(kata.test_files))
+        if clashes:
+            problems.append(f"{folder / 'holdout'}: {clashes} shadow visible test files; rename")
+        return cls(reference if reference.is_file() else None, decoys, holdout, problems)

@@ -1,0 +1,223 @@
+"""``kata validate``: the SWE-bench-style check that a kata is a fair exercise.
+
+A kata is valid when, on a pristine copy of it:
+  * with the buggy module every fail-to-pass test fails, every pass-to-pass test passes,
+    and the failures are assertion failures (the bug is silent) unless the kata says otherwise;
+  * with the reference fix every visible and holdout test passes;
+  * each decoy (a plausible wrong fix) fails at least one visible or holdout test;
+  * every run gives the same verdicts when repeated (in separate worker processes).
+
+Runs go to a pool of warm worker processes that import torch once, which is what
+keeps validating the whole catalogue within a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import patches, pristine
+from grader.catalogue import Kata
+from grader.runner import RunResult, run_tests
+
+BUGGY = "buggy"
+REFERENCE = "reference"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class KataValidation:
+    kata_id: str
+    checks: list[Check] = field(default_factory=list)
+    reference_lines: int | None = None
+    decoys_caught_by: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str = "") -> None:
+        self.checks.append(Check(name, ok, detail))
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.kata_id,
+            "ok": self.ok,
+            "reference_lines": self.reference_lines,
+            "decoys_caught_by": self.decoys_caught_by,
+            "checks": [check.__dict__ for check in self.checks],
+            "notes": self.notes,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+PRELOAD = ("torch", "numpy", "hypothesis", "pytest")
+
+
+def _warm_worker(preload: tuple[str, ...]) -> None:
+    """Pay the import cost once per worker; one thread each so two workers share two cores."""
+    import importlib
+
+    for name in preload:
+        importlib.import_module(name)
+    if "torch" in preload:
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def _run_in_worker(folder: str, profile: str | None) -> RunResult:
+    return run_tests(Path(folder), profile=profile)
+
+
+@dataclass
+class _Variant:
+    name: str
+    folder: Path
+    futures: list[Future] = field(default_factory=list)
+
+
+def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list[_Variant]:
+    """Pristine copies of the kata: buggy (visible tests), then fixed and decoys (+ holdout)."""
+    pristine_dir = workdir / "pristine"
+    if not pristine.materialize(kata, pristine_dir):
+        result.notes.append(
+            f"not sealed: validated the working copy (seal with `kata seal {kata.id}`)"
+        )
+    elif pristine.is_untouched(kata) is False:
+        result.notes.append("working copy differs from the sealed kata: validated the sealed one")
+    private = patches.PrivateMaterial.load(kata)
+    result.add(
+        "private material",
+        not private.problems,
+        "; ".join(private.problems)
+        or f"{len(private.decoys)} decoys, {len(private.holdout)} holdout",
+    )
+    variants = [_Variant(BUGGY, pristine_dir)]
+    for name, patch in [(REFERENCE, private.reference), *sorted(private.decoys.items())]:
+        if patch is None:
+            continue
+        folder = workdir / f"variant-{name}"
+        shutil.copytree(pristine_dir, folder)
+        for holdout in private.holdout:
+            shutil.copy2(holdout, folder / holdout.name)
+        applied = subprocess.run(
+            ["git", "apply", "--whitespace=nowarn", str(patch)],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        ok = applied.returncode == 0
+        result.add(f"{name} patch applies", ok, applied.stderr.strip())
+        if ok:
+            variants.append(_Variant(name, folder))
+    if private.reference is not None:
+        result.reference_lines = patches.changed_lines(private.reference.read_text())
+    return variants
+
+
+def _judge(kata: Kata, variant: str, runs: list[RunResult], result: KataValidation) -> None:
+    first = runs[0]
+    differing = [i + 1 for i, run in enumerate(runs[1:], 1) if run.verdicts() != first.verdicts()]
+    result.add(
+        f"{variant}: same verdicts on {len(runs)} runs",
+        not differing,
+        f"run(s) {differing} differ from run 1" if differing else "",
+    )
+    if first.collection_errors:
+        result.add(f"{variant}: tests collect", False, first.collection_errors[0][:500])
+        return
+    if variant == BUGGY:
+        visible = set(kata.test_ids)
+        extra = sorted(set(first.results) - visible)
+        result.add(
+            "buggy: every visible test is declared",
+            not extra,
+            f"not in kata.toml: {', '.join(extra)}" if extra else "",
+        )
+        wrong_f2p = [t for t in kata.fail_to_pass if first.outcome(t) != "failed"]
+        result.add(
+            "buggy: fail-to-pass tests fail",
+            not wrong_f2p,
+            ", ".join(f"{t} {first.outcome(t)}" for t in wrong_f2p),
+        )
+        wrong_p2p = [t for t in kata.pass_to_pass if first.outcome(t) != "passed"]
+        result.add(
+            "buggy: pass-to-pass tests pass",
+            not wrong_p2p,
+            ", ".join(f"{t} {first.outcome(t)}" for t in wrong_p2p),
+        )
+        if kata.silent:
+            loud = [
+                f"{nodeid} raised {', '.join(sorted(set(r.exceptions) - {'AssertionError'}))}"
+                for nodeid, r in first.results.items()
+                if r.outcome in ("failed", "error") and set(r.exceptions) - {"AssertionError"}
+            ]
+            result.add(
+                "buggy: the bug is silent (assertion failures only)", not loud, "; ".join(loud)
+            )
+        return
+    not_run = [t for t in kata.test_ids if t not in first.results]
+    failing = sorted(nodeid for nodeid, r in first.results.items() if r.outcome != "passed")
+    if variant == REFERENCE:
+        result.add(
+            "reference: every visible and holdout test passes",
+            not failing and not not_run and first.exit_code == 0,
+            ", ".join(failing + [f"{t} missing" for t in not_run]),
+        )
+    else:
+        result.decoys_caught_by[variant] = failing
+        result.add(
+            f"decoy {variant}: caught",
+            bool(failing),
+            f"by {', '.join(failing)}" if failing else "every test passes: the tests miss it",
+        )
+
+
+def validate(
+    katas: list[Kata],
+    *,
+    repeat: int = 2,
+    jobs: int | None = None,
+    profile: str | None = None,
+    preload: tuple[str, ...] = PRELOAD,
+) -> list[KataValidation]:
+    """Validate ``katas``; runs from all katas share one pool of warm workers."""
+    jobs = jobs or min(len(os.sched_getaffinity(0)), 4)
+    results = [KataValidation(kata.id) for kata in katas]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kata-validate-") as tmp:
+        plans: list[list[_Variant]] = []
+        for kata, result in zip(katas, results, strict=True):
+            plans.append(_prepare_variants(kata, Path(tmp) / kata.id, result))
+        context = multiprocessing.get_context("spawn")  # torch is not fork-safe
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_warm_worker, initargs=(preload,)
+        ) as pool:
+            for plan in plans:
+                for variant in plan:
+                    variant.futures = [
+                        pool.submit(_run_in_worker, str(variant.folder), profile)
+                        for _ in range(repeat)
+                    ]
+            for kata, result, plan in zip(katas, results, plans, strict=True):
+                for variant in plan:
+                    _judge(kata, variant.name, [f.result() for f in variant.futures], result)
+                result.seconds = time.perf_counter() - started
+    return results

@@ -1,0 +1,137 @@
+"""Build small, torch-free kata repositories in temporary folders for the tests."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.invalid",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.invalid",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+BUGGY_MODULE = '''\
+"""Summary statistics."""
+
+
+def mean(values: list[float]) -> float:
+    """Arithmetic mean of a non-empty list."""
+    return sum(values) / (len(values) - 1)
+
+
+def spread(values: list[float]) -> float:
+    return max(values) - min(values)
+'''
+
+VISIBLE_TESTS = """\
+from {module} import mean, spread
+
+
+def test_mean_of_four():
+    got = mean([1.0, 2.0, 3.0, 6.0])
+    assert got == 3.0, f"mean of [1, 2, 3, 6] is 3, got {{got}}"
+
+
+def test_spread():
+    assert spread([1.0, 4.0]) == 3.0, "spread of [1, 4] is 3"
+"""
+
+HOLDOUT_TESTS = """\
+from {module} import mean
+
+
+def test_mean_of_other_lengths():
+    for n in (1, 2, 3, 5, 8):
+        got = mean([2.0] * n)
+        assert got == 2.0, f"mean of {{n}} twos is 2, got {{got}}"
+"""
+
+KATA_TOML = """\
+id = "{kata_id}"
+title = "Averages come out a little too large"
+topic = "metrics"
+difficulty = 1
+budget_minutes = 5
+files = ["{module}.py"]
+hints = ["Count the values."]
+
+[tests]
+fail_to_pass = ["test_{module}.py::test_mean_of_four"]
+pass_to_pass = ["test_{module}.py::test_spread"]
+"""
+
+
+def patch_text(kind: str, module: str, source: str, old: str, new: str) -> str:
+    import difflib
+
+    after = source.replace(old, new)
+    diff = difflib.unified_diff(
+        source.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        f"a/{module}.py",
+        f"b/{module}.py",
+    )
+    return f"{kind}: replaces one line.\n\n" + "".join(diff)
+
+
+REFERENCE = "    return sum(values) / len(values)"
+TUNED_DECOY = "    return sum(values) / 4"  # passes the visible test, not the holdout
+WRONG_DECOY = "    return sum(values) / (len(values) + 1)"
+OLD_LINE = "    return sum(values) / (len(values) - 1)"
+
+
+def write_kata(
+    root: Path,
+    kata_id: str,
+    module: str,
+    *,
+    bug_line: str = OLD_LINE,
+    decoys: dict[str, str] | None = None,
+    extra_visible: str = "",
+) -> Path:
+    """A complete kata (public folder and private material) under ``root``.
+
+    ``bug_line`` replaces the buggy line of the mean; patches are written against it.
+    """
+    buggy_module = BUGGY_MODULE.replace(OLD_LINE, bug_line)
+    folder = root / "katas" / kata_id
+    folder.mkdir(parents=True)
+    (folder / "kata.toml").write_text(KATA_TOML.format(kata_id=kata_id, module=module))
+    (folder / "README.md").write_text("Averages look too big.\n")
+    (folder / f"{module}.py").write_text(buggy_module)
+    tests = VISIBLE_TESTS.format(module=module) + textwrap.dedent(extra_visible)
+    (folder / f"test_{module}.py").write_text(tests)
+    private = root / "grader" / "private" / kata_id
+    (private / "decoys").mkdir(parents=True)
+    (private / "holdout").mkdir()
+    (private / "reference.patch").write_text(
+        patch_text("Fix", module, buggy_module, bug_line, REFERENCE)
+    )
+    decoys = decoys if decoys is not None else {"tuned": TUNED_DECOY, "plus-one": WRONG_DECOY}
+    for name, line in decoys.items():
+        (private / "decoys" / f"{name}.patch").write_text(
+            patch_text("Decoy", module, buggy_module, bug_line, line)
+        )
+    (private / "holdout" / f"test_{module}_holdout.py").write_text(
+        HOLDOUT_TESTS.format(module=module)
+    )
+    return folder
+
+
+def git(root: Path, *args: str) -> str:
+    import os
+
+    done = subprocess.run(
+        ["git", *args],
+        cwd=root,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()

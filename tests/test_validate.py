@@ -1,0 +1,110 @@
+"""`kata validate` on small torch-free katas built to pass or to break each check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kata_factory import REFERENCE, WRONG_DECOY, git, write_kata
+
+from grader.catalogue import CatalogueError, load_catalogue
+from grader.pristine import write_seal
+from grader.validate import KataValidation, validate
+
+FLAKY_BUG = """\
+    import os, pathlib
+    counter = pathlib.Path(os.environ["KATA_TEST_COUNTER"])
+    calls = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(calls + 1))
+    return sum(values) / (len(values) - 1 + calls % 2)"""
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory) -> dict[str, KataValidation]:
+    root = tmp_path_factory.mktemp("repo")
+    write_kata(root, "good", "good_stats")
+    write_kata(root, "missed-decoy", "missed_stats", decoys={"same": REFERENCE, "p": WRONG_DECOY})
+    write_kata(root, "loud", "loud_stats", bug_line="    return sum(values) / values.count(None)")
+    write_kata(root, "flaky", "flaky_stats", bug_line=FLAKY_BUG)
+    counter = root / "counter"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KATA_TEST_COUNTER", str(counter))
+        results = validate(load_catalogue(root), repeat=2, jobs=2, preload=())
+    return {r.kata_id: r for r in results}
+
+
+def failed_checks(result: KataValidation) -> list[str]:
+    return [check.name for check in result.checks if not check.ok]
+
+
+def test_a_fair_kata_is_valid_and_its_fix_size_recorded(outcomes):
+    good = outcomes["good"]
+    assert failed_checks(good) == []
+    assert good.reference_lines == 2
+    assert good.decoys_caught_by == {
+        "plus-one": [
+            "test_good_stats.py::test_mean_of_four",
+            "test_good_stats_holdout.py::test_mean_of_other_lengths",
+        ],
+        "tuned": ["test_good_stats_holdout.py::test_mean_of_other_lengths"],
+    }
+
+
+def test_a_decoy_that_passes_every_test_makes_the_kata_invalid(outcomes):
+    assert failed_checks(outcomes["missed-decoy"]) == ["decoy same: caught"]
+
+
+def test_a_bug_that_raises_is_not_silent(outcomes):
+    loud = outcomes["loud"]
+    assert failed_checks(loud) == ["buggy: the bug is silent (assertion failures only)"]
+    (detail,) = [c.detail for c in loud.checks if not c.ok]
+    assert "ZeroDivisionError" in detail
+
+
+def test_verdicts_that_change_between_runs_are_caught(outcomes):
+    assert "buggy: same verdicts on 2 runs" in failed_checks(outcomes["flaky"])
+
+
+def test_validation_uses_the_sealed_kata_after_the_candidate_fixed_it(tmp_path):
+    folder = write_kata(tmp_path, "good", "good_stats")
+    (kata,) = load_catalogue(tmp_path)
+    write_seal(kata)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "template")
+    module = folder / "good_stats.py"
+    module.write_text(module.read_text().replace("(len(values) - 1)", "len(values)"))
+    git(tmp_path, "commit", "-qam", "fix the mean")
+
+    (result,) = validate([kata], repeat=1, jobs=1, preload=())
+
+    assert failed_checks(result) == []
+    assert result.notes == ["working copy differs from the sealed kata: validated the sealed one"]
+
+
+def test_a_changed_kata_whose_sealed_version_is_lost_is_reported(tmp_path):
+    folder = write_kata(tmp_path, "good", "good_stats")
+    (kata,) = load_catalogue(tmp_path)
+    write_seal(kata)
+    (folder / "good_stats.py").write_text("def mean(values):\n    return 0.0\n")
+
+    with pytest.raises(CatalogueError) as error:
+        validate([kata], repeat=1, jobs=1, preload=())
+
+    (problem,) = error.value.problems
+    assert problem.startswith(str(folder / "good_stats.py"))
+    assert "kata seal good" in problem
+
+
+def test_missing_private_material_is_named(tmp_path):
+    write_kata(tmp_path, "good", "good_stats", decoys={"only-one": WRONG_DECOY})
+    private = tmp_path / "grader" / "private" / "good"
+    for holdout in (private / "holdout").iterdir():
+        holdout.unlink()
+
+    (result,) = validate(load_catalogue(tmp_path), repeat=1, jobs=1, preload=())
+
+    (material,) = [c for c in result.checks if c.name == "private material"]
+    assert not material.ok
+    assert "1 decoy patches, need 2" in material.detail
+    assert f"{Path(private / 'holdout')}: no test_*.py holdout tests" in material.detail
