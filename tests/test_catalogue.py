@@ -1,0 +1,123 @@
+"""The catalogue loader: every problem names the file, the field and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kata_factory import write_kata
+
+from grader.catalogue import CatalogueError, find_root, load_catalogue, load_kata
+
+
+def problems_of(folder: Path) -> list[str]:
+    with pytest.raises(CatalogueError) as error:
+        load_kata(folder)
+    return error.value.problems
+
+
+@pytest.fixture
+def kata(tmp_path) -> Path:
+    return write_kata(tmp_path, "good", "good_stats")
+
+
+def edit_toml(folder: Path, old: str, new: str) -> Path:
+    toml = folder / "kata.toml"
+    assert old in toml.read_text()
+    toml.write_text(toml.read_text().replace(old, new))
+    return toml
+
+
+def test_a_valid_kata_loads(kata):
+    loaded = load_kata(kata)
+    assert (loaded.id, loaded.topic, loaded.files) == ("good", "metrics", ("good_stats.py",))
+    assert loaded.test_ids == (
+        "test_good_stats.py::test_mean_of_four",
+        "test_good_stats.py::test_spread",
+    )
+    assert loaded.private_dir == kata.parent.parent / "grader" / "private" / "good"
+
+
+def test_unknown_topic_names_file_field_and_choices(kata):
+    toml = edit_toml(kata, 'topic = "metrics"', 'topic = "metric"')
+    (problem,) = problems_of(kata)
+    assert problem.startswith(f"{toml}: topic: 'metric' is not one of")
+    assert "'metrics'" in problem
+
+
+def test_difficulty_out_of_range(kata):
+    toml = edit_toml(kata, "difficulty = 1", "difficulty = 4")
+    assert problems_of(kata) == [f"{toml}: difficulty: 4 is greater than the maximum of 3"]
+
+
+def test_misspelt_field_lists_the_allowed_ones(kata):
+    edit_toml(kata, "budget_minutes", "budget_mins")
+    found = problems_of(kata)
+    assert any("budget_mins" in p and "allowed fields:" in p for p in found)
+    assert any("'budget_minutes' is a required property" in p for p in found)
+
+
+def test_bad_toml_is_reported_with_the_parser_message(kata):
+    toml = edit_toml(kata, "difficulty = 1", "difficulty = ")
+    (problem,) = problems_of(kata)
+    assert problem.startswith(f"{toml}: not valid TOML:")
+
+
+def test_id_must_match_the_folder(kata):
+    toml = edit_toml(kata, 'id = "good"', 'id = "other"')
+    (problem,) = problems_of(kata)
+    assert problem.startswith(f"{toml}: id: 'other' differs from the folder name 'good'")
+
+
+def test_malformed_test_id(kata):
+    edit_toml(kata, '"test_good_stats.py::test_spread"', '"test_good_stats.py:test_spread"')
+    (problem,) = problems_of(kata)
+    assert "tests.pass_to_pass.0" in problem
+    assert "is not a test id like 'test_module.py::test_name'" in problem
+
+
+def test_declared_tests_must_exist_and_every_test_must_be_declared(kata):
+    toml = edit_toml(kata, "::test_spread", "::test_spreads")
+    assert problems_of(kata) == [
+        f"{toml}: tests: test_good_stats.py defines no test named 'test_spreads'",
+        f"{toml}: tests: test_good_stats.py::test_spread is not listed; add it to "
+        "fail_to_pass or pass_to_pass",
+    ]
+
+
+def test_editable_file_must_exist(kata):
+    (kata / "good_stats.py").unlink()
+    toml = kata / "kata.toml"
+    assert problems_of(kata) == [f"{toml}: files: 'good_stats.py' does not exist in {kata}"]
+
+
+def test_module_names_must_be_unique_across_katas(tmp_path):
+    write_kata(tmp_path, "first", "shared_stats")
+    write_kata(tmp_path, "second", "shared_stats")
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(tmp_path)
+    assert any(
+        "module name 'shared_stats' is also used by kata 'first'" in p for p in error.value.problems
+    )
+
+
+def test_all_problems_of_all_katas_are_reported_at_once(tmp_path):
+    one = write_kata(tmp_path, "one", "one_stats")
+    two = write_kata(tmp_path, "two", "two_stats")
+    edit_toml(one, "difficulty = 1", "difficulty = 0")
+    edit_toml(two, "budget_minutes = 5", "budget_minutes = 500")
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(tmp_path)
+    assert [p.split(":")[0] for p in error.value.problems] == [
+        str(one / "kata.toml"),
+        str(two / "kata.toml"),
+    ]
+
+
+def test_root_is_found_from_a_subfolder_and_kata_root_overrides(tmp_path, monkeypatch):
+    folder = write_kata(tmp_path / "repo", "good", "good_stats")
+    monkeypatch.delenv("KATA_ROOT", raising=False)
+    assert find_root(folder) == tmp_path / "repo"
+    monkeypatch.setenv("KATA_ROOT", str(tmp_path))
+    with pytest.raises(CatalogueError, match="no katas/ folder there"):
+        find_root(folder)

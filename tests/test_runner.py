@@ -1,0 +1,96 @@
+"""The in-process runner: outcomes from pytest's hooks, nothing from the environment."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from grader.runner import run_tests
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(textwrap.dedent(text))
+
+
+def test_outcomes_messages_and_falsifying_examples(tmp_path):
+    write(
+        tmp_path,
+        "test_sample.py",
+        """
+        import pytest
+        from hypothesis import given, strategies as st
+
+        def test_passes():
+            pass
+
+        @given(st.integers(0, 50))
+        def test_property(x):
+            assert x < 7, f"value {x} should stay below 7"
+
+        def test_raises():
+            raise ValueError("boom")
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("fixture broke")
+
+        def test_setup_error(broken):
+            pass
+
+        def test_skipped():
+            pytest.skip("not today")
+        """,
+    )
+    run = run_tests(tmp_path)
+    assert run.exit_code == 1
+    assert run.verdicts() == {
+        "test_sample.py::test_passes": "passed",
+        "test_sample.py::test_property": "failed",
+        "test_sample.py::test_raises": "failed",
+        "test_sample.py::test_setup_error": "error",
+        "test_sample.py::test_skipped": "skipped",
+    }
+    prop = run.results["test_sample.py::test_property"]
+    assert prop.exceptions == ("AssertionError",)
+    assert prop.message.splitlines()[0] == "value 7 should stay below 7"
+    assert "x=7" in prop.message  # hypothesis's shrunk falsifying example
+    assert run.results["test_sample.py::test_raises"].message == "ValueError: boom"
+    assert run.outcome("test_sample.py::test_absent") == "missing"
+
+
+def test_conftest_ini_files_and_pytest_addopts_are_ignored(tmp_path, monkeypatch):
+    write(tmp_path, "conftest.py", "import pytest\ncollect_ignore = ['test_one.py']\n")
+    write(tmp_path, "pytest.ini", "[pytest]\naddopts = -k nothing_matches\n")
+    write(tmp_path, "pyproject.toml", "[tool.pytest.ini_options]\naddopts = '-x'\n")
+    write(tmp_path, "test_one.py", "def test_a():\n    assert False, 'really ran'\n")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--collect-only")
+    run = run_tests(tmp_path)
+    assert run.verdicts() == {"test_one.py::test_a": "failed"}
+    assert run.results["test_one.py::test_a"].message.startswith("really ran")
+    assert not (tmp_path / ".pytest_cache").exists()
+
+
+def test_collection_errors_are_reported(tmp_path):
+    write(tmp_path, "test_broken.py", "import not_a_module_anywhere\n")
+    run = run_tests(tmp_path)
+    assert run.results == {}
+    assert "not_a_module_anywhere" in run.collection_errors[0]
+    assert run.exit_code != 0
+
+
+def test_a_second_run_sees_edited_modules(tmp_path):
+    write(tmp_path, "scale_mod.py", "FACTOR = 1\n")
+    write(
+        tmp_path,
+        "test_scale_mod.py",
+        """
+        from scale_mod import FACTOR
+
+        def test_f():
+            assert FACTOR == 2, f"FACTOR={FACTOR}"
+        """,
+    )
+    assert run_tests(tmp_path).verdicts() == {"test_scale_mod.py::test_f": "failed"}
+    write(tmp_path, "scale_mod.py", "FACTOR = 2\n")
+    assert run_tests(tmp_path).verdicts() == {"test_scale_mod.py::test_f": "passed"}
