@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_ENV = "KATA_HYPOTHESIS_PROFILE"
 DEFAULT_PROFILE = "grade"
@@ -19,6 +19,10 @@ _COMMON = {
     "database": None,
     "print_blob": False,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.differing_executors],
+    # The explain phase re-runs a failing test many times to say which parts of the
+    # example matter; it doubles the time to a red verdict and kata messages already
+    # say what broke.
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
 }
 
 settings.register_profile("grade", derandomize=True, max_examples=25, **_COMMON)

@@ -28,6 +28,8 @@ from grader.catalogue import Kata
 from grader.runner import RunResult, run_tests
 
 BUGGY = "buggy"
+MAX_MESSAGE_LINE = 300
+DUMPS = ("tensor(", "array(", "Mismatched elements")
 REFERENCE = "reference"
 
 
@@ -132,6 +134,10 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
     return variants
 
 
+def _first_line(result) -> str:
+    return result.message.strip().splitlines()[0] if result and result.message.strip() else ""
+
+
 def _judge(kata: Kata, variant: str, runs: list[RunResult], result: KataValidation) -> None:
     first = runs[0]
     differing = [i + 1 for i, run in enumerate(runs[1:], 1) if run.verdicts() != first.verdicts()]
@@ -162,6 +168,21 @@ def _judge(kata: Kata, variant: str, runs: list[RunResult], result: KataValidati
             "buggy: pass-to-pass tests pass",
             not wrong_p2p,
             ", ".join(f"{t} {first.outcome(t)}" for t in wrong_p2p),
+        )
+        unreadable = [
+            f"{t}: {first_line!r}"
+            for t in kata.fail_to_pass
+            if (first_line := _first_line(first.results.get(t)))
+            and (len(first_line) > MAX_MESSAGE_LINE or any(d in first_line for d in DUMPS))
+        ] + [
+            f"{t}: no message"
+            for t in kata.fail_to_pass
+            if _first_line(first.results.get(t)) in ("", "AssertionError")
+        ]
+        result.add(
+            "buggy: failures say which property broke (short message, no tensor dump)",
+            not unreadable,
+            "; ".join(unreadable),
         )
         if kata.silent:
             loud = [

@@ -1,0 +1,87 @@
+"""Time `kata test ID` against the import floor, side by side, and `kata validate`.
+
+    .venv/bin/python bench/bench_kata_test.py [--runs 5] [--kata ID ...] [--validate]
+
+The floor is `python -c "import torch, pytest, hypothesis"`: no test command can beat
+it.  Runs are interleaved (floor, kata test, floor, ...) so machine noise hits both
+alike; the target is median(kata test) <= 1.5 x median(floor).  `--validate` also
+times one `kata validate` of the whole catalogue (target: under 60 s on 2 cores).
+`kata test` on an untouched kata is red; the benchmark times it on the shipped
+(red) kata and, with the reference fix applied in a temporary copy, on a green one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FLOOR = [sys.executable, "-c", "import torch, pytest, hypothesis"]
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, check=False)
+    return time.perf_counter() - start, done.returncode
+
+
+def green_copy(kata_id: str, into: Path) -> Path:
+    """A copy of the repository's catalogue with the reference fix applied to one kata."""
+    shutil.copytree(ROOT / "katas", into / "katas")
+    shutil.copytree(ROOT / "grader" / "private", into / "grader" / "private")
+    patch = ROOT / "grader" / "private" / kata_id / "reference.patch"
+    subprocess.run(["git", "apply", str(patch)], cwd=into / "katas" / kata_id, check=True)
+    return into
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--kata", nargs="*", default=["causal-mask-future-leak"])
+    parser.add_argument("--validate", action="store_true", help="also time kata validate")
+    args = parser.parse_args()
+
+    print(f"{'command':48} {'median s':>9} {'x floor':>8}  runs")
+    for kata_id in args.kata:
+        with tempfile.TemporaryDirectory() as tmp:
+            green_env = {**os.environ, "KATA_ROOT": str(green_copy(kata_id, Path(tmp)))}
+            cases = {
+                "floor: import torch, pytest, hypothesis": (FLOOR, None, 0),
+                f"kata test {kata_id} (red, shipped)": (
+                    [str(BIN / "kata"), "test", kata_id],
+                    None,
+                    1,
+                ),
+                f"kata test {kata_id} (green, fixed)": (
+                    [str(BIN / "kata"), "test", kata_id],
+                    green_env,
+                    0,
+                ),
+            }
+            times: dict[str, list[float]] = {name: [] for name in cases}
+            for _ in range(args.runs):
+                for name, (cmd, env, expected) in cases.items():
+                    seconds, code = timed(cmd, env)
+                    if code != expected:
+                        sys.exit(f"{name}: exit {code}, expected {expected}")
+                    times[name].append(seconds)
+        floor = statistics.median(times["floor: import torch, pytest, hypothesis"])
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(f"{name:48} {median:9.2f} {median / floor:8.2f}  {len(values)}")
+    if args.validate:
+        seconds, code = timed([str(BIN / "kata"), "validate"])
+        print(f"{'kata validate (all katas)':48} {seconds:9.2f} {'':8}  1 (exit {code})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
