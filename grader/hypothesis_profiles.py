@@ -8,8 +8,10 @@ more examples; kata authors run it to look for inputs their tests miss.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 PROFILE_ENV = "KATA_HYPOTHESIS_PROFILE"
 DEFAULT_PROFILE = "grade"
@@ -29,8 +31,28 @@ settings.register_profile("grade", derandomize=True, max_examples=25, **_COMMON)
 settings.register_profile("explore", derandomize=False, max_examples=300, **_COMMON)
 
 
+def _ignore_local_constants() -> None:
+    """Keep derandomized examples a function of the test alone.
+
+    Hypothesis mixes constants harvested from every *local* module already imported
+    into its examples.  Which modules those are differs between ``kata test``, a warm
+    validation worker that ran other katas before, plain pytest and CI, so the same
+    "derandomized" test would see different inputs.  Pinning that pool to empty (an
+    internal of the exactly pinned hypothesis release) removes the difference; it also
+    stops hypothesis writing a constants cache into the kata folder.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    empty = providers.Constants()
+    providers._get_local_constants = lambda: empty
+
+
 def load_profile(name: str | None = None) -> str:
     """Load ``name`` (or ``$KATA_HYPOTHESIS_PROFILE``, default ``grade``); return it."""
     chosen = name or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
     settings.load_profile(chosen)
+    _ignore_local_constants()
+    # Caches (unicode tables) go to the user's cache folder, not into the kata folder.
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    set_hypothesis_home_dir(cache / "ml-debug-katas" / "hypothesis")
     return chosen
