@@ -41,7 +41,10 @@ class LayerNorm(nn.Module):
             self.register_parameter("bias", None)
 
     def row_stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Per-row mean and variance of ``x`` over the last dimension (keepdim)."""
+        """Per-row mean and variance over the last dimension (keepdim).
+
+        These are the statistics ``forward`` normalises with; the drift monitor logs them.
+        """
         var, mean = torch.var_mean(x.to(_stats_dtype(x.dtype)), dim=-1, keepdim=True)
         return mean, var
 

@@ -1,0 +1,122 @@
+"""Holdout checks for CausalSelfAttention: other shapes, gradients, train mode."""
+
+import torch
+import torch.nn.functional as F
+from causal_attention import CausalSelfAttention
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+TOL = 1e-10
+FAST = settings(deadline=None, phases=[p for p in Phase if p is not Phase.explain])
+
+seeds = st.integers(0, 2**16)
+
+
+def make_attention(seed: int, d_model: int, n_heads: int, bias: bool = True, dropout=0.0):
+    attn = CausalSelfAttention(d_model, n_heads, dropout=dropout, bias=bias).double().eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in attn.parameters():
+            param.copy_(0.5 * torch.randn(param.shape, generator=gen, dtype=torch.float64))
+    return attn
+
+
+def make_input(seed: int, batch: int, seq_len: int, d_model: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed + 1)
+    return torch.randn(batch, seq_len, d_model, generator=gen, dtype=torch.float64)
+
+
+def sdpa_reference(attn: CausalSelfAttention, x: torch.Tensor) -> torch.Tensor:
+    batch, seq_len, d_model = x.shape
+    q, k, v = attn.qkv(x).split(d_model, dim=-1)
+    q, k, v = (t.view(batch, seq_len, attn.n_heads, -1).transpose(1, 2) for t in (q, k, v))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    return attn.out_proj(out.transpose(1, 2).reshape(batch, seq_len, d_model))
+
+
+def worst_position(a: torch.Tensor, b: torch.Tensor, tol: float = TOL):
+    diffs = (a - b).abs().amax(dim=(0, 2)).tolist()
+    bad = next((t for t, d in enumerate(diffs) if not d <= tol), None)
+    return bad, (diffs[bad] if bad is not None else 0.0)
+
+
+@FAST
+@given(seed=seeds, seq_len=st.integers(2, 12))
+def test_earlier_outputs_have_zero_gradient_wrt_later_inputs(seed, seq_len):
+    attn = make_attention(seed, 8, 2)
+    x = make_input(seed, 2, seq_len, 8).requires_grad_(True)
+    out = attn(x)
+    for t in range(seq_len - 1):
+        (grad,) = torch.autograd.grad(out[:, t].sum(), x, retain_graph=True)
+        leak = grad[:, t + 1 :].abs().amax(dim=(0, 2))
+        s = int(leak.argmax())
+        assert leak[s].item() == 0.0, (
+            f"output at position {t} has gradient {leak[s].item():.3e} with respect to the "
+            f"input at later position {t + 1 + s} (T={seq_len}); it must be exactly 0"
+        )
+
+
+@FAST
+@given(seed=seeds, n_heads=st.sampled_from([1, 2, 3, 4, 6]), seq_len=st.integers(1, 12))
+def test_matches_sdpa_for_other_head_counts_without_bias(seed, n_heads, seq_len):
+    attn = make_attention(seed, 12, n_heads, bias=False)
+    x = make_input(seed, 2, seq_len, 12)
+    with torch.no_grad():
+        t, d = worst_position(attn(x), sdpa_reference(attn, x))
+    assert t is None, (
+        f"with d_model=12, n_heads={n_heads}, bias=False, T={seq_len}: output at position {t} "
+        f"differs from F.scaled_dot_product_attention(is_causal=True) by {d:.3e}"
+    )
+
+
+@FAST
+@given(seed=seeds, seq_len=st.integers(1, 12))
+def test_first_position_returns_its_own_projected_value(seed, seq_len):
+    attn = make_attention(seed, 8, 2)
+    x = make_input(seed, 3, seq_len, 8)
+    with torch.no_grad():
+        expected = attn.out_proj(attn.qkv(x[:, :1])[..., 16:])
+        diff = (attn(x)[:, :1] - expected).abs().max().item()
+    assert diff <= TOL, (
+        f"position 0 can only see itself, so its output must be out_proj(value of token 0); "
+        f"it differs by {diff:.3e} (T={seq_len})"
+    )
+
+
+@FAST
+@given(seed=seeds, seq_len=st.integers(1, 12))
+def test_every_query_attends_to_itself_and_nothing_later(seed, seq_len):
+    attn = make_attention(seed, 8, 2)
+    with torch.no_grad():
+        _, weights = attn(make_input(seed, 1, seq_len, 8), return_weights=True)
+    w = weights[0]
+    diag = torch.diagonal(w, dim1=-2, dim2=-1)
+    assert bool((diag > 0).all()), (
+        f"some query gives weight {diag.min().item():.3e} (or NaN) to its own key (T={seq_len}); "
+        f"each position must see itself"
+    )
+    upper = w.masked_fill(~torch.ones(seq_len, seq_len, dtype=torch.bool).triu(1), 0.0)
+    assert upper.abs().max().item() == 0.0, (
+        f"some query puts weight {upper.abs().max().item():.3e} on a later key (T={seq_len})"
+    )
+
+
+@FAST
+@given(seed=seeds, seq_len=st.integers(1, 12))
+def test_train_mode_without_dropout_matches_sdpa(seed, seq_len):
+    attn = make_attention(seed, 8, 4).train()
+    x = make_input(seed, 2, seq_len, 8)
+    with torch.no_grad():
+        t, d = worst_position(attn(x), sdpa_reference(attn, x))
+    assert t is None, (
+        f"in train mode with dropout=0, output at position {t} differs from causal SDPA by "
+        f"{d:.3e} (T={seq_len}, n_heads=4)"
+    )
+
+
+def test_float32_matches_sdpa():
+    attn = make_attention(0, 8, 2).float()
+    x = make_input(0, 2, 7, 8).float()
+    with torch.no_grad():
+        t, d = worst_position(attn(x), sdpa_reference(attn, x), tol=1e-5)
+    assert t is None, f"in float32, output at position {t} differs from causal SDPA by {d:.3e}"

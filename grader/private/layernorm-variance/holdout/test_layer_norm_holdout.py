@@ -1,0 +1,114 @@
+"""Holdout checks for the hand-written LayerNorm (not shown to the candidate)."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+from layer_norm import LayerNorm
+
+# No per-example deadline (shared CPUs), and no slow "explain" pass after a failure.
+FAST = settings(deadline=None, phases=[p for p in Phase if p is not Phase.explain])
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def _inputs(seed: int, shape: tuple[int, ...], log10_scale: tuple[float, float]) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(*shape, generator=g, dtype=torch.float64)
+    noise = (noise - noise.mean(-1, keepdim=True)) / noise.std(-1, correction=0, keepdim=True)
+    lo, hi = log10_scale
+    exponent = torch.empty(*shape[:-1], 1, dtype=torch.float64).uniform_(lo, hi, generator=g)
+    offset = 3.0 * torch.randn(*shape[:-1], 1, generator=g, dtype=torch.float64)
+    return offset + noise * 10.0**exponent
+
+
+def _randomise(layer: LayerNorm, seed: int) -> LayerNorm:
+    g = torch.Generator().manual_seed(seed + 7)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return layer
+
+
+@FAST
+@given(seed=SEEDS, dim=st.integers(2, 32), eps=st.sampled_from([0.1, 1.0, 3.0]))
+def test_matches_nn_layer_norm_with_large_eps(seed, dim, eps):
+    x = _inputs(seed, (2, 3, dim), log10_scale=(-1.0, 0.5))
+    ours = _randomise(LayerNorm(dim, eps=eps).double(), seed)
+    ref = torch.nn.LayerNorm(dim, eps=eps).double()
+    with torch.no_grad():
+        ref.weight.copy_(ours.weight)
+        ref.bias.copy_(ours.bias)
+        err = float((ours(x) - ref(x)).abs().max())
+    assert err <= 1e-9, (
+        f"LayerNorm(dim={dim}, eps={eps}) differs from nn.LayerNorm on a (2, 3, {dim}) input: "
+        f"max |diff| = {err:.3e}"
+    )
+
+
+@FAST
+@given(seed=SEEDS, dim=st.integers(2, 16))
+def test_near_constant_rows_match_torch(seed, dim):
+    eps = 1e-5
+    x = _inputs(seed, (4, dim), log10_scale=(-4.0, -2.0))
+    layer = _randomise(LayerNorm(dim, eps=eps).double(), seed)
+    with torch.no_grad():
+        err = float((layer(x) - F.layer_norm(x, (dim,), layer.weight, layer.bias, eps)).abs().max())
+    assert err <= 1e-8, (
+        f"dim={dim}: rows whose variance is comparable to eps={eps:g} differ from F.layer_norm "
+        f"(max |diff| = {err:.3e})"
+    )
+
+
+@FAST
+@given(seed=SEEDS, dim=st.integers(2, 8))
+def test_row_stats_are_the_statistics_used(seed, dim):
+    eps = 1e-5
+    x = _inputs(seed, (3, dim), log10_scale=(-2.0, 1.0))
+    layer = _randomise(LayerNorm(dim, eps=eps).double(), seed)
+    with torch.no_grad():
+        mean, var = layer.row_stats(x)
+        y = layer(x)
+    x_np = x.numpy()
+    mean_err = float(np.abs(mean.numpy()[:, 0] - x_np.mean(axis=-1)).max())
+    var_err = float(np.abs(var.numpy()[:, 0] - x_np.var(axis=-1)).max() / (x_np.var(axis=-1).max()))
+    assert mean_err <= 1e-10, f"dim={dim}: row_stats mean is off by {mean_err:.3e}"
+    assert var_err <= 1e-10, (
+        f"dim={dim}: row_stats variance differs from the population variance of the row "
+        f"(relative error {var_err:.3e})"
+    )
+    with torch.no_grad():
+        rebuilt = (x - mean) / torch.sqrt(var + eps) * layer.weight + layer.bias
+    err = float((rebuilt - y).abs().max())
+    assert err <= 1e-9, (
+        f"dim={dim}: normalising with the statistics row_stats reports does not reproduce the "
+        f"layer's output (max |diff| = {err:.3e})"
+    )
+
+
+@FAST
+@given(seed=SEEDS, dim=st.integers(2, 8), affine=st.booleans())
+def test_without_bias_or_affine_matches_functional(seed, dim, affine):
+    eps = 1e-5
+    x = _inputs(seed, (3, dim), log10_scale=(-2.0, 1.0))
+    layer = _randomise(
+        LayerNorm(dim, eps=eps, elementwise_affine=affine, bias=False).double(), seed
+    )
+    with torch.no_grad():
+        ref = F.layer_norm(x, (dim,), layer.weight, None, eps)
+        err = float((layer(x) - ref).abs().max())
+    assert err <= 1e-9, (
+        f"LayerNorm(dim={dim}, elementwise_affine={affine}, bias=False) differs from "
+        f"F.layer_norm: max |diff| = {err:.3e}"
+    )
+
+
+@FAST
+@given(seed=SEEDS, dim=st.integers(2, 8))
+def test_float32_matches_torch(seed, dim):
+    eps = 1e-5
+    x = _inputs(seed, (4, dim), log10_scale=(-1.0, 1.0)).float()
+    layer = _randomise(LayerNorm(dim, eps=eps), seed)
+    with torch.no_grad():
+        err = float((layer(x) - F.layer_norm(x, (dim,), layer.weight, layer.bias, eps)).abs().max())
+    assert err <= 1e-4, f"float32, dim={dim}: differs from F.layer_norm by {err:.3e}"

@@ -1,0 +1,103 @@
+"""Holdout properties: centred scores, optimal truncation, ratios and the few-samples case."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from pca import PCA
+
+_OFFSET = st.floats(3.0, 30.0, allow_nan=False, allow_infinity=False)
+_SIGN = st.sampled_from([-1.0, 1.0])
+
+
+@st.composite
+def offset_data(draw, few_samples=False):
+    n_features = draw(st.integers(2, 5))
+    if few_samples:
+        n_samples = draw(st.integers(2, n_features))
+    else:
+        n_samples = draw(st.integers(n_features + 2, 12))
+    offset = draw(hnp.arrays(np.float64, n_features, elements=_OFFSET))
+    signs = draw(hnp.arrays(np.float64, n_features, elements=_SIGN))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rotation, _ = np.linalg.qr(rng.normal(size=(n_features, n_features)))
+    spreads = 2.0 * 0.6 ** np.arange(n_features)
+    return (rng.normal(size=(n_samples, n_features)) * spreads) @ rotation.T + signs * offset
+
+
+def _covariance_eigenvalues(X):
+    return np.linalg.eigvalsh(np.cov(X.T))[::-1]
+
+
+@given(offset_data())
+def test_training_scores_are_centred(X):
+    pca = PCA().fit(X)
+    scores = pca.transform(X)
+    m = float(np.abs(scores.mean(axis=0)).max())
+    assert m < 1e-9 * (1 + float(np.abs(X).max())), (
+        f"the projected training data has column means up to {m:.3e}; PCA scores must be centred"
+    )
+    back = pca.inverse_transform(np.zeros((1, pca.components_.shape[0])))
+    d = float(np.abs(back[0] - X.mean(axis=0)).max())
+    assert d < 1e-9 * (1 + float(np.abs(X).max())), (
+        f"inverse_transform(0) is off the data mean by {d:.3e}"
+    )
+
+
+@given(offset_data(), st.integers(1, 4))
+def test_truncated_reconstruction_error_is_the_dropped_variance(X, k):
+    k = min(k, X.shape[1] - 1)
+    pca = PCA(n_components=k).fit(X)
+    residual = X - pca.inverse_transform(pca.transform(X))
+    error = float((residual**2).sum()) / (X.shape[0] - 1)
+    values = _covariance_eigenvalues(X)
+    want = float(values[k:].sum())
+    assert abs(error - want) < 1e-8 * values[0], (
+        f"keeping {k} components, the squared reconstruction error / (n-1) is {error:.6f}; "
+        f"the best rank-{k} approximation leaves {want:.6f} (sum of the dropped eigenvalues)"
+    )
+
+
+@given(offset_data(), st.integers(1, 4))
+def test_explained_variance_ratio_matches_covariance(X, k):
+    k = min(k, X.shape[1])
+    ratio = PCA(n_components=k).fit(X).explained_variance_ratio_
+    values = _covariance_eigenvalues(X)
+    want = values[:k] / values.sum()
+    d = float(np.abs(ratio - want).max())
+    assert d < 1e-9, (
+        f"explained_variance_ratio_ = {np.round(ratio, 5).tolist()}, the covariance gives "
+        f"{np.round(want, 5).tolist()}"
+    )
+
+
+@given(offset_data(few_samples=True))
+def test_fewer_samples_than_features(X):
+    pca = PCA().fit(X)
+    n = X.shape[0]
+    values = _covariance_eigenvalues(X)[:n]
+    d = float(np.abs(pca.explained_variance_ - values).max())
+    assert d < 1e-9 * max(values[0], 1e-12), (
+        f"with {n} samples and {X.shape[1]} features, explained_variance_ = "
+        f"{np.round(pca.explained_variance_, 5).tolist()}, covariance eigenvalues "
+        f"{np.round(values, 5).tolist()}"
+    )
+    g = pca.components_ @ pca.components_.T
+    e = float(np.abs(g - np.eye(n)).max())
+    assert e < 1e-10, f"components are not orthonormal (off by {e:.2e})"
+
+
+@given(offset_data(), hnp.arrays(np.float64, 5, elements=st.floats(-40.0, 40.0)))
+def test_scores_invariant_to_shifting_the_data(X, shift):
+    shift = shift[: X.shape[1]]
+    a = PCA().fit_transform(X)
+    b = PCA().fit_transform(X + shift)
+    values = _covariance_eigenvalues(X)
+    for i in range(X.shape[1]):
+        gaps = [abs(values[i] - values[j]) for j in range(len(values)) if j != i]
+        if min(gaps) < 1e-3 * values[0]:
+            continue
+        d = min(np.abs(a[:, i] - b[:, i]).max(), np.abs(a[:, i] + b[:, i]).max())
+        assert d < 1e-6 * (1 + np.abs(a).max()), (
+            f"scores on component {i} changed by {d:.3e} (up to sign) when the data was shifted"
+        )

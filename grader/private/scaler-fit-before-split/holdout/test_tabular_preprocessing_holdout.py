@@ -1,0 +1,102 @@
+"""Holdout properties: the returned scaler is the one that made the features, and each test
+row is standardised on its own with the training statistics."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from tabular_preprocessing import StandardScaler, prepare_splits
+
+_GRID = st.integers(-40, 40).map(lambda k: k / 4.0)
+_OFFSET = st.floats(-100.0, 100.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+_SCALE = st.sampled_from([0.5, 1.0, 3.0, 20.0])
+
+
+@st.composite
+def tables(draw, min_rows=4, max_rows=12):
+    n_rows = draw(st.integers(min_rows, max_rows))
+    n_features = draw(st.integers(1, 4))
+    grid = draw(hnp.arrays(np.float64, (n_rows, n_features), elements=_GRID))
+    offset = draw(hnp.arrays(np.float64, n_features, elements=_OFFSET))
+    scale = draw(hnp.arrays(np.float64, n_features, elements=_SCALE))
+    X = offset + scale * grid
+    y = np.arange(n_rows) % 2
+    test_fraction = draw(st.sampled_from([0.2, 0.3, 0.4, 0.5]))
+    seed = draw(st.integers(0, 2**16))
+    return X, y, test_fraction, seed
+
+
+def _statistics(rows):
+    mean = rows.mean(axis=0)
+    std = np.sqrt(((rows - mean) ** 2).mean(axis=0))
+    return mean, np.where(np.ptp(rows, axis=0) == 0, 1.0, std)
+
+
+def _max_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)), initial=0.0))
+
+
+@given(tables())
+def test_returned_scaler_reproduces_the_returned_features(case):
+    X, y, test_fraction, seed = case
+    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    for side, idx, got in (
+        ("train", out.train_idx, out.X_train),
+        ("test", out.test_idx, out.X_test),
+    ):
+        again = out.scaler.transform(X[idx])
+        d = _max_diff(again, got)
+        assert d < 1e-8, (
+            f"scaler.transform(raw {side} rows) differs from X_{side} by up to {d:.3e}: the "
+            f"returned scaler must be the one that standardised the returned features"
+        )
+        back = out.scaler.inverse_transform(got)
+        d = _max_diff(back, X[idx])
+        assert d < 1e-8, (
+            f"scaler.inverse_transform(X_{side}) is off the raw {side} rows by up to {d:.3e}"
+        )
+    assert out.scaler.n_samples_seen_ == len(out.train_idx), (
+        f"scaler saw {out.scaler.n_samples_seen_} rows, the training side has {len(out.train_idx)}"
+    )
+
+
+@given(tables(min_rows=6), st.integers(0, 10**6), st.floats(1.0, 500.0))
+def test_changing_one_test_row_moves_only_that_row(case, pick, delta):
+    X, y, test_fraction, seed = case
+    before = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    k = pick % len(before.test_idx)
+    row = before.test_idx[k]
+    X_changed = X.copy()
+    X_changed[row] += delta
+    after = prepare_splits(X_changed, y, test_fraction=test_fraction, seed=seed)
+    _, scale = _statistics(X[before.train_idx])
+    want = before.X_test.copy()
+    want[k] += delta / scale
+    d = _max_diff(after.X_test, want)
+    assert d < 1e-8, (
+        f"adding {delta:.3f} to test row {row} should move only that standardised row, by "
+        f"{delta:.3f} / train std; X_test is off that by up to {d:.3e}"
+    )
+
+
+@given(tables(), hnp.arrays(np.float64, (3, 4), elements=_GRID))
+def test_new_rows_are_standardised_with_train_statistics(case, new_grid):
+    X, y, test_fraction, seed = case
+    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    new_rows = X.mean(axis=0) + 5.0 * new_grid[:, : X.shape[1]]
+    mean, scale = _statistics(X[out.train_idx])
+    d = _max_diff(out.scaler.transform(new_rows), (new_rows - mean) / scale)
+    assert d < 1e-8, (
+        f"scaler.transform(new rows) differs from (rows - train mean) / train std by up to {d:.3e}"
+    )
+
+
+@given(tables())
+def test_standard_scaler_matches_float64_oracle(case):
+    X = case[0]
+    scaler = StandardScaler().fit(X)
+    mean, scale = _statistics(X)
+    d = max(_max_diff(scaler.mean_, mean), _max_diff(scaler.scale_, scale))
+    assert d < 1e-9, f"StandardScaler statistics off the float64 oracle by {d:.3e}"
+    d = _max_diff(scaler.transform(X), (X - mean) / scale)
+    assert d < 1e-8, f"StandardScaler.transform off the float64 oracle by {d:.3e}"

@@ -1,0 +1,144 @@
+"""Holdout properties for the nucleus sampler (not shown to the candidate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from nucleus_sampling import SamplingConfig, filter_logits, sample, top_p_filter
+
+BOUNDARY = 1e-9
+
+
+@st.composite
+def logit_batches(draw, max_batch: int = 3, max_vocab: int = 8, scales=(0.5, 1.0, 2.0, 4.0)):
+    seed = draw(st.integers(0, 2**31 - 1))
+    batch = draw(st.integers(1, max_batch))
+    vocab = draw(st.integers(2, max_vocab))
+    scale = draw(st.sampled_from(scales))
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, vocab, generator=gen, dtype=torch.float64) * scale
+
+
+top_ps = st.integers(20, 980).map(lambda k: k / 1000)
+
+
+def probs_of(row: torch.Tensor) -> np.ndarray:
+    x = row.detach().to(torch.float64).numpy()
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def oracle_nucleus(row: torch.Tensor, p: float, min_keep: int = 1) -> set[int]:
+    probs = probs_of(row)
+    order = np.argsort(-probs, kind="stable")
+    cumulative = np.cumsum(probs[order])
+    k = int(np.searchsorted(cumulative, p, side="left")) + 1
+    k = min(max(k, min_keep), len(order))
+    return {int(i) for i in order[:k]}
+
+
+def away_from_boundary(logits: torch.Tensor, p: float, margin: float = BOUNDARY) -> bool:
+    for row in logits:
+        cumulative = np.cumsum(np.sort(probs_of(row))[::-1])
+        if np.min(np.abs(cumulative - p)) < margin:
+            return False
+    return True
+
+
+def kept(row: torch.Tensor) -> set[int]:
+    return {int(i) for i in torch.nonzero(torch.isfinite(row)).flatten()}
+
+
+@given(logits=logit_batches(), p=top_ps, seed=st.integers(0, 2**31 - 1))
+def test_permuting_the_vocabulary_permutes_the_kept_set(logits, p, seed):
+    assume(away_from_boundary(logits, p))
+    perm = torch.randperm(logits.size(-1), generator=torch.Generator().manual_seed(seed))
+    out = top_p_filter(logits, p)
+    out_perm = top_p_filter(logits[:, perm], p)
+    for b in range(logits.size(0)):
+        want = {int(perm[j]) for j in kept(out_perm[b])}
+        assert kept(out[b]) == want, (
+            f"row {b}, top_p={p:.3f}: kept {sorted(kept(out[b]))}, but after permuting the "
+            f"vocabulary by {perm.tolist()} the kept tokens map back to {sorted(want)}"
+        )
+
+
+@given(
+    logits=logit_batches(max_batch=2, max_vocab=32, scales=(1.0, 3.0, 8.0)),
+    p=st.sampled_from([0.01, 0.05, 0.2]) | top_ps,
+)
+def test_matches_bruteforce_on_peaked_and_wide_vocabularies(logits, p):
+    assume(away_from_boundary(logits, p))
+    out = top_p_filter(logits, p)
+    for b in range(logits.size(0)):
+        got, want = kept(out[b]), oracle_nucleus(logits[b], p)
+        probs = probs_of(logits[b])
+        assert got == want, (
+            f"row {b}, top_p={p:.3f}, vocab={logits.size(-1)}: kept {len(got)} tokens "
+            f"(mass {sum(probs[i] for i in got):.4f}), expected the {len(want)} most likely "
+            f"(mass {sum(probs[i] for i in want):.4f}); top prob {probs.max():.4f}"
+        )
+
+
+@given(logits=logit_batches(), p=top_ps, min_keep=st.integers(1, 4))
+def test_min_tokens_to_keep_extends_a_short_nucleus_only(logits, p, min_keep):
+    assume(away_from_boundary(logits, p))
+    out = top_p_filter(logits, p, min_tokens_to_keep=min_keep)
+    for b in range(logits.size(0)):
+        got, want = kept(out[b]), oracle_nucleus(logits[b], p, min_keep)
+        assert got == want, (
+            f"row {b}, top_p={p:.3f}, min_tokens_to_keep={min_keep}: kept {sorted(got)}, "
+            f"expected {sorted(want)} (nucleus {sorted(oracle_nucleus(logits[b], p))})"
+        )
+
+
+@given(logits=logit_batches(max_vocab=10), p=top_ps, top_k=st.integers(1, 6))
+def test_top_p_is_applied_to_the_renormalised_top_k_distribution(logits, p, top_k):
+    k = min(top_k, logits.size(-1))
+    topk = torch.topk(logits, k, dim=-1)
+    restricted = torch.full_like(logits, float("-inf")).scatter(-1, topk.indices, topk.values)
+    assume(away_from_boundary(restricted, p))
+    out = filter_logits(logits, SamplingConfig(top_k=top_k, top_p=p))
+    for b in range(logits.size(0)):
+        want = oracle_nucleus(restricted[b], p) & {int(i) for i in topk.indices[b]}
+        assert kept(out[b]) == want, (
+            f"row {b}, top_k={top_k}, top_p={p:.3f}: kept {sorted(kept(out[b]))}, expected "
+            f"{sorted(want)} (nucleus of the renormalised top-{k} distribution)"
+        )
+
+
+@given(logits=logit_batches(), p=top_ps)
+def test_float32_logits_give_the_float64_nucleus(logits, p):
+    assume(away_from_boundary(logits, p, margin=1e-4))
+    out = top_p_filter(logits.float(), p)
+    for b in range(logits.size(0)):
+        want = oracle_nucleus(logits[b], p)
+        assert kept(out[b]) == want, (
+            f"row {b}, top_p={p:.3f}: float32 logits kept {sorted(kept(out[b]))}, the float64 "
+            f"nucleus is {sorted(want)}"
+        )
+
+
+@given(logits=logit_batches(max_batch=1, max_vocab=6), p=top_ps, seed=st.integers(0, 2**31 - 1))
+def test_sample_draws_every_likely_nucleus_token(logits, p, seed):
+    assume(away_from_boundary(logits, p))
+    n = 200
+    draws = sample(
+        logits.expand(n, -1), SamplingConfig(top_p=p), torch.Generator().manual_seed(seed)
+    )
+    drawn = {int(t) for t in draws.unique()}
+    probs = probs_of(logits[0])
+    nucleus = sorted(oracle_nucleus(logits[0], p))
+    renorm = probs[nucleus] / probs[nucleus].sum()
+    # A token with renormalised probability >= 0.1 is missed by 200 draws w.p. < 1e-9.
+    likely = {t for t, q in zip(nucleus, renorm, strict=True) if q >= 0.1}
+    assert likely <= drawn, (
+        f"top_p={p:.3f}: nucleus tokens {sorted(likely - drawn)} were never drawn in {n} "
+        f"samples (nucleus {nucleus}, renormalised {[round(float(q), 3) for q in renorm]})"
+    )
+    assert drawn <= set(nucleus), (
+        f"top_p={p:.3f}: tokens {sorted(drawn - set(nucleus))} outside the nucleus {nucleus} "
+        "were drawn"
+    )

@@ -1,0 +1,179 @@
+"""Property tests for PaddedSelfAttention on padded batches (float64, fresh weights)."""
+
+import torch
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+from padded_attention import PaddedSelfAttention, padding_mask_from_lengths
+from torch import nn
+
+TOL = 1e-10
+E, H = 8, 2
+# No deadline (first calls into torch can be slow) and no slow "explain" phase on failure.
+FAST = settings(deadline=None, phases=[p for p in Phase if p is not Phase.explain])
+
+seeds = st.integers(0, 2**16)
+length_lists = st.lists(st.integers(1, 5), min_size=1, max_size=3)
+
+
+def make_attention(seed: int, embed_dim: int = E, num_heads: int = H, bias: bool = True):
+    """A float64 module in eval mode with weights drawn from ``seed`` (scores of order 1)."""
+    attn = PaddedSelfAttention(embed_dim, num_heads, bias=bias).double().eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in attn.parameters():
+            param.copy_(0.5 * torch.randn(param.shape, generator=gen, dtype=torch.float64))
+    return attn
+
+
+def as_multihead(attn: PaddedSelfAttention) -> nn.MultiheadAttention:
+    """nn.MultiheadAttention holding exactly the same weights."""
+    bias = attn.q_proj.bias is not None
+    mha = nn.MultiheadAttention(attn.embed_dim, attn.num_heads, bias=bias, batch_first=True)
+    mha = mha.double().eval()
+    with torch.no_grad():
+        projections = (attn.q_proj, attn.k_proj, attn.v_proj)
+        mha.in_proj_weight.copy_(torch.cat([p.weight for p in projections]))
+        mha.out_proj.weight.copy_(attn.out_proj.weight)
+        if bias:
+            mha.in_proj_bias.copy_(torch.cat([p.bias for p in projections]))
+            mha.out_proj.bias.copy_(attn.out_proj.bias)
+    return mha
+
+
+def pad_mask(lengths: list[int], seq_len: int) -> torch.Tensor:
+    """(B, seq_len) bool, True at padded positions (built here, not with the module's helper)."""
+    return torch.tensor([[s >= n for s in range(seq_len)] for n in lengths])
+
+
+def padded_batch(seed: int, lengths: list[int], seq_len: int, embed_dim: int = E):
+    """Random real tokens; padded slots hold large junk so any attention to them shows."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(len(lengths), seq_len, embed_dim, generator=gen, dtype=torch.float64)
+    mask = pad_mask(lengths, seq_len)
+    junk = 5.0 * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    return torch.where(mask[..., None], junk, x), mask
+
+
+def worst_real_token(a, b, lengths):
+    """(sequence, position, |diff|) of the largest difference over real tokens (NaN wins)."""
+    worst = (0, 0, 0.0)
+    for i, n in enumerate(lengths):
+        diffs = (a[i, :n] - b[i, :n]).abs().amax(dim=-1)
+        for t, d in enumerate(diffs.tolist()):
+            if not d <= worst[2]:
+                worst = (i, t, d)
+    return worst
+
+
+@FAST
+@given(seed=seeds, lengths=length_lists, extra=st.integers(0, 2), appended=st.integers(1, 3))
+def test_appending_padding_leaves_real_outputs_unchanged(seed, lengths, extra, appended):
+    attn = make_attention(seed)
+    seq_len = max(lengths) + extra
+    x, mask = padded_batch(seed, lengths, seq_len)
+    x_long, mask_long = padded_batch(seed, lengths, seq_len + appended)
+    x_long[:, :seq_len] = x
+    with torch.no_grad():
+        out, out_long = attn(x, mask), attn(x_long, mask_long)
+    i, t, d = worst_real_token(out, out_long, lengths)
+    assert d <= TOL, (
+        f"padding a batch from {seq_len} to {seq_len + appended} positions (key_padding_mask "
+        f"True on the new ones) changed the output of real token {t} of sequence {i} "
+        f"(length {lengths[i]}) by {d:.3e}; lengths={lengths}"
+    )
+
+
+@FAST
+@given(seed=seeds, lengths=length_lists, extra=st.integers(1, 3))
+def test_contents_of_padded_positions_do_not_matter(seed, lengths, extra):
+    attn = make_attention(seed)
+    seq_len = max(lengths) + extra
+    x, mask = padded_batch(seed, lengths, seq_len)
+    x_other, _ = padded_batch(seed + 100, lengths, seq_len)
+    x_other = torch.where(mask[..., None], x_other, x)
+    with torch.no_grad():
+        out, out_other = attn(x, mask), attn(x_other, mask)
+    i, t, d = worst_real_token(out, out_other, lengths)
+    assert d <= TOL, (
+        f"changing only the padded positions (key_padding_mask True) changed the output of "
+        f"real token {t} of sequence {i} (length {lengths[i]}, padded to {seq_len}) by "
+        f"{d:.3e}"
+    )
+
+
+@FAST
+@given(seed=seeds, lengths=length_lists, extra=st.integers(0, 2))
+def test_matches_nn_multihead_attention_with_key_padding_mask(seed, lengths, extra):
+    attn = make_attention(seed)
+    seq_len = max(lengths) + extra
+    x, mask = padded_batch(seed, lengths, seq_len)
+    with torch.no_grad():
+        out = attn(x, key_padding_mask=mask)
+        expected, _ = as_multihead(attn)(x, x, x, key_padding_mask=mask, need_weights=False)
+    i, t, d = worst_real_token(out, expected, [seq_len] * len(lengths))
+    assert d <= TOL, (
+        f"output at position {t} of sequence {i} differs from nn.MultiheadAttention "
+        f"(same weights, same key_padding_mask) by {d:.3e}; lengths={lengths}, "
+        f"padded to {seq_len}"
+    )
+
+
+@FAST
+@given(seed=seeds, batch=st.integers(1, 3), seq_len=st.integers(1, 5))
+def test_all_false_mask_equals_no_mask(seed, batch, seq_len):
+    attn = make_attention(seed)
+    x, _ = padded_batch(seed, [seq_len] * batch, seq_len)
+    no_padding = torch.zeros(batch, seq_len, dtype=torch.bool)
+    with torch.no_grad():
+        d = (attn(x, no_padding) - attn(x)).abs().max().item()
+    assert d <= TOL, (
+        f"a key_padding_mask that marks nothing as padding changed the output by {d:.3e} "
+        f"compared with passing no mask (B={batch}, S={seq_len})"
+    )
+
+
+@FAST
+@given(seed=seeds, batch=st.integers(1, 3), seq_len=st.integers(1, 5))
+def test_unmasked_matches_nn_multihead_attention(seed, batch, seq_len):
+    attn = make_attention(seed)
+    x, _ = padded_batch(seed, [seq_len] * batch, seq_len)
+    with torch.no_grad():
+        out = attn(x)
+        expected, _ = as_multihead(attn)(x, x, x, need_weights=False)
+    d = (out - expected).abs().max().item()
+    assert d <= TOL, (
+        f"without a mask, output differs from nn.MultiheadAttention with the same weights by "
+        f"{d:.3e} (B={batch}, S={seq_len})"
+    )
+
+
+@FAST
+@given(lengths=length_lists, extra=st.integers(0, 2))
+def test_padding_mask_from_lengths_marks_positions_past_each_length(lengths, extra):
+    seq_len = max(lengths) + extra
+    mask = padding_mask_from_lengths(torch.tensor(lengths), seq_len)
+    assert tuple(mask.shape) == (len(lengths), seq_len), (
+        f"mask shape {tuple(mask.shape)}, expected {(len(lengths), seq_len)}"
+    )
+    assert mask.dtype == torch.bool, f"mask dtype {mask.dtype}, expected torch.bool"
+    for i, n in enumerate(lengths):
+        row = mask[i].tolist()
+        expected = [s >= n for s in range(seq_len)]
+        assert row == expected, (
+            f"sequence {i} has length {n} (padded to {seq_len}): mask row is {row}, expected "
+            f"True exactly at the padded positions {n}..{seq_len - 1}"
+        )
+
+
+@FAST
+@given(seed=seeds, lengths=length_lists, extra=st.integers(0, 2))
+def test_output_shape_and_finite(seed, lengths, extra):
+    attn = make_attention(seed)
+    seq_len = max(lengths) + extra
+    x, mask = padded_batch(seed, lengths, seq_len)
+    with torch.no_grad():
+        out = attn(x, mask)
+    assert tuple(out.shape) == tuple(x.shape), (
+        f"output shape {tuple(out.shape)}, expected {tuple(x.shape)}"
+    )
+    assert bool(torch.isfinite(out).all()), f"output has NaN/inf for lengths={lengths}"
