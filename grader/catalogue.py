@@ -117,16 +117,17 @@ def _schema_problems(where: str, data: dict) -> list[str]:
     return problems
 
 
-def _test_names(test_file: Path) -> set[str]:
-    """Top-level ``test_*`` functions defined in a test file, found without importing it."""
+def test_functions(test_file: Path) -> list[tuple[str, int]]:
+    """Top-level ``test*`` functions of a test file with their line, in file order, found
+    without importing it (a test module is untrusted until it runs in the sandbox)."""
     import ast
 
     tree = ast.parse(test_file.read_text(), filename=str(test_file))
-    return {
-        node.name
+    return [
+        (node.name, node.lineno)
         for node in tree.body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
-    }
+    ]
 
 
 def _semantic_problems(where: str, folder: Path, data: dict) -> list[str]:
@@ -153,7 +154,7 @@ def _semantic_problems(where: str, folder: Path, data: dict) -> list[str]:
         if not test_file.is_file():
             problems.append(f"{where}: tests: test file {file_name!r} does not exist in {folder}")
             continue
-        defined = _test_names(test_file)
+        defined = {name for name, _ in test_functions(test_file)}
         for name in sorted(declared - defined):
             problems.append(f"{where}: tests: {file_name} defines no test named {name!r}")
         for name in sorted(defined - declared):

@@ -97,7 +97,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     out.print(f"[bold]{kata.id}[/] — testing {', '.join(kata.files)} …")
     from grader.runner import run_tests
 
-    run = run_tests(kata.path, [str(kata.path / name) for name in kata.test_files])
+    run = run_tests(kata.path, kata.test_files)
     for error in run.collection_errors:
         out.print(f"[red]could not load the tests:[/] {error.strip()}")
     failing = 0
@@ -168,6 +168,101 @@ def cmd_seal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_start(args: argparse.Namespace) -> int:
+    from grader.gitdata import START_TRAILER, GitError, Repo
+
+    root, katas = _catalogue()
+    (kata,) = _pick(katas, [args.id])
+    try:
+        repo = Repo.discover(root)
+        dirty = str(repo.git("status", "--porcelain", "--", str(kata.path))).strip()
+    except GitError as exc:
+        raise UsageError(str(exc)) from None
+    if dirty:
+        raise UsageError(
+            f"{kata.path} has uncommitted changes: commit or `git stash` them, then start again"
+        )
+    message = f"Start kata {kata.id}\n\n{START_TRAILER}: {kata.id}\n"
+    repo.git("commit", "--allow-empty", "--quiet", "-m", message)
+    out = _console()
+    out.print(f"[bold]{kata.id}[/]: {kata.title}")
+    files = ", ".join(str(kata.path / f) for f in kata.files)
+    out.print(f"Edit {files}; budget {kata.budget_minutes} min.")
+    out.print(f"The brief: {kata.path / 'README.md'}. The clock started at this commit.")
+    return EXIT_OK
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    import os
+
+    from grader import report as reports
+    from grader.gitdata import GitError, Repo
+    from grader.grade import GradeUsageError, Limits, grade
+
+    try:
+        repo = Repo.discover(Path.cwd())
+        result = grade(
+            repo,
+            args.base,
+            args.head,
+            args.kata or None,
+            limits=Limits(test_timeout_s=args.test_timeout, run_timeout_s=args.run_timeout),
+        )
+    except (GitError, GradeUsageError) as exc:
+        raise UsageError(str(exc)) from None
+    summary = reports.markdown(result)
+    if args.json:
+        reports.write_report(result, Path(args.json))
+    else:
+        reports.validate_report(result)
+    if args.markdown:
+        Path(args.markdown).write_text(summary)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in reports.annotations(result):
+            print(line)
+        if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(summary)
+    _print_grade_table(result)
+    ok = all(k["status"] == "green" and k["ranked"] for k in result["katas"])
+    return EXIT_OK if ok else EXIT_RED
+
+
+def _print_grade_table(result: dict) -> None:
+    from rich.table import Table
+
+    from grader.report import format_duration
+
+    table = Table(
+        title=f"kata grade {result['base'][:10]}..{result['head'][:10]}", title_justify="left"
+    )
+    for column in ("kata", "status", "tests", "time to green", "attempts", "diff", "ref", "ranked"):
+        table.add_column(column)
+    for kata in result["katas"]:
+        passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
+        style = {"green": "green", "red": "red"}.get(kata["status"], "yellow")
+        table.add_row(
+            kata["id"],
+            f"[{style}]{kata['status']}[/]",
+            f"{passed}/{len(kata['tests'])}",
+            format_duration(kata["time_to_green_s"]),
+            str(kata["attempts"]),
+            f"{kata['diff']['total']} lines / {kata['diff']['tokens']} tokens",
+            str(kata["diff"]["reference_total"]),
+            "yes" if kata["ranked"] else "no",
+        )
+    out = _console()
+    out.print(table)
+    for kata in result["katas"]:
+        out.print(f"{kata['id']}: {kata['message']}", markup=False)
+        for reason in kata["unranked_reasons"] + kata["notes"]:
+            out.print(f"  - {reason}", markup=False)
+        for test in kata["tests"]:
+            if test["status"] != "pass":
+                first = (test["message"].strip().splitlines() or [""])[0]
+                out.print(f"  ✗ {test['name']}: {first}", markup=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kata",
@@ -206,6 +301,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="show passing checks too")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("start", help="start a kata: commit the start marker the grader times from")
+    p.add_argument("id", help="kata id, as shown by `kata list`")
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser(
+        "grade",
+        help="grade the commits of BASE..HEAD with tests from BASE (what CI runs on a PR)",
+        description="Grade each kata touched by BASE..HEAD (or those named with --kata). "
+        "Tests, test configuration and hidden tests come from BASE only; only the kata's "
+        "editable files come from your commits. Changes to anything else, or suspicious "
+        "code, make the result unranked. Exit 0 when every graded kata is green and "
+        "ranked, 1 otherwise, 2 on bad usage.",
+    )
+    p.add_argument("--base", required=True, help="the commit to trust (e.g. origin/main)")
+    p.add_argument("--head", default="HEAD", help="the last commit to grade (default HEAD)")
+    p.add_argument("--kata", action="append", metavar="ID", help="grade this kata (repeatable)")
+    p.add_argument("--json", metavar="PATH", help="write the report (schema-checked JSON)")
+    p.add_argument("--markdown", metavar="PATH", help="write a markdown summary")
+    p.add_argument("--test-timeout", type=float, default=10.0, help="seconds per test (10)")
+    p.add_argument("--run-timeout", type=float, default=180.0, help="seconds per run (180)")
+    p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser(
         "seal", help="authors: record a kata's files as its pristine (shipped) version"

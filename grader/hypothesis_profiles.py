@@ -28,6 +28,13 @@ _COMMON = {
 }
 
 settings.register_profile("grade", derandomize=True, max_examples=25, **_COMMON)
+# Same examples as ``grade`` without shrinking: a verdict never depends on shrinking
+# (a test fails once an example fails), only the message does.  ``kata validate`` uses it.
+settings.register_profile(
+    "validate",
+    parent=settings.get_profile("grade"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 settings.register_profile("explore", derandomize=False, max_examples=300, **_COMMON)
 
 

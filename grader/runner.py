@@ -12,13 +12,17 @@ into the next run.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PYTEST_INI = Path(__file__).with_name("pytest.ini")
 _ENV_DROPPED = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 _MESSAGE_LIMIT = 4000
+OUTPUT_LIMIT = 500
+TRUNCATION_NOTICE = f"\n[output truncated to {OUTPUT_LIMIT} characters]"
 
 
 @dataclass
@@ -28,6 +32,12 @@ class TestResult:
     message: str = ""
     exceptions: tuple[str, ...] = ()  # exception class names, ExceptionGroups flattened
     duration_s: float = 0.0
+    output: str = ""  # what the test printed (stdout, then stderr), truncated
+
+
+class TestTimeout(BaseException):
+    """Raised in a test that exceeds its time; a BaseException so hypothesis does not
+    retry and shrink a hanging example."""
 
 
 @dataclass
@@ -69,15 +79,17 @@ def _describe(exc: BaseException) -> str:
 class _Collector:
     """Each test's outcome, fed from pytest's report hooks by the plugin below."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_result: Callable[[TestResult], None] | None = None) -> None:
         self.results: dict[str, TestResult] = {}
         self.collection_errors: list[str] = []
+        self.on_result = on_result
 
     def record_collect(self, report) -> None:
         if report.failed:
             self.collection_errors.append(f"{report.nodeid or '<session>'}: {report.longreprtext}")
 
-    def _record(self, nodeid: str, outcome: str, call, duration: float) -> None:
+    def _record(self, report, outcome: str, call) -> None:
+        nodeid = report.nodeid
         previous = self.results.get(nodeid)
         if previous and previous.outcome != "passed":
             return  # keep the first failure (e.g. a call failure before a teardown error)
@@ -87,8 +99,11 @@ class _Collector:
         if excinfo is not None and outcome != "passed":
             exceptions = tuple(type(e).__name__ for e in _leaf_exceptions(excinfo.value))
             message = _describe(excinfo.value)
-        total = duration + (previous.duration_s if previous else 0.0)
-        self.results[nodeid] = TestResult(nodeid, outcome, message, exceptions, total)
+        total = report.duration + (previous.duration_s if previous else 0.0)
+        output = report.capstdout + report.capstderr
+        if len(output) > OUTPUT_LIMIT:
+            output = output[:OUTPUT_LIMIT] + TRUNCATION_NOTICE
+        self.results[nodeid] = TestResult(nodeid, outcome, message, exceptions, total, output)
 
     def record_report(self, report, call) -> None:
         if report.when == "call":
@@ -102,11 +117,19 @@ class _Collector:
         else:
             if report.nodeid not in self.results:
                 self.results[report.nodeid] = TestResult(report.nodeid, "passed")
+            if report.when == "teardown" and self.on_result:
+                self.on_result(self.results[report.nodeid])
             return
-        self._record(report.nodeid, outcome, call, report.duration)
+        self._record(report, outcome, call)
+        if report.when == "teardown" and self.on_result:
+            self.on_result(self.results[report.nodeid])
 
 
-def _make_plugin(collector: _Collector):
+def _raise_timeout(signum, frame) -> None:
+    raise TestTimeout("timed out")
+
+
+def _make_plugin(collector: _Collector, test_timeout_s: float | None):
     import pytest
 
     class Plugin:
@@ -116,6 +139,18 @@ def _make_plugin(collector: _Collector):
             collector.record_report(report, call)
             return report
 
+        @pytest.hookimpl(wrapper=True)
+        def pytest_runtest_call(self, item):
+            if not test_timeout_s:
+                return (yield)
+            previous = signal.signal(signal.SIGALRM, _raise_timeout)
+            signal.setitimer(signal.ITIMER_REAL, test_timeout_s)
+            try:
+                return (yield)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+
         def pytest_collectreport(self, report) -> None:
             collector.record_collect(report)
 
@@ -123,11 +158,19 @@ def _make_plugin(collector: _Collector):
 
 
 def run_tests(
-    folder: Path, targets: list[str] | None = None, *, profile: str | None = None
+    folder: Path,
+    test_files: list[str] | tuple[str, ...] | None = None,
+    *,
+    profile: str | None = None,
+    test_timeout_s: float | None = None,
+    on_result: Callable[[TestResult], None] | None = None,
+    max_failures: int | None = None,
 ) -> RunResult:
-    """Run the tests in ``folder`` (all ``test_*.py``, or the given node ids/files).
+    """Run the tests in ``folder`` (every ``test_*.py``, or the named files in it).
 
-    Node ids in the result are relative to ``folder``.
+    Node ids in the result are relative to ``folder``.  ``test_timeout_s`` bounds each
+    test (main thread only, via SIGALRM); ``on_result`` hears each test as it finishes;
+    ``max_failures`` stops the session after that many failing tests.
     """
     folder = folder.resolve()
     saved_env = {name: os.environ.pop(name, None) for name in _ENV_DROPPED}
@@ -141,9 +184,9 @@ def run_tests(
         from grader.hypothesis_profiles import load_profile
 
         load_profile(profile)
-        collector = _Collector()
+        collector = _Collector(on_result)
         args = [
-            *(targets or [str(folder)]),
+            *([str(folder / name) for name in test_files] if test_files else [str(folder)]),
             "-c",
             str(PYTEST_INI),
             "--rootdir",
@@ -153,12 +196,18 @@ def run_tests(
             "no:cacheprovider",
             "-p",
             "no:terminal",
+            # these two call gc.collect() around every session: ~0.2 s with torch loaded
+            "-p",
+            "no:unraisableexception",
+            "-p",
+            "no:threadexception",
             "--assert=plain",
+            *([f"--maxfail={max_failures}"] if max_failures else []),
             "-W",
             "ignore::pytest.PytestConfigWarning",
         ]
         os.chdir(folder)
-        exit_code = int(pytest.main(args, plugins=[_make_plugin(collector)]))
+        exit_code = int(pytest.main(args, plugins=[_make_plugin(collector, test_timeout_s)]))
         return RunResult(exit_code, collector.results, collector.collection_errors)
     finally:
         os.chdir(saved_cwd)

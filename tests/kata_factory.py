@@ -29,12 +29,14 @@ def spread(values: list[float]) -> float:
 '''
 
 VISIBLE_TESTS = """\
+import math
+
 from {module} import mean, spread
 
 
 def test_mean_of_four():
     got = mean([1.0, 2.0, 3.0, 6.0])
-    assert got == 3.0, f"mean of [1, 2, 3, 6] is 3, got {{got}}"
+    assert math.isclose(got, 3.0), f"mean of [1, 2, 3, 6] is 3, got {{got}}"
 
 
 def test_spread():
@@ -123,13 +125,15 @@ def write_kata(
     return folder
 
 
-def git(root: Path, *args: str) -> str:
+def git(root: Path, *args: str, when: int | None = None) -> str:
+    """Run git in ``root``; ``when`` sets author and committer time (epoch seconds)."""
     import os
 
+    dates = {"GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}
     done = subprocess.run(
         ["git", *args],
         cwd=root,
-        env={**os.environ, **GIT_ENV},
+        env={**os.environ, **GIT_ENV, **(dates if when is not None else {})},
         capture_output=True,
         text=True,
         check=True,

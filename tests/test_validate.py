@@ -41,11 +41,8 @@ def test_a_fair_kata_is_valid_and_its_fix_size_recorded(outcomes):
     good = outcomes["good"]
     assert failed_checks(good) == []
     assert good.reference_lines == 2
-    assert good.decoys_caught_by == {
-        "plus-one": [
-            "test_good_stats.py::test_mean_of_four",
-            "test_good_stats_holdout.py::test_mean_of_other_lengths",
-        ],
+    assert good.decoys_caught_by == {  # a decoy run stops at its first failing test
+        "plus-one": ["test_good_stats.py::test_mean_of_four"],
         "tuned": ["test_good_stats_holdout.py::test_mean_of_other_lengths"],
     }
 
