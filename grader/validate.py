@@ -103,7 +103,10 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
             f"not sealed: validated the working copy (seal with `kata seal {kata.id}`)"
         )
     elif pristine.is_untouched(kata) is False:
-        result.notes.append("working copy differs from the sealed kata: validated the sealed one")
+        result.notes.append(
+            "working copy differs from the sealed kata: validated the sealed one "
+            f"(authors: `kata seal {kata.id}` after editing)"
+        )
     private = patches.PrivateMaterial.load(kata)
     result.add(
         "private material",

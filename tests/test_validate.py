@@ -76,7 +76,10 @@ def test_validation_uses_the_sealed_kata_after_the_candidate_fixed_it(tmp_path):
     (result,) = validate([kata], repeat=1, jobs=1, preload=())
 
     assert failed_checks(result) == []
-    assert result.notes == ["working copy differs from the sealed kata: validated the sealed one"]
+    assert result.notes == [
+        "working copy differs from the sealed kata: validated the sealed one "
+        "(authors: `kata seal good` after editing)"
+    ]
 
 
 def test_a_changed_kata_whose_sealed_version_is_lost_is_reported(tmp_path):

@@ -1,0 +1,114 @@
+"""Read what the grader needs from git: commits, times, trailers, file contents.
+
+Everything is read from the object database (``git show``, ``git archive``), never
+from a work tree, so a commit's files are data and nothing of it runs here.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+START_TRAILER = "Kata-Start"
+
+
+class GitError(Exception):
+    """A git command failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    time: int  # committer time, seconds since the epoch (set by the client)
+    subject: str
+
+
+class Repo:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def discover(cls, start: Path) -> Repo:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise GitError(f"{start} is not inside a git repository: run `kata grade` in one")
+        return cls(Path(done.stdout.strip()))
+
+    def git(self, *args: str, binary: bool = False) -> str | bytes:
+        done = subprocess.run(
+            ["git", *args], cwd=self.path, capture_output=True, check=False, text=not binary
+        )
+        if done.returncode != 0:
+            error = done.stderr if isinstance(done.stderr, str) else done.stderr.decode()
+            raise GitError(f"git {' '.join(args)}: {error.strip()}")
+        return done.stdout
+
+    def resolve(self, ref: str) -> str:
+        try:
+            return str(self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")).strip()
+        except GitError:
+            raise GitError(
+                f"unknown ref {ref!r}: give a branch, tag or commit of this repository "
+                "(fetch it first if it lives on a remote)"
+            ) from None
+
+    def merge_base(self, a: str, b: str) -> str:
+        return str(self.git("merge-base", a, b)).strip()
+
+    def commits(self, base: str, head: str) -> list[Commit]:
+        """Commits reachable from ``head`` but not ``base``, oldest first."""
+        out = str(self.git("log", "--reverse", "--format=%H%x00%ct%x00%s", f"{base}..{head}"))
+        return [_commit(line) for line in out.splitlines() if line]
+
+    def commit(self, ref: str) -> Commit:
+        return _commit(str(self.git("log", "-1", "--format=%H%x00%ct%x00%s", ref)).strip())
+
+    def changed_paths(self, a: str, b: str) -> list[str]:
+        """Paths added, removed, modified or renamed (both names) between two commits."""
+        out = str(self.git("diff", "--name-only", "--no-renames", "-z", a, b))
+        return sorted(p for p in out.split("\0") if p)
+
+    def read(self, commit: str, path: str) -> str | None:
+        """A file's text at ``commit``; None when it does not exist there."""
+        done = subprocess.run(
+            ["git", "cat-file", "-p", f"{commit}:{path}"],
+            cwd=self.path,
+            capture_output=True,
+            check=False,
+        )
+        return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
+
+    def export(self, commit: str, paths: list[str], dest: Path) -> None:
+        """Write ``paths`` (files or folders) as they are at ``commit`` under ``dest``."""
+        data = self.git("archive", "--format=tar", commit, "--", *paths, binary=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            archive.extractall(dest, filter="data")
+
+    def find_start(self, head: str, kata_id: str) -> Commit | None:
+        """The newest commit reachable from ``head`` whose trailer is ``Kata-Start: <id>``."""
+        out = str(
+            self.git(
+                "log",
+                f"--format=%H%x00%ct%x00%s%x00%(trailers:key={START_TRAILER},valueonly,separator=%x2C)",
+                head,
+            )
+        )
+        for line in out.splitlines():
+            sha, time, subject, values = line.split("\0")
+            if kata_id in (v.strip() for v in values.split(",")):
+                return Commit(sha, int(time), subject)
+        return None
+
+
+def _commit(line: str) -> Commit:
+    sha, time, subject = line.split("\0", 2)
+    return Commit(sha, int(time), subject)

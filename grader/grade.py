@@ -1,0 +1,337 @@
+"""``kata grade``: grade the commits of ``base..head`` with tests taken from ``base`` only.
+
+Trust comes from construction, not from inspection: each run's folder is the kata as
+it is at the base commit (tests, ``kata.toml``, holdout tests from base's private
+material) with only the kata's editable files taken from the commit being graded.  No
+conftest, pytest configuration or test file from the candidate's commits ever reaches
+a run.  Changes outside the editable files are still reported, and make the result
+unranked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import diffsize, scan
+from grader.catalogue import Kata, load_catalogue, test_functions
+from grader.gitdata import Commit, Repo
+from grader.sandbox import Sandbox, SandboxRun
+
+SCHEMA_VERSION = 1
+MAX_STATES = 50  # distinct versions of a kata's files graded in one range
+_PYTEST_EXIT = {
+    2: ": interrupted",
+    3: ": internal error, e.g. SystemExit raised while importing the code",
+    5: ": nothing collected",
+}
+
+
+class GradeUsageError(Exception):
+    """Bad input (unknown ref or kata, nothing to grade): one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    test_timeout_s: float = 10.0
+    run_timeout_s: float = 180.0
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class ExpectedTest:
+    nodeid: str
+    file: str  # repository path to point annotations at
+    line: int
+    code: str  # the test's source, or "" for hidden (holdout) tests
+    hidden: bool
+
+
+@dataclass
+class Evaluation:
+    status: str  # green | red | error
+    message: str
+    tests: list[dict]
+    tampered: list[str] = field(default_factory=list)
+
+
+def _test_sources(path: Path) -> dict[str, tuple[int, str]]:
+    """Each top-level test function's line and source (decorators included)."""
+    import ast
+
+    source = path.read_text()
+    lines = source.splitlines()
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test"
+        ):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            found[node.name] = (node.lineno, "\n".join(lines[first - 1 : node.end_lineno]))
+    return found
+
+
+def _expected_tests(kata: Kata, holdout: list[Path]) -> list[ExpectedTest]:
+    """The tests that must run, in file order: visible first, then holdout."""
+    expected = []
+    for name in kata.test_files:
+        for function, (line, code) in _test_sources(kata.path / name).items():
+            nodeid = f"{name}::{function}"
+            expected.append(ExpectedTest(nodeid, f"katas/{kata.id}/{name}", line, code, False))
+    for path in holdout:
+        for function, _ in test_functions(path):
+            target = f"katas/{kata.id}/{kata.files[0]}"
+            expected.append(ExpectedTest(f"{path.name}::{function}", target, 1, "", True))
+    return expected
+
+
+def _test_entry(test: ExpectedTest, run: SandboxRun, limits: Limits) -> dict:
+    result = run.results.get(test.nodeid)
+    entry = {
+        "name": test.nodeid,
+        "status": "error",
+        "message": "",
+        "output": result.output if result else "",
+        "test_code": test.code,
+        "hidden": test.hidden,
+        "file": test.file,
+        "line": test.line,
+    }
+    if result is None:
+        if run.timed_out:
+            entry["message"] = f"timed out: the run was stopped after {limits.run_timeout_s:g} s"
+        elif run.collection_errors:
+            entry["message"] = "not run: the tests could not be imported (see the kata message)"
+        elif not run.completed:
+            entry["message"] = (
+                f"not run: the test process ended (exit status {run.process_exit}) "
+                "before reporting this test"
+            )
+        else:
+            entry["message"] = "not run: the test was not collected; a test that does not run fails"
+    elif result.outcome == "passed":
+        entry["status"] = "pass"
+    elif result.outcome == "skipped":
+        entry.update(status="fail", message="skipped: a skipped test counts as failed")
+    elif "TestTimeout" in result.exceptions:
+        entry["message"] = f"timed out after {limits.test_timeout_s:g} s"
+    elif result.outcome == "failed" and set(result.exceptions) == {"AssertionError"}:
+        entry.update(status="fail", message=result.message)
+    else:
+        entry["message"] = result.message or result.outcome
+    return entry
+
+
+def _evaluate(run: SandboxRun, expected: list[ExpectedTest], limits: Limits) -> Evaluation:
+    tests = [_test_entry(test, run, limits) for test in expected]
+    failing = [t for t in tests if t["status"] != "pass"]
+    if run.tampered:
+        shown = ", ".join(run.tampered[:5]) + (" ..." if len(run.tampered) > 5 else "")
+        message = f"the code under test replaced functions the tests rely on: {shown}"
+        return Evaluation("error", message, tests, run.tampered)
+    if run.timed_out:
+        return Evaluation("error", f"timed out: the run exceeded {limits.run_timeout_s:g} s", tests)
+    if run.collection_errors:
+        first = run.collection_errors[0].strip().splitlines()
+        return Evaluation(
+            "error", "the tests could not be imported: " + " | ".join(first[-3:]), tests
+        )
+    if not run.completed:
+        message = (
+            f"the test process exited (status {run.process_exit}) before reporting a result; "
+            "does the code call sys.exit or os._exit?"
+        )
+        return Evaluation("error", message, tests)
+    if not run.results:
+        why = _PYTEST_EXIT.get(run.exit_code, "")
+        return Evaluation("error", f"no tests ran (pytest exit status {run.exit_code}{why})", tests)
+    if failing:
+        return Evaluation("red", f"{len(failing)} of {len(tests)} tests fail", tests)
+    if run.exit_code != 0:
+        message = f"every expected test passed but pytest exited with status {run.exit_code}"
+        return Evaluation("error", message, tests)
+    return Evaluation("green", f"all {len(tests)} tests pass", tests)
+
+
+class _KataGrader:
+    """Grades one kata over a range, running each distinct version of its files once."""
+
+    def __init__(self, repo: Repo, kata: Kata, sandbox: Sandbox, limits: Limits, tmp: Path):
+        self.repo, self.kata, self.sandbox, self.limits, self.tmp = repo, kata, sandbox, limits, tmp
+        self.paths = {name: f"katas/{kata.id}/{name}" for name in kata.files}
+        self.holdout = sorted((kata.private_dir / "holdout").glob("test_*.py"))
+        self.expected = _expected_tests(kata, self.holdout)
+        self.cache: dict[str, Evaluation] = {}
+
+    def files_at(self, commit: str) -> dict[str, str | None]:
+        return {name: self.repo.read(commit, path) for name, path in self.paths.items()}
+
+    def evaluate(self, commit: str) -> Evaluation:
+        files = self.files_at(commit)
+        key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        if key not in self.cache:
+            folder = self.tmp / f"{self.kata.id}-run-{len(self.cache)}"
+            shutil.copytree(self.kata.path, folder)
+            for test in self.holdout:
+                shutil.copy2(test, folder / test.name)
+            for name, text in files.items():
+                if text is None:
+                    (folder / name).unlink(missing_ok=True)
+                else:
+                    (folder / name).write_text(text)
+            run = self.sandbox.run(
+                folder,
+                test_timeout_s=self.limits.test_timeout_s,
+                total_timeout_s=self.limits.run_timeout_s,
+                profile=self.limits.profile,
+            )
+            self.cache[key] = _evaluate(run, self.expected, self.limits)
+        return self.cache[key]
+
+    def reference_total(self) -> int | None:
+        patch = self.kata.private_dir / "reference.patch"
+        if not patch.is_file():
+            return None
+        folder = self.tmp / f"{self.kata.id}-reference"
+        shutil.copytree(self.kata.path, folder)
+        subprocess.run(["git", "apply", str(patch)], cwd=folder, check=True, capture_output=True)
+        before = {n: (self.kata.path / n).read_text() for n in self.kata.files}
+        after = {n: (folder / n).read_text() for n in self.kata.files}
+        return diffsize.diff_size(before, after).total
+
+    def grade(self, fork_point: str, head: Commit, protected: list[str]) -> dict:
+        kata, repo = self.kata, self.repo
+        start = repo.find_start(head.sha, kata.id)
+        origin = start.sha if start else fork_point
+        notes = []
+        if start is None:
+            notes.append(
+                f"no `Kata-Start: {kata.id}` commit before head: time-to-green is not measured "
+                f"(run `kata start {kata.id}` before you begin)"
+            )
+        final = self.evaluate(head.sha)
+        green: Commit | None = None
+        attempts = 0
+        if final.status == "green":
+            for commit in repo.commits(origin, head.sha):
+                if len(self.cache) >= MAX_STATES:
+                    notes.append(f"stopped looking for the first green commit after {MAX_STATES}")
+                    break
+                attempts += 1
+                if self.evaluate(commit.sha).status == "green":
+                    green = commit
+                    break
+            green = green or head
+        before = self.files_at(origin)
+        after = self.files_at((green or head).sha)
+        size = diffsize.diff_size(_texts(before), _texts(after))
+        head_files = self.files_at(head.sha)
+        checked = {head.sha: head_files, (green or head).sha: after}
+        findings = sorted(
+            {
+                finding
+                for files in checked.values()
+                for name, text in files.items()
+                if text is not None
+                for finding in scan.new_findings(before[name] or "", text, self.paths[name])
+            },
+            key=lambda f: (f.path, f.line, f.rule),
+        )
+        lint = diffsize.new_lint_violations(
+            _texts(before, self.paths), _texts(head_files, self.paths)
+        )
+        tampered = sorted({name for ev in self.cache.values() for name in ev.tampered})
+        reasons = [
+            f"changed {path}: only {', '.join(self.paths.values())} may change"
+            for path in protected
+        ]
+        reasons += [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
+        if tampered:
+            reasons.append(f"the code under test replaced trusted functions: {', '.join(tampered)}")
+        time_to_green = green.time - start.time if green and start else None
+        return {
+            "id": kata.id,
+            "status": final.status,
+            "message": final.message,
+            "ranked": not reasons,
+            "unranked_reasons": reasons,
+            "notes": notes,
+            "tests": final.tests,
+            "start_commit": start.sha if start else None,
+            "green_commit": green.sha if green else None,
+            "time_to_green_s": time_to_green,
+            "clock": "commit",
+            "attempts": attempts,
+            "diff": {
+                "added": size.added,
+                "removed": size.removed,
+                "total": size.total,
+                "tokens": size.tokens,
+                "reference_total": self.reference_total(),
+            },
+            "lint": [
+                {"path": v.path, "line": v.line, "code": v.code, "message": v.message} for v in lint
+            ],
+        }
+
+
+def _texts(files: dict[str, str | None], paths: dict[str, str] | None = None) -> dict[str, str]:
+    return {(paths[name] if paths else name): text or "" for name, text in files.items()}
+
+
+def grade(
+    repo: Repo,
+    base_ref: str,
+    head_ref: str,
+    kata_ids: list[str] | None,
+    *,
+    sandbox: Sandbox | None = None,
+    limits: Limits | None = None,
+) -> dict:
+    """The report for ``base_ref..head_ref`` (see ``grader/schemas/report.schema.json``)."""
+    from grader.gitdata import GitError
+
+    limits = limits or Limits()
+    try:
+        base, head = repo.resolve(base_ref), repo.commit(repo.resolve(head_ref))
+    except GitError as exc:
+        raise GradeUsageError(str(exc)) from None
+    fork_point = repo.merge_base(base, head.sha)
+    with tempfile.TemporaryDirectory(prefix="kata-grade-") as tmp:
+        trusted = Path(tmp) / "base"
+        repo.export(base, ["katas", "grader/private"], trusted)
+        katas = {kata.id: kata for kata in load_catalogue(trusted)}
+        changed = repo.changed_paths(fork_point, head.sha)
+        if kata_ids:
+            unknown = [k for k in kata_ids if k not in katas]
+            if unknown:
+                raise GradeUsageError(
+                    f"unknown kata {unknown[0]!r} at base {base[:12]}: `kata list` shows the ids"
+                )
+            picked = [katas[k] for k in kata_ids]
+        else:
+            picked = [
+                k for k in katas.values() if any(p.startswith(f"katas/{k.id}/") for p in changed)
+            ]
+            if not picked:
+                raise GradeUsageError(
+                    f"no kata changed in {base_ref}..{head_ref}: name one with --kata ID"
+                )
+        editable = {f"katas/{k.id}/{name}" for k in picked for name in k.files}
+        protected = [path for path in changed if path not in editable]
+        sandbox = sandbox or Sandbox()
+        results = [
+            _KataGrader(repo, kata, sandbox, limits, Path(tmp)).grade(fork_point, head, protected)
+            for kata in picked
+        ]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "base": base,
+        "head": head.sha,
+        "katas": results,
+    }

@@ -1,0 +1,148 @@
+"""The grade report: schema-checked JSON, a markdown summary, GitHub annotations.
+
+The report is validated against ``schemas/report.schema.json`` when it is written and
+when it is read, so a consumer (the publish workflow) never acts on a malformed or
+oversized file.  Text that the code under test can influence (messages, output) is
+escaped for markdown and HTML wherever it is rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
+MAX_REPORT_BYTES = 5_000_000
+MAX_ANNOTATIONS = 10
+_STATUS_MARK = {"green": "✅", "red": "❌", "error": "⚠️"}
+
+
+class ReportError(Exception):
+    """The report file is not a valid report; the message says where and why."""
+
+
+@cache
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def validate_report(report: object, where: str = "report") -> None:
+    errors = sorted(_validator().iter_errors(report), key=lambda e: list(map(str, e.path)))
+    if errors:
+        shown = [
+            f"{where}: {'.'.join(map(str, e.path)) or '(top level)'}: {e.message[:200]}"
+            for e in errors[:5]
+        ]
+        raise ReportError("\n".join(shown))
+
+
+def write_report(report: dict, path: Path) -> None:
+    validate_report(report, str(path))
+    path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+
+
+def read_report(path: Path) -> dict:
+    """Read and validate an untrusted report file (size-bounded, no NaN/Infinity)."""
+    size = path.stat().st_size
+    if size > MAX_REPORT_BYTES:
+        raise ReportError(f"{path}: {size} bytes, more than the {MAX_REPORT_BYTES} allowed")
+    try:
+        data = json.loads(path.read_bytes(), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: not valid JSON: {exc}") from None
+    validate_report(data, str(path))
+    return data
+
+
+def escape_text(text: str) -> str:
+    """Inline text safe for a markdown table cell: no HTML, links, mentions or pipes."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"([\\`*_{}\[\]()#+!|~@])", r"\\\1", text)
+    return " ".join(text.split())
+
+
+def code_block(text: str) -> str:
+    """A fenced block that the text cannot close early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def format_duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"## Kata grade `{report['head'][:12]}` against base `{report['base'][:12]}`",
+        "",
+        "| kata | status | tests | time to green | attempts "
+        "| diff (lines / tokens) | reference | ranked |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kata in report["katas"]:
+        passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
+        diff = kata["diff"]
+        lines.append(
+            f"| {escape_text(kata['id'])} | {_STATUS_MARK[kata['status']]} {kata['status']} "
+            f"| {passed}/{len(kata['tests'])} | {format_duration(kata['time_to_green_s'])} "
+            f"| {kata['attempts']} | {diff['total']} / {diff['tokens']} "
+            f"| {diff['reference_total'] if diff['reference_total'] is not None else '—'} "
+            f"| {'yes' if kata['ranked'] else 'no'} |"
+        )
+    for kata in report["katas"]:
+        lines += ["", f"### {escape_text(kata['id'])}: {escape_text(kata['message'])}"]
+        for reason in kata["unranked_reasons"]:
+            lines.append(f"- unranked: {escape_text(reason)}")
+        for note in kata["notes"]:
+            lines.append(f"- note: {escape_text(note)}")
+        for violation in kata["lint"]:
+            lines.append(
+                f"- lint: {escape_text(violation['path'])}:{violation['line']} "
+                f"{escape_text(violation['code'])} {escape_text(violation['message'])}"
+            )
+        for test in [t for t in kata["tests"] if t["status"] != "pass"][:MAX_ANNOTATIONS]:
+            hidden = " (hidden test)" if test["hidden"] else ""
+            lines += ["", f"**{escape_text(test['name'])}**{hidden}: {test['status']}", ""]
+            lines.append(code_block(test["message"] or "(no message)"))
+    lines.append("")
+    lines.append(
+        "Times are commit times, which the committer's clock sets; "
+        "diff counts whitespace-insensitive lines and Python tokens."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotations(report: dict, limit: int = MAX_ANNOTATIONS) -> list[str]:
+    """GitHub Actions ``::error`` commands for failing tests, at most ``limit``."""
+    found = []
+    for kata in report["katas"]:
+        for test in kata["tests"]:
+            if test["status"] == "pass":
+                continue
+            title = f"{kata['id']}: {test['name']}" + (" (hidden test)" if test["hidden"] else "")
+            found.append(
+                f"::error file={_escape_property(test['file'])},line={test['line']},"
+                f"title={_escape_property(title)}::{_escape_data(test['message'][:1000])}"
+            )
+    return found[:limit]

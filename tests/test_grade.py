@@ -1,0 +1,401 @@
+"""`kata grade` on real git repositories: honest fixes and an adversarial suite.
+
+Each case is a branch off a "template" commit holding one torch-free kata; commits carry
+controlled timestamps so time-to-green is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, git, write_kata
+
+from grader.catalogue import load_catalogue
+from grader.gitdata import Repo
+from grader.grade import GradeUsageError, Limits, grade
+from grader.pristine import write_seal
+from grader.report import annotations, markdown, read_report, validate_report
+from grader.sandbox import Sandbox
+
+T0 = 1_700_000_000
+MODULE = "katas/good/good_stats.py"
+LIMITS = Limits(test_timeout_s=2.0, run_timeout_s=30.0)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Sandbox:
+    return Sandbox()
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    write_kata(tmp_path, "good", "good_stats")
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    (kata,) = load_catalogue(tmp_path)
+    write_seal(kata)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "template", when=T0 - 1000)
+    git(tmp_path, "checkout", "-qb", "attempt")
+    return tmp_path
+
+
+def start(root: Path, when: int = T0) -> None:
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=when)
+
+
+def change(root: Path, when: int, files: dict[str, str | None], message: str = "work") -> None:
+    for path, text in files.items():
+        target = root / path
+        if text is None:
+            target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message, when=when)
+
+
+def buggy_with(line: str) -> str:
+    """The shipped module with its buggy line replaced."""
+    return BUGGY_MODULE.replace(OLD_LINE, line)
+
+
+def fixed() -> str:
+    return buggy_with(REFERENCE)
+
+
+def graded(root: Path, sandbox: Sandbox, kata_ids: list[str] | None = None) -> dict:
+    report = grade(Repo(root), "main", "HEAD", kata_ids, sandbox=sandbox, limits=LIMITS)
+    validate_report(report)
+    (kata,) = report["katas"]
+    return kata
+
+
+def statuses(kata: dict) -> dict[str, str]:
+    return {t["name"]: t["status"] for t in kata["tests"]}
+
+
+ALL_PASS = {
+    "test_good_stats.py::test_mean_of_four": "pass",
+    "test_good_stats.py::test_spread": "pass",
+    "test_good_stats_holdout.py::test_mean_of_other_lengths": "pass",
+}
+
+
+# --- honest attempts ------------------------------------------------------------------
+
+
+def test_honest_fix_is_green_ranked_timed_and_sized(repo, sandbox):
+    start(repo)
+    change(repo, T0 + 300, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"], kata["unranked_reasons"]) == ("green", True, [])
+    assert statuses(kata) == ALL_PASS
+    assert kata["time_to_green_s"] == 300
+    assert kata["attempts"] == 1
+    assert kata["diff"] == {
+        "added": 1,
+        "removed": 1,
+        "total": 2,
+        "tokens": 4,
+        "reference_total": 2,
+    }
+    assert kata["lint"] == []
+    assert kata["clock"] == "commit"
+    assert kata["green_commit"] == git(repo, "rev-parse", "HEAD")
+
+
+def test_time_is_measured_to_the_first_green_commit(repo, sandbox):
+    start(repo)
+    change(repo, T0 + 60, {MODULE: buggy_with("    return sum(values) / 4")})
+    change(repo, T0 + 120, {MODULE: buggy_with("    return 0.0")})
+    change(repo, T0 + 400, {MODULE: fixed()}, "the fix")
+    green = git(repo, "rev-parse", "HEAD")
+    change(repo, T0 + 900, {MODULE: fixed() + "\n# tidy\n"}, "tidy")
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "green"
+    assert (kata["time_to_green_s"], kata["attempts"], kata["green_commit"]) == (400, 3, green)
+
+
+def test_red_head_has_no_time_and_names_the_failing_tests(repo, sandbox):
+    start(repo)
+    change(repo, T0 + 60, {MODULE: buggy_with("    return sum(values) / 4")})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert kata["message"] == "1 of 3 tests fail"
+    assert statuses(kata)["test_good_stats_holdout.py::test_mean_of_other_lengths"] == "fail"
+    (hidden,) = [t for t in kata["tests"] if t["hidden"]]
+    assert hidden["test_code"] == ""  # hidden tests stay hidden
+    assert hidden["message"] == "mean of 1 twos is 2, got 0.5"
+    assert (kata["time_to_green_s"], kata["green_commit"]) == (None, None)
+
+
+def test_without_a_start_marker_time_is_not_measured(repo, sandbox):
+    change(repo, T0 + 300, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "green"
+    assert kata["time_to_green_s"] is None
+    assert kata["notes"] == [
+        "no `Kata-Start: good` commit before head: time-to-green is not measured "
+        "(run `kata start good` before you begin)"
+    ]
+
+
+# --- adversarial: each attempt is graded, and never green and ranked -------------------
+
+VISIBLE = "katas/good/test_good_stats.py"
+
+
+def assert_unranked_for(kata: dict, *paths: str) -> None:
+    assert kata["ranked"] is False
+    for path in paths:
+        assert any(reason.startswith(f"changed {path}:") for reason in kata["unranked_reasons"]), (
+            kata["unranked_reasons"]
+        )
+
+
+def test_edited_visible_tests_are_replaced_by_base(repo, sandbox):
+    weakened = (repo / VISIBLE).read_text().replace("math.isclose(got, 3.0)", "True")
+    change(repo, T0, {VISIBLE: weakened})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert statuses(kata)["test_good_stats.py::test_mean_of_four"] == "fail"
+    assert_unranked_for(kata, VISIBLE)
+
+
+def test_deleted_tests_still_run_from_base(repo, sandbox):
+    change(repo, T0, {VISIBLE: None})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert_unranked_for(kata, VISIBLE)
+
+
+def test_a_conftest_that_skips_everything_is_never_used(repo, sandbox):
+    conftest = "import pytest\n\ndef pytest_collection_modifyitems(items):\n    items.clear()\n"
+    change(repo, T0, {"katas/good/conftest.py": conftest, "conftest.py": conftest})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert_unranked_for(kata, "conftest.py", "katas/good/conftest.py")
+
+
+def test_pytest_ini_in_the_kata_folder_is_ignored(repo, sandbox):
+    change(repo, T0, {"katas/good/pytest.ini": "[pytest]\naddopts = -k spread\n"})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert statuses(kata)["test_good_stats.py::test_mean_of_four"] == "fail"
+    assert_unranked_for(kata, "katas/good/pytest.ini")
+
+
+def test_pyproject_addopts_are_ignored(repo, sandbox):
+    change(repo, T0, {"pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-k spread"\n'})
+    kata = graded(repo, sandbox, ["good"])
+    assert kata["status"] == "red"
+    assert_unranked_for(kata, "pyproject.toml")
+
+
+def test_a_new_test_file_does_not_count(repo, sandbox):
+    change(repo, T0, {"katas/good/test_mine.py": "def test_ok():\n    pass\n"})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert "test_mine.py::test_ok" not in statuses(kata)
+    assert_unranked_for(kata, "katas/good/test_mine.py")
+
+
+def test_sys_exit_at_import_is_an_error_and_flagged(repo, sandbox):
+    change(repo, T0, {MODULE: "import sys\n\nsys.exit(0)\n" + fixed()})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "error"
+    assert kata["message"] == (
+        "no tests ran (pytest exit status 3: internal error, "
+        "e.g. SystemExit raised while importing the code)"
+    )
+    assert kata["ranked"] is False
+    assert any(
+        "suspicious code at katas/good/good_stats.py:3" in r for r in kata["unranked_reasons"]
+    )
+
+
+def test_os_exit_at_import_is_an_error_and_flagged(repo, sandbox):
+    change(repo, T0, {MODULE: "import os\n\nos._exit(0)\n" + fixed()})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "error"
+    assert kata["message"].startswith("the test process exited (status 0) before reporting")
+    assert all(t["status"] == "error" for t in kata["tests"])
+    assert kata["ranked"] is False
+
+
+def test_monkeypatching_the_oracle_is_detected_at_run_time(repo, sandbox):
+    # Written through a helper the scan cannot resolve, to show the run-time check alone.
+    cheat = "def _patch(m):\n    m.isclose = lambda *a, **k: True\n\n\n_patch(__import__('math'))\n"
+    change(repo, T0, {MODULE: fixed().replace(OLD_LINE.strip(), "return 0.0") + cheat})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "error"
+    assert kata["message"] == (
+        "the code under test replaced functions the tests rely on: math.isclose"
+    )
+    assert kata["ranked"] is False
+
+
+def test_a_plain_monkeypatch_is_flagged_by_the_scan(repo, sandbox):
+    cheat = "\n\nimport math\n\nmath.isclose = lambda *a, **k: True\n"
+    change(repo, T0, {MODULE: BUGGY_MODULE + cheat})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "error"
+    assert any(
+        r.startswith("suspicious code at katas/good/good_stats.py:15")
+        for r in kata["unranked_reasons"]
+    )
+
+
+def test_an_infinite_loop_times_out_as_a_test_error(repo, sandbox):
+    change(repo, T0, {MODULE: buggy_with("    while True:\n        pass")})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert statuses(kata)["test_good_stats.py::test_mean_of_four"] == "error"
+    messages = {t["name"]: t["message"] for t in kata["tests"]}
+    assert messages["test_good_stats.py::test_mean_of_four"] == "timed out after 2 s"
+
+
+def test_printing_a_fake_pytest_summary_changes_nothing(repo, sandbox):
+    fake = "print('3 passed in 0.01s')\nprint('::notice::all green')\n"
+    change(repo, T0, {MODULE: BUGGY_MODULE + fake})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert kata["ranked"] is True  # honest (if useless) code: red, but nothing to flag
+
+
+def test_an_edited_grader_makes_a_green_fix_unranked(repo, sandbox):
+    start(repo)
+    change(repo, T0 + 60, {MODULE: fixed(), "grader/runner.py": "VERDICT = 'green'\n"})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "green"
+    assert_unranked_for(kata, "grader/runner.py")
+
+
+def test_editing_the_hidden_tests_changes_nothing(repo, sandbox):
+    holdout = "grader/private/good/holdout/test_good_stats_holdout.py"
+    change(repo, T0, {holdout: "def test_mean_of_other_lengths():\n    pass\n"})
+    change(repo, T0 + 1, {MODULE: buggy_with("    return sum(values) / 4")})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert statuses(kata)["test_good_stats_holdout.py::test_mean_of_other_lengths"] == "fail"
+    assert_unranked_for(kata, holdout)
+
+
+# --- report, summary, usage ------------------------------------------------------------
+
+
+def test_markdown_and_annotations_escape_and_bound(repo, sandbox):
+    change(repo, T0, {MODULE: buggy_with("    return sum(values) / 4")})
+    report = grade(Repo(repo), "main", "HEAD", ["good"], sandbox=sandbox, limits=LIMITS)
+    report["katas"][0]["message"] = "<img src=x onerror=alert(1)> | @org/team"
+    summary = markdown(report)
+    assert (
+        "<img" not in summary
+        and "&lt;img src=x onerror=alert\\(1\\)&gt; \\| \\@org/team" in summary
+    )
+    (line,) = annotations(report)
+    assert line.startswith(
+        "::error file=katas/good/good_stats.py,line=1,"
+        "title=good%3A test_good_stats_holdout.py%3A%3A"
+    )
+
+
+def cli(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *args],
+        cwd=root,
+        env={**os.environ, "KATA_ROOT": str(root), "NO_COLOR": "1", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_writes_a_valid_report_summary_and_annotations(repo, tmp_path):
+    start(repo)
+    change(repo, T0 + 90, {MODULE: fixed()})
+    summary = tmp_path / "summary.md"
+    result = cli(
+        repo,
+        "grade",
+        "--base",
+        "main",
+        "--json",
+        str(tmp_path / "report.json"),
+        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = read_report(tmp_path / "report.json")
+    assert report["katas"][0]["time_to_green_s"] == 90
+    assert "| good | ✅ green | 3/3 | 1m 30s | 1 | 2 / 4 | 2 | yes |" in summary.read_text()
+    assert "::error" not in result.stdout
+
+
+def test_cli_exit_1_on_red_with_annotations(repo):
+    change(repo, T0, {MODULE: buggy_with("    return 0.0")})
+    result = cli(repo, "grade", "--base", "main", env={"GITHUB_ACTIONS": "true"})
+    assert result.returncode == 1
+    assert result.stdout.count("::error file=") == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--base", "nope"], "kata: unknown ref 'nope': give a branch, tag or commit"),
+        (["--base", "main", "--kata", "bad"], "kata: unknown kata 'bad' at base"),
+        (["--base", "HEAD"], "kata: no kata changed in HEAD..HEAD: name one with --kata ID"),
+    ],
+)
+def test_cli_usage_errors(repo, args, message):
+    result = cli(repo, "grade", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message), result.stderr
+
+
+def test_cli_outside_a_repository(tmp_path):
+    write_kata(tmp_path, "good", "good_stats")
+    result = cli(tmp_path, "grade", "--base", "main")
+    assert result.returncode == 2
+    assert "is not inside a git repository" in result.stderr
+
+
+def test_start_refuses_a_dirty_kata_and_writes_the_marker(repo):
+    (repo / MODULE).write_text(fixed())
+    refused = cli(repo, "start", "good")
+    assert refused.returncode == 2
+    assert "has uncommitted changes" in refused.stderr
+    git(repo, "checkout", "--", MODULE)
+    started = cli(repo, "start", "good", env={"GIT_CONFIG_GLOBAL": "/dev/null"} | GIT_IDENTITY)
+    assert started.returncode == 0, started.stderr
+    assert git(repo, "log", "-1", "--format=%(trailers:key=Kata-Start,valueonly)") == "good"
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "c",
+    "GIT_AUTHOR_EMAIL": "c@example.invalid",
+    "GIT_COMMITTER_NAME": "c",
+    "GIT_COMMITTER_EMAIL": "c@example.invalid",
+}
+
+
+def test_reading_an_invalid_report_is_refused(tmp_path):
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps({"schema_version": 2}))
+    with pytest.raises(Exception, match="schema_version"):
+        read_report(bad)
+    bad.write_text('{"schema_version": NaN}')
+    with pytest.raises(Exception, match="not valid JSON"):
+        read_report(bad)
+
+
+def test_grading_is_refused_for_an_unknown_kata_in_python(repo, sandbox):
+    with pytest.raises(GradeUsageError):
+        grade(Repo(repo), "main", "HEAD", ["nope"], sandbox=sandbox)
