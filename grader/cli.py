@@ -73,8 +73,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} katas", title_justify="left")
-    for column in ("id", "topic", "difficulty", "budget", "status"):
-        table.add_column(column)
+    # ids are what people type: never shortened; other columns wrap instead
+    table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=2))
+    for column in ("topic", "difficulty", "budget", "status"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         style = _STATUS_STYLE.get(row["status"], "")
         table.add_row(
