@@ -208,7 +208,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
             args.base,
             args.head,
             args.kata or None,
-            limits=Limits(test_timeout_s=args.test_timeout, run_timeout_s=args.run_timeout),
+            limits=Limits(
+                test_timeout_s=args.test_timeout,
+                run_timeout_s=args.run_timeout,
+                total_timeout_s=args.total_timeout,
+            ),
         )
     except (GitError, GradeUsageError) as exc:
         raise UsageError(str(exc)) from None
@@ -324,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="PATH", help="write a markdown summary")
     p.add_argument("--test-timeout", type=float, default=10.0, help="seconds per test (10)")
     p.add_argument("--run-timeout", type=float, default=180.0, help="seconds per run (180)")
+    p.add_argument(
+        "--total-timeout",
+        type=float,
+        default=1200.0,
+        help="seconds spent looking for the first green commit (1200)",
+    )
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser(

@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +39,10 @@ class GradeUsageError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    test_timeout_s: float = 10.0
-    run_timeout_s: float = 180.0
-    profile: str | None = None
+    test_timeout_s: float = 10.0  # one test
+    run_timeout_s: float = 180.0  # one version of the files: a whole pytest session
+    total_timeout_s: float = 1200.0  # looking for the first green commit stops after this
+    profile: str = "grade"  # derandomized, whatever $KATA_HYPOTHESIS_PROFILE says
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class _KataGrader:
         self.holdout = sorted((kata.private_dir / "holdout").glob("test_*.py"))
         self.expected = _expected_tests(kata, self.holdout)
         self.cache: dict[str, Evaluation] = {}
+        self.started = time.monotonic()
 
     def files_at(self, commit: str) -> dict[str, str | None]:
         return {name: self.repo.read(commit, path) for name, path in self.paths.items()}
@@ -220,7 +223,16 @@ class _KataGrader:
         if final.status == "green":
             for commit in repo.commits(origin, head.sha):
                 if len(self.cache) >= MAX_STATES:
-                    notes.append(f"stopped looking for the first green commit after {MAX_STATES}")
+                    notes.append(
+                        f"stopped looking for the first green commit after {MAX_STATES} "
+                        "versions; time-to-green is measured to head"
+                    )
+                    break
+                if time.monotonic() - self.started > self.limits.total_timeout_s:
+                    notes.append(
+                        "stopped looking for the first green commit after "
+                        f"{self.limits.total_timeout_s:g} s; time-to-green is measured to head"
+                    )
                     break
                 attempts += 1
                 if self.evaluate(commit.sha).status == "green":

@@ -123,6 +123,20 @@ def test_time_is_measured_to_the_first_green_commit(repo, sandbox):
     assert (kata["time_to_green_s"], kata["attempts"], kata["green_commit"]) == (400, 3, green)
 
 
+def test_the_search_for_the_first_green_commit_is_bounded(repo, sandbox):
+    start(repo)
+    change(repo, T0 + 60, {MODULE: buggy_with("    return 0.0")})
+    change(repo, T0 + 400, {MODULE: fixed()})
+    limits = Limits(test_timeout_s=2.0, run_timeout_s=30.0, total_timeout_s=0.0)
+    report = grade(Repo(repo), "main", "HEAD", None, sandbox=sandbox, limits=limits)
+    (kata,) = report["katas"]
+    assert kata["status"] == "green"
+    assert kata["time_to_green_s"] == 400  # measured to head: never shorter than the truth
+    assert kata["notes"] == [
+        "stopped looking for the first green commit after 0 s; time-to-green is measured to head"
+    ]
+
+
 def test_red_head_has_no_time_and_names_the_failing_tests(repo, sandbox):
     start(repo)
     change(repo, T0 + 60, {MODULE: buggy_with("    return sum(values) / 4")})

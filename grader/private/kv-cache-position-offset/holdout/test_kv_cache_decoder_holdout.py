@@ -3,51 +3,10 @@ a from-the-weights reference forward, other model shapes."""
 
 import torch
 import torch.nn.functional as F
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from kv_cache_decoder import DecoderConfig, TinyDecoder
-
-TOL = 1e-10
-VOCAB, MAX_LEN = 11, 16
-FAST = settings(deadline=None, phases=[p for p in Phase if p is not Phase.explain])
-seeds = st.integers(0, 2**16)
-
-_MODELS: dict[tuple[int, int, int], TinyDecoder] = {}
-
-
-def make_model(seed: int, n_layers: int = 2, n_heads: int = 2, d_model: int = 16):
-    cfg = DecoderConfig(
-        vocab_size=VOCAB, d_model=d_model, n_heads=n_heads, n_layers=n_layers, max_len=MAX_LEN
-    )
-    # One instance per shape, every weight redrawn from ``seed`` on each call (building
-    # modules dominates the run time otherwise): embeddings ~ N(0, 1), matrices
-    # ~ N(0, 1/fan_in), norm gains ~ 1 + N(0, 0.1^2), biases ~ N(0, 0.1^2).
-    key = (n_layers, n_heads, d_model)
-    if key not in _MODELS:
-        _MODELS[key] = TinyDecoder(cfg).double().eval()
-    model = _MODELS[key]
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            noise = torch.randn(param.shape, generator=gen, dtype=param.dtype)
-            if "emb" in name:
-                param.copy_(noise)
-            elif param.dim() == 2:
-                param.copy_(noise / param.shape[1] ** 0.5)
-            elif name.endswith("weight"):
-                param.copy_(1.0 + 0.1 * noise)
-            else:
-                param.copy_(0.1 * noise)
-    return model
-
-
-def random_tokens(seed: int, batch: int, length: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed + 1)
-    return torch.randint(VOCAB, (batch, length), generator=gen)
-
-
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return (a - b).abs().max().item()
+from kv_cache_decoder import TinyDecoder
+from test_kv_cache_decoder import FAST, MAX_LEN, TOL, make_model, max_diff, random_tokens, seeds
 
 
 def reference_logits(model: TinyDecoder, tokens: torch.Tensor) -> torch.Tensor:

@@ -1,25 +1,14 @@
 """Holdout checks for PaddedSelfAttention: arbitrary masks, per-sequence runs, gradients."""
 
 import torch
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from padded_attention import PaddedSelfAttention, padding_mask_from_lengths
+from test_padded_attention import FAST, TOL, make_attention, seeds
 from torch import nn
 
-TOL = 1e-10
-FAST = settings(deadline=None, phases=[p for p in Phase if p is not Phase.explain])
-seeds = st.integers(0, 2**16)
 
-
-def make_attention(seed: int, embed_dim: int = 8, num_heads: int = 2, bias: bool = True):
-    attn = PaddedSelfAttention(embed_dim, num_heads, bias=bias).double().eval()
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in attn.parameters():
-            param.copy_(0.5 * torch.randn(param.shape, generator=gen, dtype=torch.float64))
-    return attn
-
-
+# Unlike the visible test's as_multihead, this one follows the module's dtype (float32 test).
 def as_multihead(attn: PaddedSelfAttention) -> nn.MultiheadAttention:
     bias = attn.q_proj.bias is not None
     mha = nn.MultiheadAttention(attn.embed_dim, attn.num_heads, bias=bias, batch_first=True)

@@ -5,11 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from pca import PCA
-
-_OFFSET = st.floats(3.0, 30.0, allow_nan=False, allow_infinity=False)
-_SIGN = st.sampled_from([-1.0, 1.0])
+from test_pca import _OFFSET, _SIGN
 
 
+# Not the visible test's offset_data(): up to 5 features and 12 samples, other spreads, and
+# a few-samples mode.
 @st.composite
 def offset_data(draw, few_samples=False):
     n_features = draw(st.integers(2, 5))

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from perplexity import PerplexityMeter, evaluate_perplexity, right_pad
-from torch import nn
+from test_perplexity import Bigram
 
 
 def random_corpus(seed: int, lengths: list[int], vocab: int):
@@ -107,16 +107,6 @@ def test_float32_logits_agree_with_the_float64_oracle(seed, n):
     assert math.isclose(got, want, rel_tol=1e-5), (
         f"float32 logits: perplexity {got:.5f}, float64 oracle {want:.5f}"
     )
-
-
-class Bigram(nn.Module):
-    def __init__(self, vocab: int, seed: int) -> None:
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        self.table = nn.Parameter(torch.randn(vocab, vocab, generator=gen, dtype=torch.float64))
-
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.table[input_ids]
 
 
 @given(

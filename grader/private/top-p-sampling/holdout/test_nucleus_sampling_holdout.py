@@ -7,8 +7,7 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from nucleus_sampling import SamplingConfig, filter_logits, sample, top_p_filter
-
-BOUNDARY = 1e-9
+from test_nucleus_sampling import BOUNDARY, kept, probs_of, top_ps
 
 
 @st.composite
@@ -19,15 +18,6 @@ def logit_batches(draw, max_batch: int = 3, max_vocab: int = 8, scales=(0.5, 1.0
     scale = draw(st.sampled_from(scales))
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(batch, vocab, generator=gen, dtype=torch.float64) * scale
-
-
-top_ps = st.integers(20, 980).map(lambda k: k / 1000)
-
-
-def probs_of(row: torch.Tensor) -> np.ndarray:
-    x = row.detach().to(torch.float64).numpy()
-    e = np.exp(x - x.max())
-    return e / e.sum()
 
 
 def oracle_nucleus(row: torch.Tensor, p: float, min_keep: int = 1) -> set[int]:
@@ -45,10 +35,6 @@ def away_from_boundary(logits: torch.Tensor, p: float, margin: float = BOUNDARY)
         if np.min(np.abs(cumulative - p)) < margin:
             return False
     return True
-
-
-def kept(row: torch.Tensor) -> set[int]:
-    return {int(i) for i in torch.nonzero(torch.isfinite(row)).flatten()}
 
 
 @given(logits=logit_batches(), p=top_ps, seed=st.integers(0, 2**31 - 1))
