@@ -21,21 +21,20 @@ _COMMON = {
     "database": None,
     "print_blob": False,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.differing_executors],
-    # The explain phase re-runs a failing test many times to say which parts of the
-    # example matter; it doubles the time to a red verdict and kata messages already
-    # say what broke.
-    "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    # No explain phase (it re-runs a failing test many times to say which parts of the
+    # example matter) and no shrinking: a verdict never depends on either, and together
+    # they can double the time to a red verdict.  Examples are small and derandomized, so
+    # the first failing one is already readable; ``explore`` shrinks for authors.
+    "phases": [Phase.explicit, Phase.reuse, Phase.generate],
 }
 
 settings.register_profile("grade", derandomize=True, max_examples=25, **_COMMON)
-# Same examples as ``grade`` without shrinking: a verdict never depends on shrinking
-# (a test fails once an example fails), only the message does.  ``kata validate`` uses it.
 settings.register_profile(
-    "validate",
-    parent=settings.get_profile("grade"),
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    "explore",
+    derandomize=False,
+    max_examples=300,
+    **{**_COMMON, "phases": [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]},
 )
-settings.register_profile("explore", derandomize=False, max_examples=300, **_COMMON)
 
 
 def _ignore_local_constants() -> None:

@@ -224,11 +224,8 @@ def validate(
     profile: str | None = None,
     preload: tuple[str, ...] = PRELOAD,
 ) -> list[KataValidation]:
-    """Validate ``katas``; runs from all katas share one pool of warm workers.
-
-    ``profile`` defaults to ``validate`` (the ``grade`` examples, no shrinking).
-    """
-    profile = profile or "validate"
+    """Validate ``katas``; runs from all katas share one pool of warm workers."""
+    profile = profile or "grade"
     jobs = jobs or min(len(os.sched_getaffinity(0)), 4)
     results = [KataValidation(kata.id) for kata in katas]
     started = time.perf_counter()

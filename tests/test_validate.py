@@ -11,12 +11,16 @@ from grader.catalogue import CatalogueError, load_catalogue
 from grader.pristine import write_seal
 from grader.validate import KataValidation, validate
 
+# Wrong on the first call in its folder, right afterwards: the two runs of the buggy
+# kata disagree whichever worker runs first (the marker is created atomically).
 FLAKY_BUG = """\
-    import os, pathlib
-    counter = pathlib.Path(os.environ["KATA_TEST_COUNTER"])
-    calls = int(counter.read_text()) if counter.exists() else 0
-    counter.write_text(str(calls + 1))
-    return sum(values) / (len(values) - 1 + calls % 2)"""
+    import os
+    marker = os.path.join(os.path.dirname(__file__), "called-before")
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return sum(values) / len(values)
+    return sum(values) / (len(values) - 1)"""
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +30,7 @@ def outcomes(tmp_path_factory) -> dict[str, KataValidation]:
     write_kata(root, "missed-decoy", "missed_stats", decoys={"same": REFERENCE, "p": WRONG_DECOY})
     write_kata(root, "loud", "loud_stats", bug_line="    return sum(values) / values.count(None)")
     write_kata(root, "flaky", "flaky_stats", bug_line=FLAKY_BUG)
-    counter = root / "counter"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KATA_TEST_COUNTER", str(counter))
-        results = validate(load_catalogue(root), repeat=2, jobs=2, preload=())
+    results = validate(load_catalogue(root), repeat=2, jobs=2, preload=())
     return {r.kata_id: r for r in results}
 
 

@@ -3,11 +3,11 @@
 import torch
 import torch.nn.functional as F
 from causal_attention import CausalSelfAttention
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 TOL = 1e-10
-FAST = settings(deadline=None, phases=[p for p in Phase if p is not Phase.explain])
+FAST = settings(deadline=None)  # first calls into torch can be slow; phases come from the profile
 
 seeds = st.integers(0, 2**16)
 
