@@ -220,7 +220,12 @@ def load_catalogue(root: Path) -> list[Kata]:
     return sorted(katas, key=lambda k: (TOPICS.index(k.topic), k.difficulty, k.id))
 
 
-def closest_ids(wanted: str, katas: list[Kata]) -> list[str]:
+def kata_ids(root: Path) -> list[str]:
+    """The ids of the catalogue's folders, without loading them."""
+    return sorted(p.name for p in (root / "katas").iterdir() if (p / "kata.toml").is_file())
+
+
+def closest_ids(wanted: str, ids: list[str]) -> list[str]:
     import difflib
 
-    return difflib.get_close_matches(wanted, [k.id for k in katas], n=3, cutoff=0.4)
+    return difflib.get_close_matches(wanted, ids, n=3, cutoff=0.4)

@@ -11,7 +11,16 @@ import json
 import sys
 from pathlib import Path
 
-from grader.catalogue import TOPICS, CatalogueError, Kata, closest_ids, find_root, load_catalogue
+from grader.catalogue import (
+    TOPICS,
+    CatalogueError,
+    Kata,
+    closest_ids,
+    find_root,
+    kata_ids,
+    load_catalogue,
+    load_kata,
+)
 
 EXIT_OK, EXIT_RED, EXIT_USAGE = 0, 1, 2
 _STATUS_STYLE = {"green": "green", "red": "red", "edited": "yellow"}
@@ -32,16 +41,27 @@ def _catalogue() -> tuple[Path, list[Kata]]:
     return root, load_catalogue(root)
 
 
+def _unknown(wanted: str, ids: list[str]) -> UsageError:
+    close = closest_ids(wanted, ids)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return UsageError(f"unknown kata {wanted!r}: {hint}`kata list` shows them all")
+
+
 def _pick(katas: list[Kata], ids: list[str]) -> list[Kata]:
     by_id = {kata.id: kata for kata in katas}
-    picked = []
     for wanted in ids:
         if wanted not in by_id:
-            close = closest_ids(wanted, katas)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            raise UsageError(f"unknown kata {wanted!r}: {hint}`kata list` shows them all")
-        picked.append(by_id[wanted])
-    return picked
+            raise _unknown(wanted, list(by_id))
+    return [by_id[wanted] for wanted in ids]
+
+
+def _one_kata(kata_id: str) -> tuple[Path, Kata]:
+    """Load just one kata: a problem in another kata's files does not block this one."""
+    root = find_root()
+    ids = kata_ids(root)
+    if kata_id not in ids:
+        raise _unknown(kata_id, ids)
+    return root, load_kata(root / "katas" / kata_id)
 
 
 def _humanize(test_id: str) -> str:
@@ -93,8 +113,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from grader import pristine, state
 
-    root, katas = _catalogue()
-    (kata,) = _pick(katas, [args.id])
+    root, kata = _one_kata(args.id)
     out = _console()
     out.print(f"[bold]{kata.id}[/] — testing {', '.join(kata.files)} …")
     from grader.runner import run_tests
@@ -173,8 +192,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
 def cmd_start(args: argparse.Namespace) -> int:
     from grader.gitdata import START_TRAILER, GitError, Repo
 
-    root, katas = _catalogue()
-    (kata,) = _pick(katas, [args.id])
+    root, kata = _one_kata(args.id)
     try:
         repo = Repo.discover(root)
         dirty = str(repo.git("status", "--porcelain", "--", str(kata.path))).strip()
