@@ -267,6 +267,19 @@ def test_a_plain_monkeypatch_is_flagged_by_the_scan(repo, sandbox):
     )
 
 
+def test_skipping_from_the_module_counts_as_failing_and_is_flagged(repo, sandbox):
+    skip = "import pytest\n\npytest.skip('not today', allow_module_level=True)\n"
+    change(repo, T0, {MODULE: skip + fixed()})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "error"
+    assert kata["message"] == "no tests ran (pytest exit status 5: nothing collected)"
+    assert {t["message"] for t in kata["tests"]} == {
+        "not run: the test was not collected; a test that does not run fails"
+    }
+    assert kata["ranked"] is False
+    assert any("good_stats.py:1" in r for r in kata["unranked_reasons"])
+
+
 def test_an_infinite_loop_times_out_as_a_test_error(repo, sandbox):
     change(repo, T0, {MODULE: buggy_with("    while True:\n        pass")})
     kata = graded(repo, sandbox)
