@@ -315,7 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
         "least one; verdicts repeat identically.",
     )
     p.add_argument("ids", nargs="*", metavar="ID", help="katas to validate (default: all)")
-    p.add_argument("--repeat", type=int, default=2, help="runs of each variant (default 2)")
+    p.add_argument(
+        "--repeat", type=int, default=2, help="runs of the buggy and of the fixed kata (default 2)"
+    )
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     p.add_argument(
         "--explore",
