@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PYTEST_INI = Path(__file__).with_name("pytest.ini")
+# What a warm worker imports before it runs any kata: the cost every run would pay.
+WARM_IMPORTS = ("torch", "numpy", "hypothesis", "pytest", "grader.runner")
 _ENV_DROPPED = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 _MESSAGE_LIMIT = 4000
 OUTPUT_LIMIT = 500

@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from grader.runner import TestResult
+from grader.runner import WARM_IMPORTS, TestResult
 
-PRELOAD = ["torch", "numpy", "hypothesis", "pytest", "grader.runner", "grader.sandbox"]
+PRELOAD = [*WARM_IMPORTS, "grader.sandbox"]
 TRUSTED_MODULES = (
     "builtins",
     "math",

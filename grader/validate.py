@@ -26,7 +26,7 @@ from pathlib import Path
 
 from grader import patches, pristine
 from grader.catalogue import Kata
-from grader.runner import RunResult, run_tests
+from grader.runner import WARM_IMPORTS, RunResult, run_tests
 
 BUGGY = "buggy"
 MAX_MESSAGE_LINE = 300
@@ -67,9 +67,6 @@ class KataValidation:
             "notes": self.notes,
             "seconds": round(self.seconds, 2),
         }
-
-
-PRELOAD = ("torch", "numpy", "hypothesis", "pytest")
 
 
 def _warm_worker(preload: tuple[str, ...]) -> None:
@@ -222,7 +219,7 @@ def validate(
     repeat: int = 2,
     jobs: int | None = None,
     profile: str | None = None,
-    preload: tuple[str, ...] = PRELOAD,
+    preload: tuple[str, ...] = WARM_IMPORTS,
 ) -> list[KataValidation]:
     """Validate ``katas``; runs from all katas share one pool of warm workers."""
     profile = profile or "grade"
