@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import diffsize, scan
+from grader import diffsize, patches, scan
 from grader.catalogue import Kata, load_catalogue, test_functions
 from grader.gitdata import Commit, Repo
 from grader.sandbox import Sandbox, SandboxRun
@@ -202,10 +201,9 @@ class _KataGrader:
             return None
         folder = self.tmp / f"{self.kata.id}-reference"
         shutil.copytree(self.kata.path, folder)
-        subprocess.run(["git", "apply", str(patch)], cwd=folder, check=True, capture_output=True)
-        before = {n: (self.kata.path / n).read_text() for n in self.kata.files}
-        after = {n: (folder / n).read_text() for n in self.kata.files}
-        return diffsize.diff_size(before, after).total
+        if patches.apply(patch, folder).returncode != 0:
+            return None
+        return patches.fix_size(self.kata.path, folder, self.kata.files)
 
     def grade(self, fork_point: str, head: Commit, protected: list[str]) -> dict:
         kata, repo = self.kata, self.repo

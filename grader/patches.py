@@ -12,6 +12,7 @@ Diffs are relative to the kata folder (``--- a/module.py``), applied with ``git 
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,18 +21,26 @@ from grader.catalogue import Kata
 MIN_DECOYS = 2
 
 
-def changed_lines(patch_text: str) -> int:
-    """Lines added plus lines removed by a unified diff, blank-only lines not counted."""
-    in_hunk = False
-    count = 0
-    for line in patch_text.splitlines():
-        if line.startswith("@@"):
-            in_hunk = True
-        elif line.startswith(("--- ", "+++ ", "diff ")):
-            in_hunk = False
-        elif in_hunk and line[:1] in "+-" and line[1:].strip():
-            count += 1
-    return count
+def apply(patch: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``git apply`` a private patch inside ``folder``, a copy of the kata."""
+    return subprocess.run(
+        ["git", "apply", "--whitespace=nowarn", str(patch)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def fix_size(before: Path, after: Path, files: tuple[str, ...]) -> int:
+    """Lines changed between two copies of a kata, measured exactly as the grader
+    measures a candidate's change (whitespace, blank lines and comments ignored)."""
+    from grader.diffsize import diff_size
+
+    return diff_size(
+        {name: (before / name).read_text() for name in files},
+        {name: (after / name).read_text() for name in files},
+    ).total
 
 
 def description(patch_text: str) -> str:

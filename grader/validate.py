@@ -17,7 +17,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -119,19 +118,13 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
         shutil.copytree(pristine_dir, folder)
         for holdout in private.holdout:
             shutil.copy2(holdout, folder / holdout.name)
-        applied = subprocess.run(
-            ["git", "apply", "--whitespace=nowarn", str(patch)],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        applied = patches.apply(patch, folder)
         ok = applied.returncode == 0
         result.add(f"{name} patch applies", ok, applied.stderr.strip())
         if ok:
             variants.append(_Variant(name, folder))
-    if private.reference is not None:
-        result.reference_lines = patches.changed_lines(private.reference.read_text())
+            if name == REFERENCE:
+                result.reference_lines = patches.fix_size(pristine_dir, folder, kata.files)
     return variants
 
 
