@@ -260,7 +260,17 @@ def _print_grade_table(result: dict) -> None:
     table = Table(
         title=f"kata grade {result['base'][:10]}..{result['head'][:10]}", title_justify="left"
     )
-    for column in ("kata", "status", "tests", "time to green", "attempts", "diff", "ref", "ranked"):
+    for column in (
+        "kata",
+        "status",
+        "tests",
+        "time to green",
+        "attempts",
+        "hints",
+        "diff",
+        "ref",
+        "ranked",
+    ):
         table.add_column(column)
     for kata in result["katas"]:
         passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
@@ -271,6 +281,7 @@ def _print_grade_table(result: dict) -> None:
             f"{passed}/{len(kata['tests'])}",
             format_duration(kata["time_to_green_s"]),
             str(kata["attempts"]),
+            str(kata["hints_used"]),
             f"{kata['diff']['total']} lines / {kata['diff']['tokens']} tokens",
             str(kata["diff"]["reference_total"]),
             "yes" if kata["ranked"] else "no",

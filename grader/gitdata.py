@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 START_TRAILER = "Kata-Start"
+HINT_TRAILER = "Kata-Hint"  # one marker commit per hint shown
+GIVE_UP_TRAILER = "Kata-Give-Up"  # the reference fix was shown before green
 
 
 class GitError(Exception):
@@ -93,20 +95,36 @@ class Repo:
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             archive.extractall(dest, filter="data")
 
-    def find_start(self, head: str, kata_id: str) -> Commit | None:
-        """The newest commit reachable from ``head`` whose trailer is ``Kata-Start: <id>``."""
+    def marked(self, rev_range: list[str], trailer: str, kata_id: str) -> list[Commit]:
+        """Commits in ``rev_range`` (``git log`` arguments) carrying ``<trailer>: <kata_id>``,
+        newest first."""
         out = str(
             self.git(
                 "log",
-                f"--format=%H%x00%ct%x00%s%x00%(trailers:key={START_TRAILER},valueonly,separator=%x2C)",
-                head,
+                f"--format=%H%x00%ct%x00%s%x00%(trailers:key={trailer},valueonly,separator=%x2C)",
+                *rev_range,
             )
         )
+        found = []
         for line in out.splitlines():
             sha, time, subject, values = line.split("\0")
             if kata_id in (v.strip() for v in values.split(",")):
-                return Commit(sha, int(time), subject)
-        return None
+                found.append(Commit(sha, int(time), subject))
+        return found
+
+    def find_start(self, head: str, kata_id: str) -> Commit | None:
+        """The newest commit reachable from ``head`` whose trailer is ``Kata-Start: <id>``."""
+        marked = self.marked([head], START_TRAILER, kata_id)
+        return marked[0] if marked else None
+
+    def marker_commit(self, message: str) -> str:
+        """Commit ``message`` on top of HEAD with HEAD's tree: whatever is staged or
+        modified stays out of it and stays where it is."""
+        head = self.resolve("HEAD")
+        tree = str(self.git("rev-parse", "HEAD^{tree}")).strip()
+        sha = str(self.git("commit-tree", tree, "-p", head, "-m", message)).strip()
+        self.git("update-ref", "-m", "kata: marker commit", "HEAD", sha, head)
+        return sha
 
 
 def _commit(line: str) -> Commit:

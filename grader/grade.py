@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader import diffsize, patches, scan
 from grader.catalogue import Kata, load_catalogue, test_functions
-from grader.gitdata import Commit, Repo
+from grader.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, Commit, Repo
 from grader.sandbox import Sandbox, SandboxRun
 
 SCHEMA_VERSION = 1
@@ -263,6 +263,10 @@ class _KataGrader:
         reasons += [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
         if tampered:
             reasons.append(f"the code under test replaced trusted functions: {', '.join(tampered)}")
+        until = [f"{origin}..{(green or head).sha}"]
+        hints_used = len(repo.marked(until, HINT_TRAILER, kata.id))
+        if repo.marked(until, GIVE_UP_TRAILER, kata.id):
+            reasons.append("gave up: the reference fix was shown (`kata solution --give-up`)")
         time_to_green = green.time - start.time if green and start else None
         return {
             "id": kata.id,
@@ -277,6 +281,7 @@ class _KataGrader:
             "time_to_green_s": time_to_green,
             "clock": "commit",
             "attempts": attempts,
+            "hints_used": hints_used,
             "diff": {
                 "added": size.added,
                 "removed": size.removed,

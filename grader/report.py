@@ -88,9 +88,9 @@ def markdown(report: dict) -> str:
     lines = [
         f"## Kata grade `{report['head'][:12]}` against base `{report['base'][:12]}`",
         "",
-        "| kata | status | tests | time to green | attempts "
+        "| kata | status | tests | time to green | attempts | hints "
         "| diff (lines / tokens) | reference | ranked |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for kata in report["katas"]:
         passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
@@ -98,7 +98,7 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {escape_text(kata['id'])} | {_STATUS_MARK[kata['status']]} {kata['status']} "
             f"| {passed}/{len(kata['tests'])} | {format_duration(kata['time_to_green_s'])} "
-            f"| {kata['attempts']} | {diff['total']} / {diff['tokens']} "
+            f"| {kata['attempts']} | {kata['hints_used']} | {diff['total']} / {diff['tokens']} "
             f"| {diff['reference_total'] if diff['reference_total'] is not None else '—'} "
             f"| {'yes' if kata['ranked'] else 'no'} |"
         )

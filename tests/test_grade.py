@@ -123,6 +123,40 @@ def test_time_is_measured_to_the_first_green_commit(repo, sandbox):
     assert (kata["time_to_green_s"], kata["attempts"], kata["green_commit"]) == (400, 3, green)
 
 
+def marker(root: Path, when: int, trailer: str, kata_id: str = "good") -> None:
+    git(root, "commit", "-q", "--allow-empty", "-m", f"marker\n\n{trailer}: {kata_id}", when=when)
+
+
+def test_hints_are_counted_from_the_start_marker_to_the_first_green_commit(repo, sandbox):
+    marker(repo, T0 - 500, "Kata-Hint")  # before the start marker: an earlier attempt
+    start(repo)
+    marker(repo, T0 + 10, "Kata-Hint")
+    marker(repo, T0 + 20, "Kata-Hint", "another-kata")
+    marker(repo, T0 + 30, "Kata-Hint")
+    change(repo, T0 + 300, {MODULE: fixed()})
+    marker(repo, T0 + 400, "Kata-Hint")  # after green: the fix did not need it
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 2)
+    assert kata["time_to_green_s"] == 300
+
+
+def test_giving_up_before_green_makes_the_result_unranked(repo, sandbox):
+    start(repo)
+    marker(repo, T0 + 10, "Kata-Give-Up")
+    change(repo, T0 + 300, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"]) == ("green", False)
+    assert [r for r in kata["unranked_reasons"] if r.startswith("gave up")]
+
+
+def test_looking_at_the_solution_after_green_costs_nothing(repo, sandbox):
+    start(repo)
+    change(repo, T0 + 300, {MODULE: fixed()})
+    marker(repo, T0 + 400, "Kata-Give-Up")
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 0)
+
+
 def test_the_search_for_the_first_green_commit_is_bounded(repo, sandbox):
     start(repo)
     change(repo, T0 + 60, {MODULE: buggy_with("    return 0.0")})
@@ -362,7 +396,7 @@ def test_cli_writes_a_valid_report_summary_and_annotations(repo, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     report = read_report(tmp_path / "report.json")
     assert report["katas"][0]["time_to_green_s"] == 90
-    assert "| good | ✅ green | 3/3 | 1m 30s | 1 | 2 / 4 | 2 | yes |" in summary.read_text()
+    assert "| good | ✅ green | 3/3 | 1m 30s | 1 | 0 | 2 / 4 | 2 | yes |" in summary.read_text()
     assert "::error" not in result.stdout
 
 
