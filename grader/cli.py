@@ -220,7 +220,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from grader.grade import GradeUsageError, Limits, grade
 
     try:
-        repo = Repo.discover(Path.cwd())
+        repo = Repo.discover(Path(args.repo))
         result = grade(
             repo,
             args.base,
@@ -353,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         "ranked, 1 otherwise, 2 on bad usage.",
     )
     p.add_argument("--base", required=True, help="the commit to trust (e.g. origin/main)")
+    p.add_argument(
+        "--repo",
+        default=".",
+        help="the git repository to grade (default: the current directory); CI points this "
+        "at a checkout of the pull request so the grader itself never runs from it",
+    )
     p.add_argument("--head", default="HEAD", help="the last commit to grade (default HEAD)")
     p.add_argument("--kata", action="append", metavar="ID", help="grade this kata (repeatable)")
     p.add_argument("--json", metavar="PATH", help="write the report (schema-checked JSON)")
@@ -373,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--all", action="store_true", help="seal every kata")
     p.set_defaults(func=cmd_seal)
+
+    from grader import cli_authoring, cli_publish
+
+    cli_publish.add_commands(sub)
+    cli_authoring.add_commands(sub)
     return parser
 
 
