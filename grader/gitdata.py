@@ -42,7 +42,10 @@ class Repo:
             check=False,
         )
         if done.returncode != 0:
-            raise GitError(f"{start} is not inside a git repository: run `kata grade` in one")
+            raise GitError(
+                f"{start} is not inside a git repository: the kata clock lives in git "
+                "commits, so run this in a clone of the template (or `git init` and commit)"
+            )
         return cls(Path(done.stdout.strip()))
 
     def git(self, *args: str, binary: bool = False) -> str | bytes:
@@ -95,22 +98,26 @@ class Repo:
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             archive.extractall(dest, filter="data")
 
-    def marked(self, rev_range: list[str], trailer: str, kata_id: str) -> list[Commit]:
-        """Commits in ``rev_range`` (``git log`` arguments) carrying ``<trailer>: <kata_id>``,
-        newest first."""
-        out = str(
-            self.git(
-                "log",
-                f"--format=%H%x00%ct%x00%s%x00%(trailers:key={trailer},valueonly,separator=%x2C)",
-                *rev_range,
-            )
-        )
+    def markers(self, rev_range: list[str]) -> list[tuple[Commit, dict[str, list[str]]]]:
+        """Commits in ``rev_range`` (``git log`` arguments) that carry kata trailers, newest
+        first, each with the kata ids named per trailer key."""
+        keys = (START_TRAILER, HINT_TRAILER, GIVE_UP_TRAILER)
+        fields = "%x00".join(f"%(trailers:key={k},valueonly,separator=%x2C)" for k in keys)
+        out = str(self.git("log", f"--format=%H%x00%ct%x00%s%x00{fields}%x1e", *rev_range))
         found = []
-        for line in out.splitlines():
-            sha, time, subject, values = line.split("\0")
-            if kata_id in (v.strip() for v in values.split(",")):
-                found.append(Commit(sha, int(time), subject))
+        for record in out.split("\x1e"):
+            sha, time, subject, *values = record.strip("\n").split("\0") + [""] * 3
+            ids = {
+                k: [v.strip() for v in value.split(",") if v.strip()]
+                for k, value in zip(keys, values)
+            }
+            if sha and any(ids.values()):
+                found.append((Commit(sha, int(time), subject), ids))
         return found
+
+    def marked(self, rev_range: list[str], trailer: str, kata_id: str) -> list[Commit]:
+        """Commits in ``rev_range`` carrying ``<trailer>: <kata_id>``, newest first."""
+        return [c for c, ids in self.markers(rev_range) if kata_id in ids.get(trailer, [])]
 
     def find_start(self, head: str, kata_id: str) -> Commit | None:
         """The newest commit reachable from ``head`` whose trailer is ``Kata-Start: <id>``."""
