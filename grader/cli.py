@@ -21,13 +21,10 @@ from grader.catalogue import (
     load_catalogue,
     load_kata,
 )
+from grader.usage import UsageError
 
 EXIT_OK, EXIT_RED, EXIT_USAGE = 0, 1, 2
-_STATUS_STYLE = {"green": "green", "red": "red", "edited": "yellow"}
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit 2."""
+_STATUS_STYLE = {"green": "green", "in progress": "yellow"}
 
 
 def _console(stderr: bool = False):
@@ -71,32 +68,42 @@ def _humanize(test_id: str) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from grader import state
+    from grader.progress import History
+    from grader.report import format_duration
 
     root, katas = _catalogue()
     if args.topic:
         katas = [kata for kata in katas if kata.topic == args.topic]
-    data = state.load(root)
-    rows = [
-        {
-            "id": kata.id,
-            "title": kata.title,
-            "topic": kata.topic,
-            "difficulty": kata.difficulty,
-            "budget_minutes": kata.budget_minutes,
-            "status": state.status_of(kata, data),
-        }
-        for kata in katas
-    ]
+    data, history = state.load(root), History.read(root)
+    rows = []
+    for kata in katas:
+        attempt = history.attempt(kata.id)
+        rows.append(
+            {
+                "id": kata.id,
+                "title": kata.title,
+                "topic": kata.topic,
+                "difficulty": kata.difficulty,
+                "budget_minutes": kata.budget_minutes,
+                "status": state.status_of(kata, data, attempt.started),
+                "best_s": state.best_seconds(data, kata.id),
+                "hints_used": attempt.hints,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} katas", title_justify="left")
-    # ids are what people type: never shortened; other columns wrap instead
+    table = Table(title=f"{len(rows)} katas", title_justify="left", box=box.SIMPLE_HEAD)
+    # ids are what people type, and statuses are read at a glance: never wrapped
     table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=2))
-    for column in ("topic", "difficulty", "budget", "status"):
-        table.add_column(column, overflow="fold")
+    table.add_column("topic", overflow="fold")
+    table.add_column("level", no_wrap=True)
+    table.add_column("budget", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("best", no_wrap=True)
     for row in rows:
         style = _STATUS_STYLE.get(row["status"], "")
         table.add_row(
@@ -105,20 +112,51 @@ def cmd_list(args: argparse.Namespace) -> int:
             "●" * row["difficulty"] + "○" * (3 - row["difficulty"]),
             f"{row['budget_minutes']} min",
             f"[{style}]{row['status']}[/]" if style else row["status"],
+            format_duration(row["best_s"]),
         )
     _console().print(table)
     return EXIT_OK
 
 
+def _kata_in_progress(root: Path) -> str:
+    """The kata ``kata test``/``watch``/``hint`` mean when no id is given."""
+    from grader import state
+    from grader.progress import History
+
+    current = History.read(root).in_progress()
+    if len(current) > 1:  # a mock round: the one not yet green, if only one is left
+        data = state.load(root)
+        katas = {kata.id: kata for kata in load_catalogue(root)}
+        open_ = [k for k in current if k in katas and state.status_of(katas[k], data) != "green"]
+        current = open_ if len(open_) == 1 else current
+    if len(current) == 1:
+        return current[0]
+    if current:
+        raise UsageError(f"the round has several katas ({', '.join(current)}): name one")
+    raise UsageError("no kata in progress: name one, or start one with `kata start ID`")
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from grader import pristine, state
+    from grader.progress import History
 
-    root, kata = _one_kata(args.id)
+    root = find_root()
+    kata_id = args.id or _kata_in_progress(root)
+    root, kata = _one_kata(kata_id)
     out = _console()
     out.print(f"[bold]{kata.id}[/] — testing {', '.join(kata.files)} …")
     from grader.runner import run_tests
 
     run = run_tests(kata.path, kata.test_files)
+    green = print_verdict(out, kata, run, args.lines)
+    state.record_test(root, kata.id, "green" if green else "red", pristine.fingerprint(kata))
+    if green:
+        announce_first_green(out, root, kata, History.read(root).attempt(kata.id))
+    return EXIT_OK if green else EXIT_RED
+
+
+def print_verdict(out, kata: Kata, run, lines: int = 8) -> bool:
+    """Print each test as passed or failed (with its property sentence); True when green."""
     for error in run.collection_errors:
         out.print(f"[red]could not load the tests:[/] {error.strip()}")
     failing = 0
@@ -130,19 +168,52 @@ def cmd_test(args: argparse.Namespace) -> int:
         failing += 1
         out.print(f"  [red]✗[/] {_humanize(test_id)}")
         message = result.message if result else "did not run (see the errors above)"
-        lines = message.strip().splitlines() or [result.outcome if result else "missing"]
-        for line in lines[: args.lines]:
+        shown = message.strip().splitlines() or [result.outcome if result else "missing"]
+        for line in shown[:lines]:
             out.print(f"      {line}", markup=False)
-        if len(lines) > args.lines:
-            out.print(f"      … {len(lines) - args.lines} more lines (--lines N shows more)")
-    green = failing == 0 and run.exit_code == 0
-    state.record_test(root, kata.id, "green" if green else "red", pristine.fingerprint(kata))
+        if len(shown) > lines:
+            out.print(f"      … {len(shown) - lines} more lines (--lines N shows more)")
     total = len(kata.test_ids)
-    if green:
+    if failing == 0 and run.exit_code == 0:
         out.print(f"[bold green]green[/]: all {total} tests pass")
-        return EXIT_OK
+        return True
     out.print(f"[bold red]red[/]: {failing} of {total} tests fail")
-    return EXIT_RED
+    return False
+
+
+def announce_first_green(out, root: Path, kata: Kata, attempt) -> None:
+    """The first green after a start: time, change size next to the reference, commit."""
+    from grader import state
+    from grader.progress import green_report
+    from grader.report import format_duration
+
+    report = green_report(root, kata, attempt)
+    marker = attempt.start.sha if attempt.start else "no start marker"
+    if not state.record_green(root, kata.id, marker, report.elapsed_s):
+        return
+    if attempt.start is None:
+        out.print(f"  no start marker: time not measured (`kata start {kata.id}` starts the clock)")
+    else:
+        best = state.best_seconds(state.load(root), kata.id)
+        out.print(
+            f"  time since `kata start`: {format_duration(report.elapsed_s)} "
+            f"(budget {kata.budget_minutes} min, personal best {format_duration(best)})"
+        )
+    reference = "—" if report.reference_lines is None else f"{report.reference_lines} lines"
+    if report.lines is not None:
+        out.print(
+            f"  your change: {report.lines} lines / {report.tokens} tokens; "
+            f"reference fix: {reference}"
+        )
+    if attempt.hints or attempt.gave_up:
+        given_up = "; you looked at the solution, so the attempt is unranked"
+        out.print(f"  hints used: {attempt.hints}{given_up if attempt.gave_up else ''}")
+    files = " ".join(str(kata.path / f) for f in kata.files)
+    out.print(
+        f'  commit it: [bold]git commit -m "Fix {kata.id}" {files}[/], '
+        "then push and open a pull request (or `kata grade --base main`)",
+        markup=True,
+    )
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -190,26 +261,45 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from grader.gitdata import START_TRAILER, GitError, Repo
+    from grader import state
+    from grader.gitdata import START_TRAILER, GitError
+    from grader.progress import repo_with_commits, write_marker
 
     root, kata = _one_kata(args.id)
+    if state.status_of(kata, state.load(root)) == "green":
+        raise UsageError(
+            f"{kata.id} is already green: `kata reset {kata.id}` restores the shipped bug "
+            "if you want to do it again"
+        )
     try:
-        repo = Repo.discover(root)
+        repo = repo_with_commits(root)
         dirty = str(repo.git("status", "--porcelain", "--", str(kata.path))).strip()
+        if dirty:
+            raise UsageError(
+                f"{kata.path} has uncommitted changes: commit or `git stash` them "
+                f"(or `kata reset {kata.id}`), then start again"
+            )
+        write_marker(root, f"Start kata {kata.id}", START_TRAILER, [kata.id])
     except GitError as exc:
         raise UsageError(str(exc)) from None
-    if dirty:
-        raise UsageError(
-            f"{kata.path} has uncommitted changes: commit or `git stash` them, then start again"
-        )
-    message = f"Start kata {kata.id}\n\n{START_TRAILER}: {kata.id}\n"
-    repo.git("commit", "--allow-empty", "--quiet", "-m", message)
     out = _console()
-    out.print(f"[bold]{kata.id}[/]: {kata.title}")
-    files = ", ".join(str(kata.path / f) for f in kata.files)
-    out.print(f"Edit {files}; budget {kata.budget_minutes} min.")
-    out.print(f"The brief: {kata.path / 'README.md'}. The clock started at this commit.")
+    show_brief(out, kata)
+    out.print(
+        "The clock started at this commit. `kata watch` re-runs the tests on every save; "
+        "`kata hint` gives a hint (counted)."
+    )
     return EXIT_OK
+
+
+def show_brief(out, kata: Kata) -> None:
+    from rich.markdown import Markdown
+    from rich.rule import Rule
+
+    out.print(Rule(f"{kata.id} · {kata.topic} · budget {kata.budget_minutes} min"))
+    out.print(Markdown((kata.path / "README.md").read_text()))
+    files = ", ".join(str(kata.path / f) for f in kata.files)
+    out.print(Rule())
+    out.print(f"Edit: [bold]{files}[/] (the tests are the contract: leave them as they are).")
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -313,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("test", help="run a kata's visible tests (exit 0 green, 1 red)")
-    p.add_argument("id", help="kata id, as shown by `kata list`")
+    p.add_argument("id", nargs="?", help="kata id (default: the kata in progress)")
     p.add_argument("--lines", type=int, default=8, help="message lines shown per failing test")
     p.set_defaults(func=cmd_test)
 
@@ -380,8 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="seal every kata")
     p.set_defaults(func=cmd_seal)
 
-    from grader import cli_authoring, cli_publish
+    from grader import cli_authoring, cli_loop, cli_publish
 
+    cli_loop.add_commands(sub)
     cli_publish.add_commands(sub)
     cli_authoring.add_commands(sub)
     return parser

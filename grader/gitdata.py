@@ -106,12 +106,15 @@ class Repo:
         out = str(self.git("log", f"--format=%H%x00%ct%x00%s%x00{fields}%x1e", *rev_range))
         found = []
         for record in out.split("\x1e"):
-            sha, time, subject, *values = record.strip("\n").split("\0") + [""] * 3
+            parts = record.strip("\n").split("\0")
+            if len(parts) != 3 + len(keys):
+                continue
+            sha, time, subject, *values = parts
             ids = {
                 k: [v.strip() for v in value.split(",") if v.strip()]
-                for k, value in zip(keys, values)
+                for k, value in zip(keys, values, strict=True)
             }
-            if sha and any(ids.values()):
+            if any(ids.values()):
                 found.append((Commit(sha, int(time), subject), ids))
         return found
 

@@ -196,14 +196,7 @@ class _KataGrader:
         return self.cache[key]
 
     def reference_total(self) -> int | None:
-        patch = self.kata.private_dir / "reference.patch"
-        if not patch.is_file():
-            return None
-        folder = self.tmp / f"{self.kata.id}-reference"
-        shutil.copytree(self.kata.path, folder)
-        if patches.apply(patch, folder).returncode != 0:
-            return None
-        return patches.fix_size(self.kata.path, folder, self.kata.files)
+        return patches.reference_size(self.kata, self.tmp)
 
     def grade(self, fork_point: str, head: Commit, protected: list[str]) -> dict:
         kata, repo = self.kata, self.repo

@@ -12,6 +12,7 @@ Diffs are relative to the kata folder (``--- a/module.py``), applied with ``git 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,22 @@ def fix_size(before: Path, after: Path, files: tuple[str, ...]) -> int:
         {name: (before / name).read_text() for name in files},
         {name: (after / name).read_text() for name in files},
     ).total
+
+
+def reference_size(kata: Kata, workdir: Path) -> int | None:
+    """The reference fix's size, measured on the pristine kata; None without a
+    reference patch or when it does not apply."""
+    from grader import pristine
+
+    patch = kata.private_dir / "reference.patch"
+    if not patch.is_file():
+        return None
+    before, after = workdir / f"{kata.id}-pristine", workdir / f"{kata.id}-reference"
+    pristine.materialize(kata, before)
+    shutil.copytree(before, after)
+    if apply(patch, after).returncode != 0:
+        return None
+    return fix_size(before, after, kata.files)
 
 
 def description(patch_text: str) -> str:

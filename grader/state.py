@@ -1,8 +1,10 @@
 """Local progress, kept in ``.kata/state.json`` at the repository root (git-ignored).
 
 Only what git cannot tell is stored: the verdict of the last ``kata test`` of each
-kata, with a fingerprint of the edited files it was run on, so that a later edit
-makes the stored verdict stale instead of wrong.
+kata, with a fingerprint of the edited files it was run on (so that a later edit makes
+the stored verdict stale instead of wrong), the start marker each kata first went green
+after, personal best times, and the mock round in progress.  Starts, hints and
+give-ups are marker commits in git (see ``grader.progress``).
 """
 
 from __future__ import annotations
@@ -42,22 +44,46 @@ def save(root: Path, data: dict) -> None:
 
 def record_test(root: Path, kata_id: str, status: str, fingerprint: str) -> None:
     data = load(root)
-    data["katas"][kata_id] = {
-        "status": status,
-        "fingerprint": fingerprint,
-        "tested_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    entry = data["katas"].setdefault(kata_id, {})
+    entry.update(
+        status=status,
+        fingerprint=fingerprint,
+        tested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     save(root, data)
 
 
-def status_of(kata, data: dict) -> str:
-    """``green``/``red`` from the last test of the current files; an untouched kata is red
-    (its shipped bug is validated); anything else is ``edited`` (not tested since)."""
+def record_green(root: Path, kata_id: str, start_sha: str, seconds: int | None) -> bool:
+    """Note that the kata went green after the start marker ``start_sha``; return True
+    the first time for that marker.  ``seconds`` (time since the marker) may set a new
+    personal best."""
+    data = load(root)
+    entry = data["katas"].setdefault(kata_id, {})
+    if entry.get("green_after") == start_sha:
+        return False
+    entry["green_after"] = start_sha
+    entry["last_green_s"] = seconds
+    if seconds is not None and seconds < entry.get("best_s", float("inf")):
+        entry["best_s"] = seconds
+    save(root, data)
+    return True
+
+
+UNTOUCHED, IN_PROGRESS, GREEN = "untouched", "in progress", "green"
+
+
+def status_of(kata, data: dict, started: bool = False) -> str:
+    """``green`` when the last ``kata test`` of the current files passed; ``untouched``
+    when the files are as shipped and the kata was never started; else ``in progress``."""
     from grader import pristine
 
-    entry = data["katas"].get(kata.id)
-    if entry and entry.get("fingerprint") == pristine.fingerprint(kata):
-        return str(entry.get("status"))
-    if pristine.is_untouched(kata) is not False:
-        return "red"
-    return "edited"
+    entry = data["katas"].get(kata.id, {})
+    if entry.get("status") == GREEN and entry.get("fingerprint") == pristine.fingerprint(kata):
+        return GREEN
+    if not started and pristine.is_untouched(kata) is not False:
+        return UNTOUCHED
+    return IN_PROGRESS
+
+
+def best_seconds(data: dict, kata_id: str) -> int | None:
+    return data["katas"].get(kata_id, {}).get("best_s")

@@ -139,3 +139,38 @@ def git(root: Path, *args: str, when: int | None = None) -> str:
         check=True,
     )
     return done.stdout.strip()
+
+
+MODULE = Path("katas/good/good_stats.py")
+
+
+def two_kata_repo(root: Path) -> Path:
+    """A git repository (one "template" commit) with two sealed katas: ``good`` (metrics,
+    two hints) and ``other`` (data-and-leakage)."""
+    from grader.catalogue import load_catalogue
+    from grader.pristine import write_seal
+
+    write_kata(root, "good", "good_stats")
+    write_kata(root, "other", "other_stats")
+    good = root / "katas" / "good" / "kata.toml"
+    good.write_text(
+        good.read_text().replace(
+            'hints = ["Count the values."]',
+            'hints = ["Count the values.", "Divide by how many there are."]',
+        )
+    )
+    other = root / "katas" / "other" / "kata.toml"
+    other.write_text(other.read_text().replace('"metrics"', '"data-and-leakage"'))
+    for loaded in load_catalogue(root):
+        write_seal(loaded)
+    (root / ".gitignore").write_text(".kata/\n__pycache__/\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "template")
+    return root
+
+
+def fix(root: Path, module: Path = MODULE) -> None:
+    """Apply the reference fix to the ``good`` kata's module in the work tree."""
+    path = root / module
+    path.write_text(path.read_text().replace(OLD_LINE, REFERENCE))

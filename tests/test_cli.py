@@ -43,7 +43,7 @@ def statuses(root: Path) -> dict[str, str]:
 
 
 def test_red_then_green_with_readable_messages_and_status(repo):
-    assert statuses(repo) == {"good": "red"}
+    assert statuses(repo) == {"good": "untouched"}
 
     red = kata(repo, "test", "good")
     assert red.returncode == 1, red.stderr
@@ -53,11 +53,11 @@ def test_red_then_green_with_readable_messages_and_status(repo):
 
     module = repo / "katas" / "good" / "good_stats.py"
     module.write_text(module.read_text().replace("(len(values) - 1)", "len(values)"))
-    assert statuses(repo) == {"good": "edited"}
+    assert statuses(repo) == {"good": "in progress"}
 
     green = kata(repo, "test", "good")
     assert green.returncode == 0, green.stdout
-    assert green.stdout.rstrip().endswith("green: all 2 tests pass")
+    assert "green: all 2 tests pass\n" in green.stdout
     assert statuses(repo) == {"good": "green"}
 
 
@@ -89,9 +89,15 @@ def test_unknown_kata_suggests_the_closest(repo):
 
 
 def test_missing_argument_is_a_usage_error(repo):
-    result = kata(repo, "test")
+    result = kata(repo, "reset")
     assert result.returncode == 2
     assert "the following arguments are required: id" in result.stderr
+
+
+def test_no_id_and_no_kata_in_progress_is_a_usage_error(repo):
+    result = kata(repo, "test")
+    assert result.returncode == 2
+    assert "no kata in progress: name one, or start one with `kata start ID`" in result.stderr
 
 
 def test_a_broken_catalogue_is_reported_per_file_and_field(repo):

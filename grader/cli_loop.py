@@ -1,0 +1,396 @@
+"""The candidate's loop beyond list/test/start: watch, hint, solution, reset, status, mock.
+
+Hints and give-ups are marker commits (``Kata-Hint``/``Kata-Give-Up`` trailers), so the
+grader counts what the terminal showed; verdicts and personal bests live in
+``.kata/state.json``.  Nothing here imports torch: only ``watch``'s workers do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader.catalogue import TOPICS, Kata, find_root, load_catalogue
+
+DEFAULT_MOCK_MINUTES = 45
+
+
+def _cli():
+    from grader import cli
+
+    return cli
+
+
+def _target(kata_id: str | None) -> tuple[Path, Kata]:
+    cli = _cli()
+    return cli._one_kata(kata_id or cli._kata_in_progress(find_root()))
+
+
+def _status(root: Path, kata: Kata) -> str:
+    from grader import state
+    from grader.progress import History
+
+    started = History.read(root).attempt(kata.id).started
+    return state.status_of(kata, state.load(root), started)
+
+
+def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
+    """Show-and-record the next hint: (its number, its text, whether it is new).
+
+    Refuses (UsageError) when the kata is not started or already green."""
+    from grader.gitdata import HINT_TRAILER, GitError
+    from grader.progress import History, write_marker
+
+    cli = _cli()
+    attempt = History.read(root).attempt(kata.id)
+    if not attempt.started:
+        raise cli.UsageError(
+            f"{kata.id} is not started: hints are counted from the start marker, "
+            f"so run `kata start {kata.id}` first"
+        )
+    if _status(root, kata) == "green":
+        raise cli.UsageError(
+            f"{kata.id} is already green: no hint needed; `kata solution {kata.id}` "
+            "shows the reference fix"
+        )
+    if not kata.hints:
+        raise cli.UsageError(f"{kata.id} has no hints")
+    if attempt.hints >= len(kata.hints):
+        return len(kata.hints), kata.hints[-1], False
+    number = attempt.hints + 1
+    try:
+        write_marker(root, f"Hint {number} for kata {kata.id}", HINT_TRAILER, [kata.id])
+    except GitError as exc:
+        raise cli.UsageError(str(exc)) from None
+    return number, kata.hints[number - 1], True
+
+
+def print_hint(out, root: Path, kata: Kata) -> None:
+    number, text, new = next_hint(root, kata)
+    total = len(kata.hints)
+    if new:
+        out.print(f"[bold]hint {number}/{total}[/] (recorded: the grade report counts hints)")
+    else:
+        out.print(f"[bold]all {total} hints used[/]; the last one again:")
+    out.print(f"  {text}", markup=False)
+
+
+def cmd_hint(args: argparse.Namespace) -> int:
+    root, kata = _target(args.id)
+    print_hint(_cli()._console(), root, kata)
+    return 0
+
+
+def cmd_solution(args: argparse.Namespace) -> int:
+    from rich.syntax import Syntax
+
+    from grader import patches
+    from grader.gitdata import GIVE_UP_TRAILER, GitError
+    from grader.progress import write_marker
+
+    cli = _cli()
+    root, kata = cli._one_kata(args.id)
+    patch = kata.private_dir / "reference.patch"
+    if not patch.is_file():
+        raise cli.UsageError(f"{kata.id} has no reference fix ({patch} is missing)")
+    out = cli._console()
+    if _status(root, kata) != "green":
+        if not args.give_up:
+            raise cli.UsageError(
+                f"{kata.id} is not green yet (as of your last `kata test`): solve it first, "
+                f"or `kata solution {kata.id} --give-up` (recorded in git; the attempt is "
+                "then unranked)"
+            )
+        try:
+            write_marker(root, f"Give up kata {kata.id}", GIVE_UP_TRAILER, [kata.id])
+        except GitError as exc:
+            raise cli.UsageError(str(exc)) from None
+        out.print("[yellow]recorded: you gave up on this attempt; it is unranked[/]")
+    text = patch.read_text()
+    out.print(f"[bold]Root cause[/]: {patches.description(text).removeprefix('Fix:').strip()}")
+    out.print(Syntax(text[text.index("--- ") :], "diff", theme="ansi_dark"))
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from grader import pristine
+
+    cli = _cli()
+    root, kata = cli._one_kata(args.id)
+    if pristine.read_seal(kata) is None:
+        raise cli.UsageError(f"{kata.id} is not sealed, so there is no shipped version to restore")
+    changed = [
+        name
+        for name, blob in pristine.current_blobs(kata, list(pristine.read_seal(kata))).items()
+        if blob != pristine.read_seal(kata)[name]
+    ]
+    out = cli._console()
+    if not changed:
+        out.print(f"{kata.id} is already as shipped; nothing to reset")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise cli.UsageError("reset asks for confirmation: pass --yes to skip it")
+        answer = input(f"Restore {', '.join(changed)} in {kata.path} to as shipped? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            out.print("nothing changed")
+            return 1
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    backup = root / ".kata" / "backups" / f"{kata.id}-{stamp}"
+    for name in changed:
+        if (kata.path / name).is_file():
+            (backup / name).parent.mkdir(parents=True, exist_ok=True)
+            (backup / name).write_bytes((kata.path / name).read_bytes())
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kata-reset-") as tmp:
+        pristine.materialize(kata, Path(tmp))
+        for name in changed:
+            (kata.path / name).parent.mkdir(parents=True, exist_ok=True)
+            (kata.path / name).write_bytes((Path(tmp) / name).read_bytes())
+    out.print(f"restored {', '.join(changed)}; your versions are kept in {backup}")
+    out.print(f"`kata start {kata.id}` starts a new attempt (a new clock)")
+    return 0
+
+
+def topic_progress(root: Path, katas: list[Kata]) -> list[dict]:
+    from grader import state
+    from grader.progress import History
+
+    data, history = state.load(root), History.read(root)
+    rows = []
+    for topic in TOPICS:
+        members = [k for k in katas if k.topic == topic]
+        if not members:
+            continue
+        statuses = {k.id: state.status_of(k, data, history.attempt(k.id).started) for k in members}
+        bests = {k.id: state.best_seconds(data, k.id) for k in members}
+        solved = [k for k in statuses if statuses[k] == "green" or bests[k] is not None]
+        rows.append(
+            {
+                "topic": topic,
+                "solved": len(solved),
+                "total": len(members),
+                "in_progress": sum(1 for s in statuses.values() if s == "in progress"),
+                "best_s": {k: v for k, v in bests.items() if v is not None},
+            }
+        )
+    return rows
+
+
+def _bar(done: int, total: int, width: int = 10) -> str:
+    filled = round(width * done / total) if total else 0
+    return "█" * filled + "░" * (width - filled)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from grader.report import format_duration
+
+    root = find_root()
+    katas = load_catalogue(root)
+    rows = topic_progress(root, katas)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    out = _cli()._console()
+    solved = sum(r["solved"] for r in rows)
+    out.print(f"[bold]{solved}/{len(katas)} katas solved[/]")
+    width = max(len(r["topic"]) for r in rows)
+    for row in rows:
+        bests = ", ".join(f"{k} {format_duration(v)}" for k, v in sorted(row["best_s"].items()))
+        pending = f", {row['in_progress']} in progress" if row["in_progress"] else ""
+        out.print(
+            f"  {row['topic']:<{width}}  {_bar(row['solved'], row['total'])} "
+            f"{row['solved']}/{row['total']}{pending}" + (f"  best: {bests}" if bests else ""),
+            markup=False,
+        )
+    weakest = [r["topic"] for r in rows if r["solved"] == 0]
+    if weakest:
+        out.print(f"Nothing solved yet in: {', '.join(weakest)} (`kata list --topic TOPIC`)")
+    return 0
+
+
+def pick_mock(
+    katas: list[Kata], statuses: dict[str, str], minutes: int, topics: list[str], rng
+) -> list[Kata]:
+    """Two or three katas from different topics that fit in ``minutes``, unsolved first."""
+    pool = [k for k in katas if (not topics or k.topic in topics) and statuses[k.id] != "green"]
+    rng.shuffle(pool)
+    pool.sort(key=lambda k: statuses[k.id] != "untouched")  # stable: untouched first
+    chosen: list[Kata] = []
+    for kata in pool:
+        used = sum(k.budget_minutes for k in chosen)
+        if len(chosen) == 3 or any(k.topic == kata.topic for k in chosen):
+            continue
+        if used + kata.budget_minutes <= minutes:
+            chosen.append(kata)
+    return chosen
+
+
+def cmd_mock(args: argparse.Namespace) -> int:
+    from grader import state
+    from grader.gitdata import START_TRAILER, GitError
+    from grader.progress import repo_with_commits, write_marker
+
+    cli = _cli()
+    root = find_root()
+    if args.summary:
+        return print_round_summary(cli._console(), root)
+    katas = load_catalogue(root)
+    unknown = [t for t in args.topics or [] if t not in TOPICS]
+    if unknown:
+        raise cli.UsageError(f"unknown topic {unknown[0]!r}: choose from {', '.join(TOPICS)}")
+    data = state.load(root)
+    statuses = {k.id: state.status_of(k, data) for k in katas}
+    try:
+        repo = repo_with_commits(root)
+        dirty = {
+            k.id for k in katas if str(repo.git("status", "--porcelain", "--", str(k.path))).strip()
+        }
+    except GitError as exc:
+        raise cli.UsageError(str(exc)) from None
+    clean = [k for k in katas if k.id not in dirty]
+    rng = random.Random(args.seed)
+    chosen = pick_mock(clean, statuses, args.minutes, args.topics or [], rng)
+    if len(chosen) < 2:
+        raise cli.UsageError(
+            f"cannot pick two katas from different topics that fit in {args.minutes} min "
+            "among the ones not green and without uncommitted changes: allow more minutes "
+            "or topics, or `kata reset` a solved kata"
+        )
+    ids = [k.id for k in chosen]
+    try:
+        write_marker(root, f"Start mock round ({args.minutes} min)", START_TRAILER, ids)
+    except GitError as exc:
+        raise cli.UsageError(str(exc)) from None
+    data = state.load(root)
+    data["mock"] = {"katas": ids, "started_at": int(time.time()), "minutes": args.minutes}
+    state.save(root, data)
+    out = cli._console()
+    out.print(f"[bold]Mock round: {len(ids)} katas, {args.minutes} minutes[/]")
+    for kata in chosen:
+        cli.show_brief(out, kata)
+    if args.no_watch:
+        out.print("`kata watch` shows the countdown; `kata mock --summary` ends the round")
+        return 0
+    from grader.watch import watch
+
+    watch(root, chosen, deadline=time.time() + args.minutes * 60, poll=args.poll)
+    return print_round_summary(out, root)
+
+
+def print_round_summary(out, root: Path) -> int:
+    from grader import state
+    from grader.progress import History
+    from grader.report import format_duration
+
+    data = state.load(root)
+    round_ = data.get("mock")
+    if not round_:
+        raise _cli().UsageError("no mock round yet: `kata mock` starts one")
+    katas = {k.id: k for k in load_catalogue(root)}
+    history = History.read(root)
+    elapsed = int(time.time()) - round_["started_at"]
+    out.print(f"[bold]Mock round[/]: {format_duration(elapsed)} of {round_['minutes']} min")
+    greens = 0
+    for kata_id in round_["katas"]:
+        kata = katas.get(kata_id)
+        attempt = history.attempt(kata_id)
+        green = kata is not None and state.status_of(kata, data, attempt.started) == "green"
+        greens += green
+        entry = data["katas"].get(kata_id, {})
+        took = (
+            format_duration(entry.get("last_green_s"))
+            if green and entry.get("green_after") == (attempt.start.sha if attempt.start else "")
+            else "—"
+        )
+        mark = "[green]green[/]" if green else "[red]not green[/]"
+        out.print(f"  {kata_id}: {mark}, time {took}, hints {attempt.hints}")
+    out.print(f"{greens}/{len(round_['katas'])} green")
+    return 0 if greens == len(round_["katas"]) else 1
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from grader import state
+    from grader.watch import watch
+
+    cli = _cli()
+    root = find_root()
+    deadline = None
+    round_ = state.load(root).get("mock")
+    if args.id:
+        chosen = [cli._one_kata(args.id)[1]]
+    elif round_ and time.time() < round_["started_at"] + round_["minutes"] * 60:
+        katas = {k.id: k for k in load_catalogue(root)}
+        chosen = [katas[k] for k in round_["katas"] if k in katas]
+        deadline = round_["started_at"] + round_["minutes"] * 60
+    else:
+        chosen = [cli._one_kata(cli._kata_in_progress(root))[1]]
+    watch(root, chosen, deadline=deadline, poll=args.poll)
+    if deadline is not None:
+        return print_round_summary(cli._console(), root)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="re-run a kata's tests on every save (keys: h hint, r re-run, l list, q quit)",
+        description="Re-run the kata's visible tests each time one of its files is saved. "
+        "A warm worker answers in a fraction of a second. Keys: h next hint, r re-run, "
+        "l list, q quit. In a mock round, watches the round's katas with a countdown.",
+    )
+    p.add_argument("id", nargs="?", help="kata id (default: the kata in progress)")
+    p.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll for changes instead of file events (chosen automatically when events "
+        "do not arrive, as in some containers and WSL)",
+    )
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("hint", help="the next hint for a kata (recorded: the report counts hints)")
+    p.add_argument("id", nargs="?", help="kata id (default: the kata in progress)")
+    p.set_defaults(func=cmd_hint)
+
+    p = sub.add_parser(
+        "solution", help="the reference fix: when green, or with --give-up (unranks the attempt)"
+    )
+    p.add_argument("id", help="kata id")
+    p.add_argument(
+        "--give-up",
+        action="store_true",
+        help="show it before green; recorded as a Kata-Give-Up commit, the attempt is unranked",
+    )
+    p.set_defaults(func=cmd_solution)
+
+    p = sub.add_parser("reset", help="restore a kata's files as shipped (your versions are kept)")
+    p.add_argument("id", help="kata id")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_reset)
+
+    p = sub.add_parser("status", help="progress by topic: solved / total, best times")
+    p.add_argument("--json", action="store_true", help="print JSON instead of bars")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "mock",
+        help="an interview-style round: 2-3 katas from different topics against the clock",
+        description="Pick two or three katas from different topics that fit in the time "
+        "(unsolved first), start them with one marker commit, show their briefs, then watch "
+        "them with a countdown; the round ends when time is up or all are green, with a "
+        "summary.",
+    )
+    p.add_argument("--minutes", type=int, default=DEFAULT_MOCK_MINUTES, help="round length (45)")
+    p.add_argument("--topics", nargs="+", metavar="TOPIC", help=f"from: {', '.join(TOPICS)}")
+    p.add_argument("--seed", type=int, help="make the pick repeatable")
+    p.add_argument("--no-watch", action="store_true", help="start the round, do not watch")
+    p.add_argument("--poll", action="store_true", help="as for `kata watch`")
+    p.add_argument("--summary", action="store_true", help="the summary of the last round")
+    p.set_defaults(func=cmd_mock)

@@ -1,0 +1,136 @@
+"""A candidate's progress: what git tells (start, hint and give-up marker commits) joined
+with what only the local state knows (last verdicts, personal bests).
+
+Markers are commits so that the grader, which sees only git, counts the same hints and
+give-ups as the candidate's terminal did.  Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.catalogue import Kata
+from grader.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, START_TRAILER, Commit, GitError, Repo
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The current attempt at one kata: from its newest start marker in HEAD's history."""
+
+    kata_id: str
+    start: Commit | None
+    hints: int
+    gave_up: bool
+
+    @property
+    def started(self) -> bool:
+        return self.start is not None
+
+    def elapsed_s(self, now: float | None = None) -> int | None:
+        return None if self.start is None else max(0, int((now or time.time()) - self.start.time))
+
+
+class History:
+    """The kata markers of HEAD's history, read with one ``git log``."""
+
+    def __init__(self, markers: list[tuple[Commit, dict[str, list[str]]]]):
+        self.markers = markers  # newest first
+
+    @classmethod
+    def read(cls, root: Path) -> History:
+        """Empty, not an error, outside a repository or before its first commit."""
+        try:
+            return cls(Repo(root).markers(["HEAD"]))
+        except GitError:
+            return cls([])
+
+    def attempt(self, kata_id: str) -> Attempt:
+        hints, gave_up = 0, False
+        for commit, ids in self.markers:
+            if kata_id in ids[START_TRAILER]:
+                return Attempt(kata_id, commit, hints, gave_up)
+            hints += kata_id in ids[HINT_TRAILER]
+            gave_up = gave_up or kata_id in ids[GIVE_UP_TRAILER]
+        return Attempt(kata_id, None, 0, False)
+
+    def in_progress(self) -> list[str]:
+        """The katas of the newest start marker (one, or a mock round's)."""
+        for _, ids in self.markers:
+            if ids[START_TRAILER]:
+                return list(ids[START_TRAILER])
+        return []
+
+
+def marker_message(title: str, trailer: str, kata_ids: list[str], extra: str = "") -> str:
+    lines = "\n".join(f"{trailer}: {kata_id}" for kata_id in kata_ids)
+    return f"{title}\n\n{extra}{lines}\n"
+
+
+def repo_with_commits(root: Path) -> Repo:
+    """The repository holding ``root``, which must have a first commit to mark on."""
+    repo = Repo.discover(root)
+    try:
+        repo.resolve("HEAD")
+    except GitError:
+        raise GitError(
+            f"{repo.path} has no commit yet: commit the template first (`git add -A && "
+            "git commit -m template`), then start"
+        ) from None
+    return repo
+
+
+def write_marker(root: Path, title: str, trailer: str, kata_ids: list[str]) -> str:
+    """Commit a marker on HEAD; staged and unstaged work stays out of it, untouched."""
+    repo = repo_with_commits(root)
+    return repo.marker_commit(marker_message(title, trailer, kata_ids))
+
+
+def files_at_start(root: Path, kata: Kata, attempt: Attempt) -> dict[str, str]:
+    """The editable files as they were at the start marker (pristine without one)."""
+    if attempt.start is not None:
+        repo = Repo.discover(root)
+        prefix = kata.path.resolve().relative_to(repo.path.resolve()).as_posix()
+        texts = {name: repo.read(attempt.start.sha, f"{prefix}/{name}") for name in kata.files}
+        if all(text is not None for text in texts.values()):
+            return {name: str(text) for name, text in texts.items()}
+    import tempfile
+
+    from grader import pristine
+
+    with tempfile.TemporaryDirectory(prefix="kata-pristine-") as tmp:
+        pristine.materialize(kata, Path(tmp))
+        return {name: (Path(tmp) / name).read_text() for name in kata.files}
+
+
+@dataclass(frozen=True)
+class GreenReport:
+    elapsed_s: int | None
+    lines: int | None  # None when the starting version cannot be recovered
+    tokens: int | None
+    reference_lines: int | None
+
+
+def green_report(root: Path, kata: Kata, attempt: Attempt) -> GreenReport:
+    """What ``kata test`` says the first time a kata goes green: time since the start
+    marker, and the change since then next to the reference fix, measured as the grader
+    measures them.  Sizes are left out where the shipped files are not in git's objects
+    (a copy without history)."""
+    import tempfile
+
+    from grader import diffsize, patches
+    from grader.catalogue import CatalogueError
+
+    after = {name: (kata.path / name).read_text() for name in kata.files}
+    try:
+        size = diffsize.diff_size(files_at_start(root, kata, attempt), after)
+        lines, tokens = size.total, size.tokens
+    except CatalogueError:
+        lines = tokens = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="kata-reference-") as tmp:
+            reference = patches.reference_size(kata, Path(tmp))
+    except CatalogueError:
+        reference = None
+    return GreenReport(attempt.elapsed_s(), lines, tokens, reference)

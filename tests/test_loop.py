@@ -1,0 +1,258 @@
+"""The candidate's loop end to end: start, test, hint, solution, reset, status, mock.
+
+Each test runs `kata` in subprocesses on a temporary git repository holding two
+torch-free katas from different topics, with real commits and real file edits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kata_factory import GIT_ENV, MODULE, fix, git, two_kata_repo, write_kata
+
+
+def kata(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **GIT_ENV, "KATA_ROOT": str(root), "NO_COLOR": "1", "COLUMNS": "160"}
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *args],
+        env=env,
+        cwd=root,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    return two_kata_repo(tmp_path)
+
+
+def trailers(root: Path) -> list[str]:
+    """Each commit's subject and trailers, newest first."""
+    out = git(root, "log", "--format=%s|%(trailers:only,unfold,separator=%x2C)")
+    return out.splitlines()
+
+
+def listed(root: Path) -> dict[str, dict]:
+    result = kata(root, "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return {row["id"]: row for row in json.loads(result.stdout)}
+
+
+# --- start ---------------------------------------------------------------------------
+
+
+def test_start_commits_the_marker_shows_the_brief_and_keeps_staged_work_out(repo):
+    (repo / "notes.md").write_text("staged, not part of the marker\n")
+    git(repo, "add", "notes.md")
+    result = kata(repo, "start", "good")
+    assert result.returncode == 0, result.stderr
+    assert "Averages look too big." in result.stdout  # the brief, rendered
+    assert f"Edit: {repo / MODULE}" in result.stdout
+    assert "budget 5 min" in result.stdout
+    assert trailers(repo)[0] == "Start kata good|Kata-Start: good"
+    assert git(repo, "diff", "--cached", "--name-only") == "notes.md"
+    assert listed(repo)["good"]["status"] == "in progress"
+    assert listed(repo)["other"]["status"] == "untouched"
+
+
+def test_start_refuses_a_dirty_kata_an_unknown_id_and_a_folder_without_git(repo, tmp_path_factory):
+    (repo / MODULE).write_text((repo / MODULE).read_text() + "\n")
+    dirty = kata(repo, "start", "good")
+    assert dirty.returncode == 2
+    assert "has uncommitted changes: commit or `git stash` them" in dirty.stderr
+    assert len(trailers(repo)) == 1  # no marker written
+
+    unknown = kata(repo, "start", "godo")
+    assert unknown.returncode == 2
+    assert "unknown kata 'godo': did you mean good?" in unknown.stderr
+
+    plain = tmp_path_factory.mktemp("no-git")
+    write_kata(plain, "good", "good_stats")
+    no_repo = kata(plain, "start", "good")
+    assert no_repo.returncode == 2
+    assert "is not inside a git repository" in no_repo.stderr
+
+    git(plain, "init", "-q")
+    no_commit = kata(plain, "start", "good")
+    assert no_commit.returncode == 2
+    assert "has no commit yet: commit the template first" in no_commit.stderr
+
+
+def test_start_refuses_a_kata_already_green(repo):
+    fix(repo)
+    assert kata(repo, "test", "good").returncode == 0
+    result = kata(repo, "start", "good")
+    assert result.returncode == 2
+    assert "good is already green: `kata reset good` restores the shipped bug" in result.stderr
+
+
+# --- test ----------------------------------------------------------------------------
+
+
+def test_first_green_reports_time_diff_and_commit_prompt_once(repo):
+    assert kata(repo, "start", "good").returncode == 0
+    red = kata(repo, "test")  # no id: the kata in progress
+    assert red.returncode == 1
+    assert red.stdout.startswith("good — testing good_stats.py")
+
+    fix(repo)
+    green = kata(repo, "test")
+    assert green.returncode == 0, green.stdout
+    assert "time since `kata start`: 0m 0" in green.stdout
+    assert "personal best 0m 0" in green.stdout
+    assert "your change: 2 lines / 4 tokens; reference fix: 2 lines" in green.stdout
+    assert f'commit it: git commit -m "Fix good" {repo / MODULE}' in green.stdout
+
+    again = kata(repo, "test")
+    assert again.returncode == 0
+    assert "time since" not in again.stdout and "commit it" not in again.stdout
+    row = listed(repo)["good"]
+    assert (row["status"], isinstance(row["best_s"], int)) == ("green", True)
+
+
+# --- hint ----------------------------------------------------------------------------
+
+
+def test_hints_need_a_start_are_recorded_in_git_and_stop_at_the_last(repo):
+    not_started = kata(repo, "hint", "good")
+    assert not_started.returncode == 2
+    assert "good is not started: hints are counted from the start marker" in not_started.stderr
+
+    assert kata(repo, "start", "good").returncode == 0
+    (repo / MODULE).write_text((repo / MODULE).read_text() + "\n# work in progress\n")
+    first = kata(repo, "hint")
+    assert first.returncode == 0
+    assert "hint 1/2" in first.stdout and "Count the values." in first.stdout
+    second = kata(repo, "hint", "good")
+    assert "hint 2/2" in second.stdout and "Divide by how many there are." in second.stdout
+    third = kata(repo, "hint", "good")
+    assert "all 2 hints used" in third.stdout and "Divide by how many" in third.stdout
+    assert trailers(repo)[:3] == [
+        "Hint 2 for kata good|Kata-Hint: good",
+        "Hint 1 for kata good|Kata-Hint: good",
+        "Start kata good|Kata-Start: good",
+    ]
+    assert "# work in progress" in (repo / MODULE).read_text()  # the edit stays uncommitted
+    assert git(repo, "status", "--porcelain") == f"M {MODULE}"
+    assert listed(repo)["good"]["hints_used"] == 2
+
+    fix(repo)
+    assert kata(repo, "test", "good").returncode == 0
+    green = kata(repo, "hint", "good")
+    assert green.returncode == 2
+    assert "good is already green: no hint needed" in green.stderr
+
+
+# --- solution --------------------------------------------------------------------------
+
+
+def test_solution_is_refused_before_green_unless_giving_up_which_is_recorded(repo):
+    assert kata(repo, "start", "good").returncode == 0
+    refused = kata(repo, "solution", "good")
+    assert refused.returncode == 2
+    assert "good is not green yet" in refused.stderr and "--give-up" in refused.stderr
+    assert "Kata-Give-Up" not in "\n".join(trailers(repo))
+
+    given_up = kata(repo, "solution", "good", "--give-up")
+    assert given_up.returncode == 0
+    assert "recorded: you gave up on this attempt; it is unranked" in given_up.stdout
+    assert "+    return sum(values) / len(values)" in given_up.stdout
+    assert trailers(repo)[0] == "Give up kata good|Kata-Give-Up: good"
+
+
+def test_solution_when_green_is_free(repo):
+    assert kata(repo, "start", "good").returncode == 0
+    fix(repo)
+    assert kata(repo, "test", "good").returncode == 0
+    shown = kata(repo, "solution", "good")
+    assert shown.returncode == 0
+    assert "Root cause" in shown.stdout and "gave up" not in shown.stdout
+    assert trailers(repo)[0] == "Start kata good|Kata-Start: good"
+
+
+# --- reset -----------------------------------------------------------------------------
+
+
+def test_reset_asks_keeps_a_backup_and_restores_the_shipped_files(repo):
+    shipped = (repo / MODULE).read_text()
+    fix(repo)
+    mine = (repo / MODULE).read_text()
+
+    unconfirmed = kata(repo, "reset", "good", stdin="")
+    assert unconfirmed.returncode == 2
+    assert "pass --yes" in unconfirmed.stderr
+    assert (repo / MODULE).read_text() == mine
+
+    done = kata(repo, "reset", "good", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert (repo / MODULE).read_text() == shipped
+    (backup,) = (repo / ".kata" / "backups").iterdir()
+    assert (backup / "good_stats.py").read_text() == mine
+    assert listed(repo)["good"]["status"] == "untouched"
+
+    nothing = kata(repo, "reset", "good", "--yes")
+    assert "already as shipped; nothing to reset" in nothing.stdout
+
+
+# --- status ----------------------------------------------------------------------------
+
+
+def test_status_shows_progress_by_topic(repo):
+    fix(repo)
+    assert kata(repo, "test", "good").returncode == 0
+    rows = {row["topic"]: row for row in json.loads(kata(repo, "status", "--json").stdout)}
+    assert (rows["metrics"]["solved"], rows["metrics"]["total"]) == (1, 1)
+    assert (rows["data-and-leakage"]["solved"], rows["data-and-leakage"]["total"]) == (0, 1)
+    shown = kata(repo, "status")
+    assert "1/2 katas solved" in shown.stdout
+    assert "metrics           ██████████ 1/1" in shown.stdout
+    assert "data-and-leakage  ░░░░░░░░░░ 0/1" in shown.stdout
+    assert "Nothing solved yet in: data-and-leakage" in shown.stdout
+
+
+# --- mock ------------------------------------------------------------------------------
+
+
+def test_mock_round_starts_katas_of_different_topics_in_one_marker(repo):
+    result = kata(repo, "mock", "--minutes", "10", "--seed", "1", "--no-watch")
+    assert result.returncode == 0, result.stderr
+    assert "Mock round: 2 katas, 10 minutes" in result.stdout
+    subject, markers = trailers(repo)[0].split("|")
+    assert subject == "Start mock round (10 min)"
+    assert sorted(markers.split(",")) == ["Kata-Start: good", "Kata-Start: other"]
+    state = json.loads((repo / ".kata" / "state.json").read_text())
+    assert sorted(state["mock"]["katas"]) == ["good", "other"]
+
+    ambiguous = kata(repo, "test")
+    assert ambiguous.returncode == 2
+    assert "the round has several katas" in ambiguous.stderr
+    fix(repo)
+    assert kata(repo, "test", "good").returncode == 0
+    only_other_left = kata(repo, "test")
+    assert only_other_left.stdout.startswith("other — testing")
+
+    summary = kata(repo, "mock", "--summary")
+    assert summary.returncode == 1  # not every kata of the round is green
+    assert "good: green, time 0m 0" in summary.stdout
+    assert "other: not green" in summary.stdout
+    assert "1/2 green" in summary.stdout
+
+
+def test_mock_refuses_when_two_topics_do_not_fit(repo):
+    too_short = kata(repo, "mock", "--minutes", "5", "--no-watch")
+    assert too_short.returncode == 2
+    assert "cannot pick two katas from different topics that fit in 5 min" in too_short.stderr
+    one_topic = kata(repo, "mock", "--topics", "metrics", "--no-watch")
+    assert one_topic.returncode == 2
+    bad_topic = kata(repo, "mock", "--topics", "vision", "--no-watch")
+    assert "unknown topic 'vision'" in bad_topic.stderr
+    assert len(trailers(repo)) == 1  # nothing started
