@@ -181,6 +181,10 @@ def print_verdict(out, kata: Kata, run, lines: int = 8) -> bool:
     return False
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def announce_first_green(out, root: Path, kata: Kata, attempt) -> None:
     """The first green after a start: time, change size next to the reference, commit."""
     from grader import state
@@ -199,10 +203,12 @@ def announce_first_green(out, root: Path, kata: Kata, attempt) -> None:
             f"  time since `kata start`: {format_duration(report.elapsed_s)} "
             f"(budget {kata.budget_minutes} min, personal best {format_duration(best)})"
         )
-    reference = "—" if report.reference_lines is None else f"{report.reference_lines} lines"
     if report.lines is not None:
+        reference = (
+            "—" if report.reference_lines is None else _count(report.reference_lines, "line")
+        )
         out.print(
-            f"  your change: {report.lines} lines / {report.tokens} tokens; "
+            f"  your change: {_count(report.lines, 'line')} / {_count(report.tokens, 'token')}; "
             f"reference fix: {reference}"
         )
     if attempt.hints or attempt.gave_up:
@@ -343,25 +349,21 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _print_grade_table(result: dict) -> None:
+    from rich import box
     from rich.table import Table
 
     from grader.report import format_duration
 
     table = Table(
-        title=f"kata grade {result['base'][:10]}..{result['head'][:10]}", title_justify="left"
+        title=f"kata grade {result['base'][:10]}..{result['head'][:10]}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),  # fits an 80-column terminal
     )
-    for column in (
-        "kata",
-        "status",
-        "tests",
-        "time to green",
-        "attempts",
-        "hints",
-        "diff",
-        "ref",
-        "ranked",
-    ):
-        table.add_column(column)
+    table.add_column("kata", no_wrap=True)
+    for column in ("status", "tests", "time", "attempts", "hints", "diff", "ref", "ranked"):
+        table.add_column(column, no_wrap=True)
+    table.caption = "diff: lines / tokens changed; ref: the reference fix's lines"
     for kata in result["katas"]:
         passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
         style = {"green": "green", "red": "red"}.get(kata["status"], "yellow")
@@ -372,7 +374,7 @@ def _print_grade_table(result: dict) -> None:
             format_duration(kata["time_to_green_s"]),
             str(kata["attempts"]),
             str(kata["hints_used"]),
-            f"{kata['diff']['total']} lines / {kata['diff']['tokens']} tokens",
+            f"{kata['diff']['total']} / {kata['diff']['tokens']}",
             str(kata["diff"]["reference_total"]),
             "yes" if kata["ranked"] else "no",
         )
