@@ -4,7 +4,194 @@ and a leaderboard entry."""
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_REFUSED = 0, 1
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from grader.catalogue import load_catalogue
+    from grader.cli import UsageError
+    from grader.gitdata import GitError, Repo
+    from grader.publish import (
+        Context,
+        PublishError,
+        publish,
+        read_artifact,
+        read_runs,
+        refusal_comment,
+        report_artifact,
+    )
+
+    try:
+        repo = Repo.discover(Path(args.repo))
+    except GitError as exc:
+        raise UsageError(str(exc)) from None
+    catalogue = load_catalogue(repo.path)
+    comment = Path(args.comment) if args.comment else None
+    context = None
+    try:
+        context = Context(
+            pr=args.pr,
+            user=args.user,
+            run_id=args.run_id,
+            repository=args.repository,
+            server_url=args.server_url.rstrip("/"),
+            leaderboard_branch=args.leaderboard_branch,
+        )
+        artifact = (
+            read_artifact(Path(args.artifact))
+            if args.artifact
+            else report_artifact(Path(args.report))
+        )
+        runs = read_runs(Path(args.runs)) if args.runs else None
+        leaderboard = Path(args.leaderboard) if args.leaderboard else None
+        if leaderboard:
+            leaderboard.mkdir(parents=True, exist_ok=True)
+        publication = publish(
+            artifact,
+            repo,
+            catalogue,
+            context,
+            head_sha=args.head_sha,
+            trusted_base=args.base,
+            runs=runs,
+            leaderboard=leaderboard,
+            require_server_clock=args.require_server_clock,
+        )
+    except (PublishError, OSError) as exc:
+        if comment:
+            comment.parent.mkdir(parents=True, exist_ok=True)
+            comment.write_text(refusal_comment(str(exc), context))
+        print(f"kata publish: refused: {exc}", file=sys.stderr)
+        print("kata publish: nothing was recorded on the leaderboard", file=sys.stderr)
+        return EXIT_REFUSED
+    if comment:
+        comment.parent.mkdir(parents=True, exist_ok=True)
+        comment.write_text(publication.comment)
+    if not publication.sections:
+        print(f"kata publish: #{args.pr}: {artifact.outcome}; no result recorded")
+    for section in publication.sections:
+        result = section.result
+        rank = f", rank {section.rank[0]} of {section.rank[1]}" if section.rank else ""
+        ranked = "ranked" if result["ranked"] else "unranked"
+        print(f"kata publish: {result['kata']}: {result['status']}, {ranked}{rank}")
+        for reason in result["unranked_reasons"]:
+            print(f"  - {reason}")
+    return EXIT_OK
+
+
+def cmd_leaderboard_push(args: argparse.Namespace) -> int:
+    from grader.cli import UsageError
+    from grader.leaderboard import LeaderboardError, push
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder: pass the leaderboard folder to --dir")
+    try:
+        outcome = push(
+            folder, args.remote, args.branch, catalogue=_catalogue_or_none(), attempts=args.attempts
+        )
+    except LeaderboardError as exc:
+        print(f"kata leaderboard push: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    for problem in outcome.skipped:
+        print(f"kata leaderboard push: skipped {problem}", file=sys.stderr)
+    if outcome.commit is None:
+        print(f"kata leaderboard push: {args.branch} already holds every result")
+    else:
+        print(
+            f"kata leaderboard push: {outcome.added} result(s) added to {args.branch} "
+            f"as {outcome.commit[:12]} (attempt {outcome.attempts})"
+        )
+    return EXIT_OK
+
+
+def cmd_leaderboard_render(args: argparse.Namespace) -> int:
+    from grader.leaderboard import load_results, render
+
+    folder = Path(args.dir)
+    results = render(folder, _catalogue_or_none())
+    _, problems = load_results(folder)
+    print(f"kata leaderboard render: {len(results)} results -> {folder / 'README.md'}")
+    for problem in problems:
+        print(f"  skipped {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _catalogue_or_none():
+    """The catalogue of the repository we run in, for kata titles and topic totals."""
+    from grader.catalogue import CatalogueError, find_root, load_catalogue
+
+    try:
+        return load_catalogue(find_root())
+    except CatalogueError:
+        return None
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this module's subcommands on the `kata` parser."""
+    p = sub.add_parser(
+        "publish",
+        help="check a grade artifact against git and write the PR comment and results",
+        description="What the publish workflow runs, on trusted code: read the grade run's "
+        "artifact (untrusted: size-bounded, schema-checked), check it against the pull "
+        "request's commits fetched into --repo (touched paths, start marker, diff, hints, "
+        "commit clock), add GitHub's server clock from --runs, and write the PR comment "
+        "(--comment) and one result per kata into the leaderboard folder (--leaderboard). "
+        "Exit 0 published, 1 refused (a refusal comment is still written), 2 bad usage.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--artifact", metavar="DIR", help="the grade run's artifact folder")
+    source.add_argument("--report", metavar="FILE", help="a report.json alone (local use)")
+    p.add_argument("--pr", type=int, required=True, help="the pull request GitHub's event names")
+    p.add_argument("--user", required=True, help="the pull request author's login")
+    p.add_argument(
+        "--head-sha",
+        help="the head commit GitHub's event names; the report must match it "
+        "(default: the report's own head, for local use only)",
+    )
+    p.add_argument(
+        "--repo",
+        default=".",
+        help="trusted checkout of the base repository with the PR head fetched as data (.)",
+    )
+    p.add_argument("--base", default="HEAD", help="the base repository's branch in --repo (HEAD)")
+    p.add_argument(
+        "--runs",
+        metavar="FILE",
+        help="grade workflow runs from the GitHub API (id, head_sha, "
+        "created_at; a JSON array or one object per line): gives the server clock",
+    )
+    p.add_argument("--run-id", type=int, default=0, help="the grade run's id (names the result)")
+    p.add_argument("--repository", metavar="OWNER/NAME", help="for links in the comment")
+    p.add_argument("--server-url", default="https://github.com", help="for links in the comment")
+    p.add_argument("--leaderboard", metavar="DIR", help="leaderboard folder to add results to")
+    p.add_argument("--leaderboard-branch", default="leaderboard", help="for the comment's link")
+    p.add_argument("--comment", metavar="PATH", help="write the PR comment (markdown) here")
+    p.add_argument(
+        "--require-server-clock",
+        action="store_true",
+        help="cohorts: a green result without a server time is unranked",
+    )
+    p.set_defaults(func=cmd_publish)
+
+    board = sub.add_parser("leaderboard", help="push or render the leaderboard")
+    actions = board.add_subparsers(dest="leaderboard_action", required=True, metavar="ACTION")
+    p = actions.add_parser(
+        "push",
+        help="add a folder's results to the leaderboard branch, re-render, push (retries)",
+        description="Fetch the branch (or start it as an orphan), add every result file of "
+        "--dir, regenerate README.md and badges from all results, commit and push without "
+        "force; a push that lost a race starts over from the new tip, up to --attempts "
+        "times. No result is ever lost or overwritten by another run's.",
+    )
+    p.add_argument("--dir", required=True, help="leaderboard folder holding results/")
+    p.add_argument("--remote", required=True, help="git remote name or URL")
+    p.add_argument("--branch", default="leaderboard", help="the leaderboard branch (leaderboard)")
+    p.add_argument("--attempts", type=int, default=30, help="pushes to try before giving up (30)")
+    p.set_defaults(func=cmd_leaderboard_push)
+    p = actions.add_parser("render", help="regenerate README.md and badges/ of a folder")
+    p.add_argument("--dir", required=True, help="leaderboard folder holding results/")
+    p.set_defaults(func=cmd_leaderboard_render)

@@ -1,0 +1,455 @@
+"""`kata publish` on real git: an honest report is published; untrusted artifacts are
+refused or escaped, and a refused one leaves the leaderboard untouched.
+
+Reports here are written by hand to match the git history (no tests are run), then
+bent the ways a rewritten grade workflow could bend them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, git, write_kata
+
+from grader.catalogue import load_catalogue
+from grader.cli import main
+from grader.gitdata import Repo
+from grader.pristine import write_seal
+from grader.publish import (
+    MARKER,
+    Context,
+    GradeRun,
+    PublishError,
+    read_runs,
+    server_clock,
+)
+
+T0 = 1_700_000_000
+MODULE = "katas/good/good_stats.py"
+TESTS = [
+    ("test_good_stats.py::test_mean_of_four", False),
+    ("test_good_stats.py::test_spread", False),
+    ("test_good_stats_holdout.py::test_mean_of_other_lengths", True),
+]
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """main: the template; branch attempt: start marker at T0, the fix at T0 + 300."""
+    root = tmp_path / "repo"
+    write_kata(root, "good", "good_stats")
+    (kata,) = load_catalogue(root)
+    write_seal(kata)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "template", when=T0 - 1000)
+    git(root, "checkout", "-qb", "attempt")
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    (root / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(root, "commit", "-qam", "fix", when=T0 + 300)
+    git(root, "checkout", "-q", "main")  # the trusted checkout: the default branch
+    return root
+
+
+def sha(root: Path, ref: str) -> str:
+    return git(root, "rev-parse", ref)
+
+
+def honest_report(root: Path) -> dict:
+    tests = [
+        {
+            "name": name,
+            "status": "pass",
+            "message": "",
+            "output": "",
+            "test_code": "",
+            "hidden": hidden,
+            "file": "katas/good/test_good_stats.py",
+            "line": 1,
+        }
+        for name, hidden in TESTS
+    ]
+    kata = {
+        "id": "good",
+        "status": "green",
+        "message": "all 3 tests pass",
+        "ranked": True,
+        "unranked_reasons": [],
+        "notes": [],
+        "tests": tests,
+        "start_commit": sha(root, "attempt~1"),
+        "green_commit": sha(root, "attempt"),
+        "time_to_green_s": 300,
+        "clock": "commit",
+        "attempts": 1,
+        "hints_used": 0,
+        "diff": {"added": 1, "removed": 1, "total": 2, "tokens": 4, "reference_total": 2},
+        "lint": [],
+    }
+    return {
+        "schema_version": 1,
+        "base": sha(root, "main"),
+        "head": sha(root, "attempt"),
+        "katas": [kata],
+    }
+
+
+def artifact(folder: Path, report: dict | str | None, pr: str = "5", outcome: str = "graded"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pr-number").write_text(pr + "\n")
+    (folder / "outcome").write_text(outcome + "\n")
+    if report is not None:
+        text = report if isinstance(report, str) else json.dumps(report)
+        (folder / "report.json").write_text(text)
+    return folder
+
+
+def publish(root: Path, folder: Path, *extra: str, user: str = "alice", head: str | None = None):
+    """Run `kata publish` as the workflow does; return (exit, comment, result files)."""
+    board, comment = root.parent / "board", root.parent / "comment.md"
+    code = main(
+        [
+            "publish",
+            "--artifact",
+            str(folder),
+            "--pr",
+            "5",
+            "--user",
+            user,
+            "--head-sha",
+            head or sha(root, "attempt"),
+            "--repo",
+            str(root),
+            "--run-id",
+            "42",
+            "--repository",
+            "cohort/katas",
+            "--leaderboard",
+            str(board),
+            "--comment",
+            str(comment),
+            *extra,
+        ]
+    )
+    results = sorted(board.glob("results/*/*.json"))
+    return code, comment.read_text() if comment.exists() else "", results
+
+
+def test_an_honest_report_is_published_ranked_with_badges_and_a_test_table(repo):
+    code, comment, results = publish(repo, artifact(repo.parent / "a", honest_report(repo)))
+    assert code == 0
+    assert [p.relative_to(repo.parent / "board").as_posix() for p in results] == [
+        "results/good/pr5-run42.json"
+    ]
+    result = json.loads(results[0].read_text())
+    assert (result["status"], result["ranked"], result["user"], result["pr"]) == (
+        "green",
+        True,
+        "alice",
+        5,
+    )
+    assert (result["commit_time_s"], result["clock"], result["attempts"]) == (300, "commit", 1)
+    assert comment.startswith(MARKER)
+    for badge in ("status-green-brightgreen", "hints-0-brightgreen", "rank%20on%20good-1%20of%201"):
+        assert f"https://img.shields.io/badge/{badge}" in comment
+    assert comment.count("✅ pass") == 3
+    assert "(hidden)" in comment
+    assert "https://github.com/cohort/katas/actions/runs/42" in comment
+    assert (repo.parent / "board" / "README.md").is_file()
+
+
+def test_nothing_to_grade_writes_a_note_and_records_nothing(repo):
+    folder = artifact(repo.parent / "a", None, outcome="nothing-to-grade")
+    code, comment, results = publish(repo, folder)
+    assert (code, results) == (0, [])
+    assert "nothing to grade" in comment
+
+
+# --- refused: nothing reaches the leaderboard -------------------------------------------
+
+
+def refused(repo: Path, folder: Path, *extra: str, **kwargs) -> str:
+    code, comment, results = publish(repo, folder, *extra, **kwargs)
+    assert code == 1
+    assert results == []
+    assert "not published" in comment and comment.startswith(MARKER)
+    return comment
+
+
+def test_malformed_json_is_refused(repo, capsys):
+    refused(repo, artifact(repo.parent / "a", '{"schema_version": 1, "katas": ['))
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_a_wrong_schema_version_is_refused(repo, capsys):
+    report = honest_report(repo) | {"schema_version": 2}
+    refused(repo, artifact(repo.parent / "a", report))
+    assert "schema_version" in capsys.readouterr().err
+
+
+def test_a_50_mb_report_is_refused_without_reading_it(repo, capsys):
+    folder = artifact(repo.parent / "a", None)
+    with (folder / "report.json").open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)  # sparse: 50 MB on paper, nothing to read
+    refused(repo, folder)
+    assert "more than the 5000000 allowed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("time_to_green_s", -5, "less than the minimum"),
+        ("time_to_green_s", float("nan"), "NaN is not allowed"),
+        ("time_to_green_s", float("inf"), "Infinity is not allowed"),
+        ("hints_used", -1, "less than the minimum"),
+    ],
+)
+def test_negative_or_non_finite_numbers_are_refused(repo, capsys, field, value, why):
+    report = honest_report(repo)
+    report["katas"][0][field] = value
+    text = json.dumps(report)  # json writes NaN and Infinity as bare constants
+    refused(repo, artifact(repo.parent / "a", text))
+    assert why in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kata_id", ["../../x", "good/../../etc", "Good", "unknown-kata"])
+def test_path_like_or_unknown_kata_ids_are_refused(repo, kata_id):
+    report = honest_report(repo)
+    report["katas"][0]["id"] = kata_id
+    refused(repo, artifact(repo.parent / "a", report))
+    assert not (repo.parent / "board" / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "user", ["<img src=x onerror=alert(1)>", "a](javascript:alert(1))", "@org/team", "a\nb", "`x`"]
+)
+def test_a_user_that_is_not_a_github_login_is_refused(repo, user):
+    refused(repo, artifact(repo.parent / "a", honest_report(repo)), user=user)
+
+
+def test_the_pr_number_must_match_the_event(repo, capsys):
+    refused(repo, artifact(repo.parent / "a", honest_report(repo), pr="6"))
+    assert "differs from pull request #5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pr", ["five", "-5", "5; rm -rf /", "0", "1" * 20])
+def test_a_pr_number_that_is_not_a_number_is_refused(repo, pr):
+    refused(repo, artifact(repo.parent / "a", honest_report(repo), pr=pr))
+
+
+def test_unexpected_files_and_symlinks_in_the_artifact_are_refused(repo, tmp_path):
+    folder = artifact(repo.parent / "a", honest_report(repo))
+    (folder / "run-me.sh").write_text("echo pwned\n")
+    refused(repo, folder)
+    folder = artifact(repo.parent / "b", None)
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(honest_report(repo)))
+    (folder / "report.json").symlink_to(secret)
+    refused(repo, folder)
+
+
+def test_a_report_for_another_head_is_refused(repo, capsys):
+    refused(repo, artifact(repo.parent / "a", honest_report(repo)), head=sha(repo, "attempt~1"))
+    assert "is not" in capsys.readouterr().err
+
+
+def test_a_green_commit_outside_the_pull_request_is_refused(repo, capsys):
+    report = honest_report(repo)
+    report["katas"][0]["green_commit"] = sha(repo, "main")
+    refused(repo, artifact(repo.parent / "a", report))
+    assert "not between the start and the head" in capsys.readouterr().err
+
+
+def test_a_refusal_reason_cannot_break_out_of_its_code_block(repo):
+    report = honest_report(repo)
+    report["katas"][0]["id"] = "x" * 90 + "```<img src=x>"
+    comment = refused(repo, artifact(repo.parent / "a", report))
+    fence = re.search(r"^(`{3,})text$", comment, re.MULTILINE).group(1)
+    body = comment.split(f"{fence}text\n", 1)[1].split(f"\n{fence}", 1)[0]
+    assert "```" in body and len(fence) > 3
+
+
+# --- escaped: hostile text is shown inert -----------------------------------------------
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "[click](javascript:alert(1))",
+    "cc @org/team and @alice",
+    "``` closing fence\n## injected heading",
+    "line one\nline two | with a pipe",
+]
+
+
+def test_hostile_test_names_messages_and_reasons_are_escaped(repo):
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["message"] = HOSTILE[0]
+    kata["notes"] = HOSTILE[1:3]
+    kata["unranked_reasons"] = HOSTILE[3:]
+    kata["ranked"] = False
+    for test, text in zip(kata["tests"], HOSTILE, strict=False):
+        test["name"] = text
+        test["status"] = "fail"
+        test["message"] = text
+    kata["status"], kata["green_commit"], kata["time_to_green_s"] = "red", None, None
+    kata["attempts"] = 0
+    code, comment, results = publish(repo, artifact(repo.parent / "a", report))
+    assert code == 0
+    assert "<img" not in comment and "&lt;img src=x onerror=alert\\(1\\)&gt;" in comment
+    assert "](javascript:" not in comment
+    assert not re.search(r"(?<!\\)@(org|alice)", comment)
+    assert "\n## injected" not in comment and "```" not in comment
+    table = [line for line in comment.splitlines() if line.startswith("| ") and "fail" in line]
+    assert len(table) == 3  # each test one row: newlines folded, pipes escaped
+    assert all(line.count(" | ") == 1 for line in table)
+    readme = (repo.parent / "board" / "README.md").read_text()
+    assert "\n## injected" not in readme and not re.search(r"(?<!\\)@org", readme)
+    assert json.loads(results[0].read_text())["unranked_reasons"] == HOSTILE[3:]
+
+
+# --- recomputed from git --------------------------------------------------------------
+
+
+def test_a_report_that_lies_about_time_and_diff_is_unranked_with_git_numbers(repo):
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["time_to_green_s"], kata["diff"]["tokens"], kata["attempts"] = 5, 1, 9
+    code, comment, results = publish(repo, artifact(repo.parent / "a", report))
+    assert code == 0
+    result = json.loads(results[0].read_text())
+    assert not result["ranked"]
+    assert (result["commit_time_s"], result["diff"]["tokens"], result["attempts"]) == (300, 4, 1)
+    (reason,) = result["unranked_reasons"]
+    assert reason.startswith("the grade report disagrees with git on time_to_green_s")
+    assert "Unranked" in comment
+
+
+def test_touching_a_protected_path_is_unranked_even_if_the_report_says_ranked(repo):
+    report = honest_report(repo)  # green at the fix; then the tests are "relaxed"
+    git(repo, "checkout", "-q", "attempt")
+    test_file = repo / "katas" / "good" / "test_good_stats.py"
+    test_file.write_text(test_file.read_text() + "\n# relaxed\n")
+    git(repo, "commit", "-qam", "tests", when=T0 + 400)
+    git(repo, "checkout", "-q", "main")
+    report["head"] = sha(repo, "attempt")
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"]) == (0, False)
+    assert result["unranked_reasons"] == [
+        "changed katas/good/test_good_stats.py: only katas/good/good_stats.py may change"
+    ]
+
+
+def test_green_for_a_kata_whose_files_did_not_change_is_unranked(repo):
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["green_commit"] = kata["start_commit"]  # "green" before any fix
+    kata["time_to_green_s"], kata["attempts"] = 0, 0
+    kata["diff"].update(added=0, removed=0, total=0, tokens=0)
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"]) == (0, False)
+    assert result["unranked_reasons"] == [
+        "green without a change to the kata's files: nothing was fixed"
+    ]
+
+
+# --- the server clock -----------------------------------------------------------------
+
+
+def runs_file(path: Path, runs: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in runs) + "\n")
+    return path
+
+
+def test_the_server_clock_spans_the_first_runs_that_saw_start_and_green(repo):
+    start, fix = sha(repo, "attempt~1"), sha(repo, "attempt")
+    runs = runs_file(
+        repo.parent / "runs.jsonl",
+        [
+            {"id": 3, "head_sha": fix, "created_at": "2023-11-14T22:30:00Z"},
+            {"id": 1, "head_sha": start, "created_at": "2023-11-14T22:14:00Z"},
+            {"id": 2, "head_sha": fix, "created_at": "2023-11-14T22:19:30+00:00"},
+            {"id": 9, "head_sha": "e" * 40, "created_at": "2023-11-14T22:00:00Z"},
+        ],
+    )
+    folder = artifact(repo.parent / "a", honest_report(repo))
+    code, comment, results = publish(repo, folder, "--runs", str(runs), "--require-server-clock")
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"], result["clock"]) == (0, True, "server")
+    assert (result["server_time_s"], result["grade_runs"]) == (330, 2)
+    assert "**5m 30s** on the server clock" in comment
+
+
+def test_start_and_fix_in_one_push_have_no_server_time(repo):
+    runs = runs_file(
+        repo.parent / "runs.jsonl",
+        [{"id": 1, "head_sha": sha(repo, "attempt"), "created_at": "2023-11-14T22:14:00Z"}],
+    )
+    folder = artifact(repo.parent / "a", honest_report(repo))
+    code, comment, results = publish(repo, folder, "--runs", str(runs))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"], result["clock"], result["server_time_s"]) == (
+        0,
+        True,
+        "commit",
+        None,
+    )
+    assert "same push as the fix" in comment
+    folder = artifact(repo.parent / "b", honest_report(repo))
+    code, _, results = publish(repo, folder, "--runs", str(runs), "--require-server-clock")
+    result = json.loads(results[0].read_text())
+    assert not result["ranked"]
+    assert result["unranked_reasons"][0].startswith("not timed by the server clock")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": 1, "head_sha": "abc", "created_at": "2023-11-14T22:14:00Z"}',
+        '{"id": -1, "head_sha": "' + "a" * 40 + '", "created_at": "2023-11-14T22:14:00Z"}',
+        '{"id": 1, "head_sha": "' + "a" * 40 + '", "created_at": "yesterday"}',
+        '{"id": 1, "head_sha": "' + "a" * 40 + '", "created_at": "2023-11-14T22:14:00"}',
+        '{"id": 1, "head_sha": "' + "a" * 40 + '", "created_at": NaN}',
+        "[1, 2",
+    ],
+)
+def test_malformed_grade_runs_are_refused(tmp_path, line):
+    path = tmp_path / "runs.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(PublishError):
+        read_runs(path)
+
+
+def test_runs_outside_the_pull_request_history_do_not_count(repo):
+    from datetime import UTC, datetime
+
+    start, fix = sha(repo, "attempt~1"), sha(repo, "attempt")
+    when = datetime(2023, 11, 14, 22, 0, tzinfo=UTC)
+    runs = [GradeRun(7, sha(repo, "main"), when), GradeRun(8, "d" * 40, when)]
+    clock = server_clock(Repo(repo), runs, fix, start, fix)
+    assert (clock.seconds, clock.note) == (None, "no grade run saw the start marker")
+
+
+def test_context_checks_every_value_it_puts_in_a_link():
+    for bad in (
+        {"repository": "a/b/c"},
+        {"repository": "a/b) [x](javascript:1"},
+        {"server_url": "javascript:alert(1)"},
+        {"server_url": "https://x.y/path"},
+        {"run_id": -1},
+        {"leaderboard_branch": "../../main"},
+    ):
+        with pytest.raises(PublishError):
+            Context(pr=1, user="alice", **bad)
+
+
+def test_a_hand_made_report_matches_what_the_schema_requires(repo):
+    from grader.report import validate_report
+
+    report = copy.deepcopy(honest_report(repo))
+    validate_report(report)
