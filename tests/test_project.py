@@ -40,3 +40,26 @@ def test_ci_runs_the_readme_test_command():
 def test_torch_is_pinned_to_the_cpu_wheel_on_disk():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'"torch==\d+\.\d+\.\d+"', pyproject), "torch must be pinned with =="
+
+
+def test_readme_shows_the_example_comment_as_committed():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(
+        r"<!-- example-comment:start -->\n(.*?)\n<!-- example-comment:end -->", readme, re.S
+    )
+    assert block, "README lost the example PR comment (between the example-comment markers)"
+    unquoted = "\n".join(line.removeprefix(">").removeprefix(" ") for line in block[1].split("\n"))
+    example = (ROOT / "examples" / "pr-comment.md").read_text().rstrip("\n")
+    assert unquoted == example, (
+        "README's example comment differs from examples/pr-comment.md: quote the file "
+        "again (each line prefixed with '> ')"
+    )
+
+
+def test_every_kata_command_the_readme_names_exists():
+    from grader.cli import build_parser
+
+    commands = set(build_parser()._subparsers._group_actions[0].choices)
+    named = set(re.findall(r"`(?:\.venv/bin/)?kata ([a-z]+)", (ROOT / "README.md").read_text()))
+    assert named, "the README names no kata command"
+    assert named <= commands, f"README names commands that do not exist: {named - commands}"
