@@ -105,7 +105,7 @@ def _field(path) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def _schema_problems(where: str, data: dict) -> list[str]:
+def schema_problems(where: str, data: dict) -> list[str]:
     problems = []
     for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.path))):
         message = error.message
@@ -175,7 +175,7 @@ def load_kata(folder: Path) -> Kata:
         raise CatalogueError([f"{where}: missing; every folder in katas/ needs one"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError([f"{where}: not valid TOML: {exc}"]) from None
-    problems = _schema_problems(where, data)
+    problems = schema_problems(where, data)
     if not problems:
         problems = _semantic_problems(where, folder, data)
     if problems:

@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.catalogue import SCHEMA_PATH
+from grader.catalogue import SCHEMA_PATH, CatalogueError
 
 PLACEHOLDER = "kata new placeholder"
 DECOYS = {
@@ -132,12 +132,8 @@ which tests catch it; then, after a blank line, its diff. Rename the file for wh
 """
 
 
-class ScaffoldError(Exception):
-    """Why the kata cannot be created, one line per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
+class ScaffoldError(CatalogueError):
+    """Why the kata cannot be created, one entry per problem."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +206,7 @@ def _importable(name: str) -> bool:
 
 def check(root: Path, kata: NewKata) -> list[str]:
     """Everything that stops ``kata`` from being created under ``root``."""
-    from grader.catalogue import _schema_problems
+    from grader.catalogue import schema_problems
 
     if not id_pattern().fullmatch(kata.id):
         return [
@@ -238,7 +234,7 @@ def check(root: Path, kata: NewKata) -> list[str]:
             problems.append(
                 f"module name {kata.module!r} would shadow an installed module: pass --module NAME"
             )
-    problems += _schema_problems(str(root / "katas" / kata.id / "kata.toml"), kata.toml_data())
+    problems += schema_problems(str(root / "katas" / kata.id / "kata.toml"), kata.toml_data())
     return problems
 
 

@@ -174,3 +174,29 @@ def fix(root: Path, module: Path = MODULE) -> None:
     """Apply the reference fix to the ``good`` kata's module in the work tree."""
     path = root / module
     path.write_text(path.read_text().replace(OLD_LINE, REFERENCE))
+
+
+def run_kata(
+    root: Path, *args: str, stdin: str | None = None, columns: int = 160
+) -> subprocess.CompletedProcess[str]:
+    """``kata ARGS`` in a subprocess on the catalogue at ``root`` (git identity set)."""
+    import os
+    import sys
+
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "KATA_ROOT": str(root),
+        "NO_COLOR": "1",
+        "COLUMNS": str(columns),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *args],
+        env=env,
+        cwd=root,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -9,23 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from kata_factory import write_kata
+from kata_factory import run_kata, write_kata
 
 from grader.catalogue import load_catalogue
 from grader.pristine import write_seal
 
 
 def kata(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KATA_ROOT": str(root), "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "grader.cli", *args],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_kata(root, *args, columns=120)
 
 
 @pytest.fixture

@@ -7,27 +7,12 @@ torch-free katas from different topics, with real commits and real file edits.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from kata_factory import GIT_ENV, MODULE, fix, git, two_kata_repo, write_kata
+from kata_factory import MODULE, fix, git, run_kata, two_kata_repo, write_kata
 
-
-def kata(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **GIT_ENV, "KATA_ROOT": str(root), "NO_COLOR": "1", "COLUMNS": "160"}
-    return subprocess.run(
-        [sys.executable, "-m", "grader.cli", *args],
-        env=env,
-        cwd=root,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+kata = run_kata
 
 
 @pytest.fixture

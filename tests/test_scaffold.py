@@ -6,13 +6,12 @@ every kata there)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from kata_factory import git, write_kata
+from kata_factory import git, run_kata, write_kata
 
 from grader import scaffold
 from grader.catalogue import load_catalogue
@@ -20,22 +19,10 @@ from grader.catalogue import load_catalogue
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 NEW_ID, MODULE = "label-smoothing-loss", "label_smoothing_loss"
-# As the `kata` script runs it (under `python -m grader.cli`, grader.cli would be imported
-# twice and an error raised by a command module would not be the one main() catches).
-MAIN = "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def kata(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KATA_ROOT": str(root), "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-c", MAIN, *args],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_kata(root, *args, columns=200)
 
 
 @pytest.fixture

@@ -13,7 +13,17 @@ import time
 from pathlib import Path
 
 import pytest
-from kata_factory import GIT_ENV, MODULE, OLD_LINE, REFERENCE, fix, git, two_kata_repo, write_kata
+from kata_factory import (
+    GIT_ENV,
+    MODULE,
+    OLD_LINE,
+    REFERENCE,
+    fix,
+    git,
+    run_kata,
+    two_kata_repo,
+    write_kata,
+)
 
 from grader.catalogue import load_catalogue
 from grader.watch import Workers, split
@@ -137,28 +147,13 @@ def test_watch_in_a_mock_round_counts_down_and_ends_with_the_summary(repo):
 
 
 def kata_mock(root: Path) -> list[str]:
-    env = {**os.environ, **GIT_ENV, "KATA_ROOT": str(root)}
-    done = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "mock", "--minutes", "10", "--no-watch"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "Mock round: 2 katas" in done.stdout
+    done = run_kata(root, "mock", "--minutes", "10", "--no-watch")
+    assert "Mock round: 2 katas" in done.stdout, done.stderr
     return ["good", "other"]
 
 
 def test_watch_without_a_kata_in_progress_is_a_usage_error(repo):
-    done = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "watch"],
-        cwd=repo,
-        env={**os.environ, "KATA_ROOT": str(repo)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_kata(repo, "watch")
     assert done.returncode == 2
     assert "no kata in progress" in done.stderr
 
