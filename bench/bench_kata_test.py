@@ -6,7 +6,8 @@ The floor is `python -c "import torch, pytest, hypothesis"`: no test command can
 it.  Runs are interleaved (floor, kata test, floor, ...) so machine noise hits both
 alike; the target is median(kata test) <= 1.5 x median(floor).  `--validate` also
 times one `kata validate` of the whole catalogue (target: under 60 s on 2 cores).
-`kata test` on an untouched kata is red; the benchmark times it on the shipped
+`--dynamo` adds the floor plus `import torch._dynamo`, which any torch.optim optimizer
+construction pays.  `kata test` on an untouched kata is red; the benchmark times it on the shipped
 (red) kata and, with the reference fix applied in a temporary copy, on a green one.
 """
 
@@ -25,6 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FLOOR = [sys.executable, "-c", "import torch, pytest, hypothesis"]
+# Constructing any torch.optim optimizer imports torch._dynamo (add_param_group is wrapped
+# by torch._compile._disable_dynamo): katas whose code builds an optimizer pay this too.
+FLOOR_DYNAMO = [sys.executable, "-c", "import torch, pytest, hypothesis, torch._dynamo"]
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
@@ -47,6 +51,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kata", nargs="*", default=["causal-mask-future-leak"])
     parser.add_argument("--validate", action="store_true", help="also time kata validate")
+    parser.add_argument(
+        "--dynamo", action="store_true", help="also time the floor plus torch._dynamo's import"
+    )
     args = parser.parse_args()
 
     print(f"{'command':48} {'median s':>9} {'x floor':>8}  runs")
@@ -55,6 +62,11 @@ def main() -> int:
             green_env = {**os.environ, "KATA_ROOT": str(green_copy(kata_id, Path(tmp)))}
             cases = {
                 "floor: import torch, pytest, hypothesis": (FLOOR, None, 0),
+                **(
+                    {"floor + torch._dynamo (for torch.optim)": (FLOOR_DYNAMO, None, 0)}
+                    if args.dynamo
+                    else {}
+                ),
                 f"kata test {kata_id} (red, shipped)": (
                     [str(BIN / "kata"), "test", kata_id],
                     None,
