@@ -29,12 +29,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 from grader.badges import svg
 from grader.catalogue import TOPICS, Kata
-from grader.report import escape_text, format_duration
+from grader.report import STATUS_MARK, escape_text, format_duration
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "result.schema.json"
 MAX_RESULT_BYTES = 64_000
@@ -49,26 +48,18 @@ _RETRYABLE_PUSH = re.compile(
     r"incorrect old value|stale info|unable to create .*\.lock",
     re.IGNORECASE,
 )
-_STATUS_MARK = {"green": "✅", "red": "❌", "error": "⚠️"}
 
 
 class LeaderboardError(Exception):
     """A result file is invalid, or the leaderboard could not be pushed."""
 
 
-@cache
-def _validator():
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
-
-
 def validate_result(result: object, where: str = "result") -> None:
-    errors = sorted(_validator().iter_errors(result), key=lambda e: list(map(str, e.path)))
-    if errors:
-        first = errors[0]
-        field_name = ".".join(map(str, first.path)) or "(top level)"
-        raise LeaderboardError(f"{where}: {field_name}: {first.message[:200]}")
+    from grader.report import schema_problems
+
+    problems = schema_problems(SCHEMA_PATH, result, where, limit=1)
+    if problems:
+        raise LeaderboardError(problems[0])
 
 
 def result_path(result: dict) -> Path:
@@ -336,7 +327,7 @@ def render_readme(
             for position, r in enumerate(ranks.ranked, 1):
                 lines.append(
                     f"| {position} | {escape_text(r['user'])} "
-                    f"| {_STATUS_MARK[r['status']]} {r['status']} "
+                    f"| {STATUS_MARK[r['status']]} {r['status']} "
                     f"| {_duration(ranking_time(r))} | {r['clock'] or '—'} | {_diff_cell(r)} "
                     f"| {r['diff']['tokens']} | {r['hints_used']} "
                     f"| {r['grade_runs'] if r['grade_runs'] is not None else '—'} | #{r['pr']} |"
@@ -347,7 +338,7 @@ def render_readme(
             for r in ranks.unranked:
                 why = "; ".join(escape_text(reason) for reason in r["unranked_reasons"])
                 lines.append(
-                    f"| {escape_text(r['user'])} | {_STATUS_MARK[r['status']]} {r['status']} "
+                    f"| {escape_text(r['user'])} | {STATUS_MARK[r['status']]} {r['status']} "
                     f"| #{r['pr']} | {why or '—'} |"
                 )
     if problems:

@@ -16,7 +16,7 @@ from pathlib import Path
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
 MAX_REPORT_BYTES = 5_000_000
 MAX_ANNOTATIONS = 10
-_STATUS_MARK = {"green": "✅", "red": "❌", "error": "⚠️"}
+STATUS_MARK = {"green": "✅", "red": "❌", "error": "⚠️"}
 
 
 class ReportError(Exception):
@@ -24,20 +24,25 @@ class ReportError(Exception):
 
 
 @cache
-def _validator():
+def _validator(schema_path: Path):
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    return Draft202012Validator(json.loads(schema_path.read_text()))
+
+
+def schema_problems(schema_path: Path, data: object, where: str, limit: int = 5) -> list[str]:
+    """``where: field: message`` for each way ``data`` breaks the schema (at most ``limit``)."""
+    errors = sorted(_validator(schema_path).iter_errors(data), key=lambda e: list(map(str, e.path)))
+    return [
+        f"{where}: {'.'.join(map(str, e.path)) or '(top level)'}: {e.message[:200]}"
+        for e in errors[:limit]
+    ]
 
 
 def validate_report(report: object, where: str = "report") -> None:
-    errors = sorted(_validator().iter_errors(report), key=lambda e: list(map(str, e.path)))
-    if errors:
-        shown = [
-            f"{where}: {'.'.join(map(str, e.path)) or '(top level)'}: {e.message[:200]}"
-            for e in errors[:5]
-        ]
-        raise ReportError("\n".join(shown))
+    problems = schema_problems(SCHEMA_PATH, report, where)
+    if problems:
+        raise ReportError("\n".join(problems))
 
 
 def write_report(report: dict, path: Path) -> None:
@@ -96,7 +101,7 @@ def markdown(report: dict) -> str:
         passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
         diff = kata["diff"]
         lines.append(
-            f"| {escape_text(kata['id'])} | {_STATUS_MARK[kata['status']]} {kata['status']} "
+            f"| {escape_text(kata['id'])} | {STATUS_MARK[kata['status']]} {kata['status']} "
             f"| {passed}/{len(kata['tests'])} | {format_duration(kata['time_to_green_s'])} "
             f"| {kata['attempts']} | {kata['hints_used']} | {diff['total']} / {diff['tokens']} "
             f"| {diff['reference_total'] if diff['reference_total'] is not None else '—'} "
