@@ -36,6 +36,10 @@ KEYS = "h next hint · r re-run · l list · q quit"
 def _serve(conn, warm: tuple[str, tuple[str, ...]] | None) -> None:
     """Worker process: import, warm up on the pristine copy, answer one check, exit."""
     import importlib
+    import signal
+
+    # Ctrl-C in the terminal reaches the whole process group: only `kata watch` answers it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     from grader.runner import WARM_IMPORTS, run_tests
 
@@ -46,8 +50,11 @@ def _serve(conn, warm: tuple[str, tuple[str, ...]] | None) -> None:
     torch.set_num_threads(1)  # workers run side by side, one per core
     if warm is not None:
         run_tests(Path(warm[0]), warm[1])
-    conn.send("ready")
-    request = conn.recv()
+    try:
+        conn.send("ready")
+        request = conn.recv()
+    except (EOFError, BrokenPipeError):  # `kata watch` is gone: nothing to answer
+        return
     if request is None:
         return
     folder, test_ids = request
