@@ -191,10 +191,10 @@ def announce_first_green(out, root: Path, kata: Kata, attempt) -> None:
     from grader.progress import green_report
     from grader.report import format_duration
 
-    report = green_report(root, kata, attempt)
     marker = attempt.start.sha if attempt.start else "no start marker"
-    if not state.record_green(root, kata.id, marker, report.elapsed_s):
-        return
+    if not state.record_green(root, kata.id, marker, attempt.elapsed_s()):
+        return  # announced before: skip measuring the change again
+    report = green_report(root, kata, attempt)
     if attempt.start is None:
         out.print(f"  no start marker: time not measured (`kata start {kata.id}` starts the clock)")
     else:

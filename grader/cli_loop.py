@@ -31,11 +31,9 @@ def _target(kata_id: str | None) -> tuple[Path, Kata]:
 
 
 def _status(root: Path, kata: Kata) -> str:
-    from grader import state
-    from grader.progress import History
+    from grader.progress import statuses
 
-    started = History.read(root).attempt(kata.id).started
-    return state.status_of(kata, state.load(root), started)
+    return statuses(root, [kata])[kata.id]
 
 
 def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
@@ -121,13 +119,11 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
     cli = _cli()
     root, kata = cli._one_kata(args.id)
-    if pristine.read_seal(kata) is None:
+    seal = pristine.read_seal(kata)
+    if seal is None:
         raise cli.UsageError(f"{kata.id} is not sealed, so there is no shipped version to restore")
-    changed = [
-        name
-        for name, blob in pristine.current_blobs(kata, list(pristine.read_seal(kata))).items()
-        if blob != pristine.read_seal(kata)[name]
-    ]
+    current = pristine.current_blobs(kata, list(seal))
+    changed = [name for name, blob in seal.items() if current[name] != blob]
     out = cli._console()
     if not changed:
         out.print(f"{kata.id} is already as shipped; nothing to reset")
@@ -159,23 +155,22 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def topic_progress(root: Path, katas: list[Kata]) -> list[dict]:
     from grader import state
-    from grader.progress import History
+    from grader.progress import statuses
 
-    data, history = state.load(root), History.read(root)
+    data, status = state.load(root), statuses(root, katas)
     rows = []
     for topic in TOPICS:
-        members = [k for k in katas if k.topic == topic]
+        members = [k.id for k in katas if k.topic == topic]
         if not members:
             continue
-        statuses = {k.id: state.status_of(k, data, history.attempt(k.id).started) for k in members}
-        bests = {k.id: state.best_seconds(data, k.id) for k in members}
-        solved = [k for k in statuses if statuses[k] == "green" or bests[k] is not None]
+        bests = {k: state.best_seconds(data, k) for k in members}
+        solved = [k for k in members if status[k] == "green" or bests[k] is not None]
         rows.append(
             {
                 "topic": topic,
                 "solved": len(solved),
                 "total": len(members),
-                "in_progress": sum(1 for s in statuses.values() if s == "in progress"),
+                "in_progress": sum(1 for k in members if status[k] == "in progress"),
                 "best_s": {k: v for k, v in bests.items() if v is not None},
             }
         )
@@ -236,7 +231,7 @@ def pick_mock(
 def cmd_mock(args: argparse.Namespace) -> int:
     from grader import state
     from grader.gitdata import START_TRAILER, GitError
-    from grader.progress import repo_with_commits, write_marker
+    from grader.progress import repo_with_commits, statuses, write_marker
 
     cli = _cli()
     root = find_root()
@@ -246,8 +241,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
     unknown = [t for t in args.topics or [] if t not in TOPICS]
     if unknown:
         raise cli.UsageError(f"unknown topic {unknown[0]!r}: choose from {', '.join(TOPICS)}")
-    data = state.load(root)
-    statuses = {k.id: state.status_of(k, data) for k in katas}
+    status = statuses(root, katas)
     try:
         repo = repo_with_commits(root)
         dirty = {
@@ -257,7 +251,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
         raise cli.UsageError(str(exc)) from None
     clean = [k for k in katas if k.id not in dirty]
     rng = random.Random(args.seed)
-    chosen = pick_mock(clean, statuses, args.minutes, args.topics or [], rng)
+    chosen = pick_mock(clean, status, args.minutes, args.topics or [], rng)
     if len(chosen) < 2:
         raise cli.UsageError(
             f"cannot pick two katas from different topics that fit in {args.minutes} min "

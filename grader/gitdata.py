@@ -118,14 +118,9 @@ class Repo:
                 found.append((Commit(sha, int(time), subject), ids))
         return found
 
-    def marked(self, rev_range: list[str], trailer: str, kata_id: str) -> list[Commit]:
-        """Commits in ``rev_range`` carrying ``<trailer>: <kata_id>``, newest first."""
-        return [c for c, ids in self.markers(rev_range) if kata_id in ids.get(trailer, [])]
-
     def find_start(self, head: str, kata_id: str) -> Commit | None:
         """The newest commit reachable from ``head`` whose trailer is ``Kata-Start: <id>``."""
-        marked = self.marked([head], START_TRAILER, kata_id)
-        return marked[0] if marked else None
+        return next((c for c, ids in self.markers([head]) if kata_id in ids[START_TRAILER]), None)
 
     def marker_commit(self, message: str) -> str:
         """Commit ``message`` on top of HEAD with HEAD's tree: whatever is staged or

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import diffsize, patches, scan
+from grader import attempt, diffsize, patches, scan
 from grader.catalogue import Kata, load_catalogue, test_functions
-from grader.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, Commit, Repo
+from grader.gitdata import Commit, Repo
 from grader.sandbox import Sandbox, SandboxRun
 
 SCHEMA_VERSION = 1
@@ -164,14 +164,14 @@ class _KataGrader:
 
     def __init__(self, repo: Repo, kata: Kata, sandbox: Sandbox, limits: Limits, tmp: Path):
         self.repo, self.kata, self.sandbox, self.limits, self.tmp = repo, kata, sandbox, limits, tmp
-        self.paths = {name: f"katas/{kata.id}/{name}" for name in kata.files}
+        self.paths = attempt.kata_paths(kata)
         self.holdout = sorted((kata.private_dir / "holdout").glob("test_*.py"))
         self.expected = _expected_tests(kata, self.holdout)
         self.cache: dict[str, Evaluation] = {}
         self.started = time.monotonic()
 
     def files_at(self, commit: str) -> dict[str, str | None]:
-        return {name: self.repo.read(commit, path) for name, path in self.paths.items()}
+        return attempt.files_at(self.repo, self.paths, commit)
 
     def evaluate(self, commit: str) -> Evaluation:
         files = self.files_at(commit)
@@ -212,12 +212,7 @@ class _KataGrader:
         green: Commit | None = None
         attempts = 0
         if final.status == "green":
-            previous = self.files_at(origin)
-            for commit in repo.commits(origin, head.sha):
-                files = self.files_at(commit.sha)
-                if files == previous:  # a marker commit, or work on other files
-                    continue
-                previous = files
+            for commit in attempt.versions(repo, self.paths, origin, head.sha):
                 if len(self.cache) >= MAX_STATES:
                     notes.append(
                         f"stopped looking for the first green commit after {MAX_STATES} "
@@ -237,7 +232,7 @@ class _KataGrader:
             green = green or head
         before = self.files_at(origin)
         after = self.files_at((green or head).sha)
-        size = diffsize.diff_size(_texts(before), _texts(after))
+        measures = attempt.measure(repo, kata, origin, (green or head).sha)
         head_files = self.files_at(head.sha)
         checked = {head.sha: head_files, (green or head).sha: after}
         findings = sorted(
@@ -251,7 +246,7 @@ class _KataGrader:
             key=lambda f: (f.path, f.line, f.rule),
         )
         lint = diffsize.new_lint_violations(
-            _texts(before, self.paths), _texts(head_files, self.paths)
+            attempt.texts(before, self.paths), attempt.texts(head_files, self.paths)
         )
         tampered = sorted({name for ev in self.cache.values() for name in ev.tampered})
         reasons = [
@@ -261,9 +256,7 @@ class _KataGrader:
         reasons += [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
         if tampered:
             reasons.append(f"the code under test replaced trusted functions: {', '.join(tampered)}")
-        until = [f"{origin}..{(green or head).sha}"]
-        hints_used = len(repo.marked(until, HINT_TRAILER, kata.id))
-        if repo.marked(until, GIVE_UP_TRAILER, kata.id):
+        if measures.gave_up:
             reasons.append("gave up: the reference fix was shown (`kata solution --give-up`)")
         time_to_green = green.time - start.time if green and start else None
         return {
@@ -279,22 +272,18 @@ class _KataGrader:
             "time_to_green_s": time_to_green,
             "clock": "commit",
             "attempts": attempts,
-            "hints_used": hints_used,
+            "hints_used": measures.hints_used,
             "diff": {
-                "added": size.added,
-                "removed": size.removed,
-                "total": size.total,
-                "tokens": size.tokens,
+                "added": measures.diff.added,
+                "removed": measures.diff.removed,
+                "total": measures.diff.total,
+                "tokens": measures.diff.tokens,
                 "reference_total": self.reference_total(),
             },
             "lint": [
                 {"path": v.path, "line": v.line, "code": v.code, "message": v.message} for v in lint
             ],
         }
-
-
-def _texts(files: dict[str, str | None], paths: dict[str, str] | None = None) -> dict[str, str]:
-    return {(paths[name] if paths else name): text or "" for name, text in files.items()}
 
 
 def grade(

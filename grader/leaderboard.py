@@ -33,7 +33,7 @@ from pathlib import Path
 
 from grader.badges import svg
 from grader.catalogue import TOPICS, Kata
-from grader.report import STATUS_MARK, escape_text, format_duration
+from grader.report import STATUS_MARK, escape_text, format_duration, loads_strict
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "result.schema.json"
 MAX_RESULT_BYTES = 64_000
@@ -89,7 +89,7 @@ def read_result(path: Path, root: Path) -> dict:
     if path.stat().st_size > MAX_RESULT_BYTES:
         raise LeaderboardError(f"{where}: larger than {MAX_RESULT_BYTES} bytes")
     try:
-        data = json.loads(path.read_bytes(), parse_constant=_reject_constant)
+        data = loads_strict(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         raise LeaderboardError(f"{where}: not valid JSON: {exc}") from None
     validate_result(data, where)
@@ -97,10 +97,6 @@ def read_result(path: Path, root: Path) -> dict:
     if path.relative_to(root) != expected:
         raise LeaderboardError(f"{where}: its fields say it belongs at {expected}")
     return data
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed")
 
 
 def load_results(root: Path) -> tuple[list[dict], list[str]]:

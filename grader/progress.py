@@ -63,6 +63,15 @@ class History:
         return []
 
 
+def statuses(root: Path, katas: list[Kata]) -> dict[str, str]:
+    """Each kata's ``untouched`` / ``in progress`` / ``green``, from one read of the state
+    and one ``git log``."""
+    from grader import state
+
+    data, history = state.load(root), History.read(root)
+    return {k.id: state.status_of(k, data, history.attempt(k.id).started) for k in katas}
+
+
 def marker_message(title: str, trailer: str, kata_ids: list[str], extra: str = "") -> str:
     lines = "\n".join(f"{trailer}: {kata_id}" for kata_id in kata_ids)
     return f"{title}\n\n{extra}{lines}\n"
@@ -90,9 +99,11 @@ def write_marker(root: Path, title: str, trailer: str, kata_ids: list[str]) -> s
 def files_at_start(root: Path, kata: Kata, attempt: Attempt) -> dict[str, str]:
     """The editable files as they were at the start marker (pristine without one)."""
     if attempt.start is not None:
+        from grader.attempt import files_at
+
         repo = Repo.discover(root)
         prefix = kata.path.resolve().relative_to(repo.path.resolve()).as_posix()
-        texts = {name: repo.read(attempt.start.sha, f"{prefix}/{name}") for name in kata.files}
+        texts = files_at(repo, {n: f"{prefix}/{n}" for n in kata.files}, attempt.start.sha)
         if all(text is not None for text in texts.values()):
             return {name: str(text) for name, text in texts.items()}
     import tempfile

@@ -19,18 +19,23 @@ that changed anything the grade run is built from (workflows, grader, tests) is 
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader import diffsize
+from grader import attempt
 from grader.badges import shields_url
 from grader.catalogue import CatalogueError, Kata
-from grader.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, Commit, GitError, Repo
-from grader.report import ReportError, code_block, escape_text, format_duration, read_report
+from grader.gitdata import Commit, GitError, Repo
+from grader.report import (
+    ReportError,
+    code_block,
+    escape_text,
+    format_duration,
+    loads_strict,
+    read_report,
+)
 
 MARKER = "<!-- kata-grade: one comment per pull request, updated on every push -->"
 LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$")
@@ -141,13 +146,9 @@ def read_runs(path: Path) -> list[GradeRun]:
     text = path.read_text(encoding="utf-8", errors="strict")
     try:
         if text.lstrip().startswith("["):
-            items = json.loads(text, parse_constant=_reject_constant)
+            items = loads_strict(text)
         else:
-            items = [
-                json.loads(line, parse_constant=_reject_constant)
-                for line in text.splitlines()
-                if line.strip()
-            ]
+            items = [loads_strict(line) for line in text.splitlines() if line.strip()]
     except ValueError as exc:
         raise PublishError(f"{path.name}: not valid JSON: {exc}") from None
     if not isinstance(items, list) or len(items) > MAX_RUNS:
@@ -166,29 +167,23 @@ def read_runs(path: Path) -> list[GradeRun]:
     return runs
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed")
-
-
 # --- git checks ---------------------------------------------------------------------
 
 
 def _is_commit(repo: Repo, sha: str) -> bool:
-    if not SHA.match(sha):
-        return False
-    done = subprocess.run(
-        ["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=repo.path, capture_output=True
-    )
-    return done.returncode == 0
+    return bool(SHA.match(sha)) and _succeeds(repo, "cat-file", "-e", f"{sha}^{{commit}}")
 
 
 def _is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
-    done = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", ancestor, descendant],
-        cwd=repo.path,
-        capture_output=True,
-    )
-    return done.returncode == 0
+    return _succeeds(repo, "merge-base", "--is-ancestor", ancestor, descendant)
+
+
+def _succeeds(repo: Repo, *args: str) -> bool:
+    try:
+        repo.git(*args)
+    except GitError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -252,14 +247,6 @@ class Checked:
     reasons: list[str]  # unranked reasons found by publish
 
 
-def _files_at(repo: Repo, kata: Kata, commit: str) -> dict[str, str | None]:
-    return {name: repo.read(commit, f"katas/{kata.id}/{name}") for name in kata.files}
-
-
-def _texts(files: dict[str, str | None]) -> dict[str, str]:
-    return {name: text or "" for name, text in files.items()}
-
-
 def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) -> Checked:
     """Recompute start, attempts, hints, give-up, commit clock and diff from git."""
     start = repo.find_start(head, kata.id)
@@ -277,17 +264,11 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
         green = repo.commit(sha)
     attempts = 0
     if green is not None and green.sha != origin:
-        previous = _files_at(repo, kata, origin)
-        for commit in repo.commits(origin, green.sha):
-            files = _files_at(repo, kata, commit.sha)
-            if files != previous:
-                previous, attempts = files, attempts + 1
-    end = green.sha if green else head
-    size = diffsize.diff_size(
-        _texts(_files_at(repo, kata, origin)), _texts(_files_at(repo, kata, end))
-    )
-    hints = len(repo.marked([f"{origin}..{end}"], HINT_TRAILER, kata.id))
-    gave_up = bool(repo.marked([f"{origin}..{end}"], GIVE_UP_TRAILER, kata.id))
+        attempts = sum(
+            1 for _ in attempt.versions(repo, attempt.kata_paths(kata), origin, green.sha)
+        )
+    measures = attempt.measure(repo, kata, origin, green.sha if green else head)
+    size, hints, gave_up = measures.diff, measures.hints_used, measures.gave_up
     commit_time = green.time - start.time if green and start else None
     reasons = []
     if commit_time is not None and commit_time < 0:

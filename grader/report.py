@@ -54,13 +54,18 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed")
 
 
+def loads_strict(data: str | bytes) -> object:
+    """``json.loads`` for untrusted input: NaN and Infinity are refused (ValueError)."""
+    return json.loads(data, parse_constant=_reject_constant)
+
+
 def read_report(path: Path) -> dict:
     """Read and validate an untrusted report file (size-bounded, no NaN/Infinity)."""
     size = path.stat().st_size
     if size > MAX_REPORT_BYTES:
         raise ReportError(f"{path}: {size} bytes, more than the {MAX_REPORT_BYTES} allowed")
     try:
-        data = json.loads(path.read_bytes(), parse_constant=_reject_constant)
+        data = loads_strict(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: not valid JSON: {exc}") from None
     validate_report(data, str(path))
