@@ -1,8 +1,10 @@
-"""The one exception every command raises for bad input.
+"""What every layer may import: the exception for bad input and the exit codes.
 
-Its own module so that ``python -m grader.cli`` (where the CLI module is ``__main__``)
-and the command modules that import ``grader.cli`` agree on the class.
+Its own module, below everything else, so that the grading core, the loop and the command
+modules raise and return the same things without importing the command line.
 """
+
+EXIT_OK, EXIT_RED, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(Exception):

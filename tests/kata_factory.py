@@ -147,8 +147,8 @@ MODULE = Path("katas/good/good_stats.py")
 def two_kata_repo(root: Path) -> Path:
     """A git repository (one "template" commit) with two sealed katas: ``good`` (metrics,
     two hints) and ``other`` (data-and-leakage)."""
-    from grader.catalogue import load_catalogue
-    from grader.pristine import write_seal
+    from grader.catalogue.katas import load_catalogue
+    from grader.catalogue.pristine import write_seal
 
     write_kata(root, "good", "good_stats")
     write_kata(root, "other", "other_stats")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from kata_factory import write_kata
 
-from grader.catalogue import CatalogueError, find_root, load_catalogue, load_kata
+from grader.catalogue.katas import CatalogueError, find_root, load_catalogue, load_kata
 
 
 def problems_of(folder: Path) -> list[str]:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from kata_factory import write_kata
 
-from grader import catalogue_table
-from grader.catalogue import load_catalogue
+from grader.authoring import catalogue_table
+from grader.catalogue.katas import load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
-MAIN = "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"
+MAIN = "import sys; from grader.cli.main import main; sys.exit(main(sys.argv[1:]))"
 README = """\
 # Some project
 

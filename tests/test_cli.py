@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from kata_factory import run_kata, write_kata
 
-from grader.catalogue import load_catalogue
-from grader.pristine import write_seal
+from grader.catalogue.katas import load_catalogue
+from grader.catalogue.pristine import write_seal
 
 
 def kata(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -102,7 +102,11 @@ def test_a_broken_catalogue_is_reported_per_file_and_field(repo):
 def test_no_catalogue_says_what_to_do(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "KATA_ROOT"}
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from grader.cli import main; sys.exit(main(['list']))"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from grader.cli.main import main; sys.exit(main(['list']))",
+        ],
         cwd=tmp_path,
         env={**env, "KATA_ROOT": str(tmp_path / "nowhere")},
         capture_output=True,
@@ -115,7 +119,7 @@ def test_no_catalogue_says_what_to_do(tmp_path):
 
 def test_listing_does_not_import_torch(repo):
     code = (
-        "import sys; from grader.cli import main; main(['list', '--json']); "
+        "import sys; from grader.cli.main import main; main(['list', '--json']); "
         "sys.exit('torch' in sys.modules or 'pytest' in sys.modules)"
     )
     result = subprocess.run(

@@ -13,7 +13,7 @@ from pathlib import Path
 import json5
 import pytest
 
-from grader.cli import build_parser
+from grader.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from grader.diffsize import DiffSize, LintViolation, diff_size, new_lint_violations
+from grader.grading.diffsize import DiffSize, LintViolation, diff_size, new_lint_violations
 
 BEFORE = """\
 def variance(x, n):

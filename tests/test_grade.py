@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, git, write_kata
 
-from grader.catalogue import load_catalogue
-from grader.gitdata import Repo
-from grader.grade import GradeUsageError, Limits, grade
-from grader.pristine import write_seal
-from grader.report import annotations, markdown, read_report, validate_report
-from grader.sandbox import Sandbox
+from grader.catalogue.katas import load_catalogue
+from grader.catalogue.pristine import write_seal
+from grader.grading.gitdata import Repo
+from grader.grading.grade import GradeUsageError, Limits, grade
+from grader.grading.report import annotations, markdown, read_report, validate_report
+from grader.grading.sandbox import Sandbox
 
 T0 = 1_700_000_000
 MODULE = "katas/good/good_stats.py"
@@ -333,10 +333,10 @@ def test_printing_a_fake_pytest_summary_changes_nothing(repo, sandbox):
 
 def test_an_edited_grader_makes_a_green_fix_unranked(repo, sandbox):
     start(repo)
-    change(repo, T0 + 60, {MODULE: fixed(), "grader/runner.py": "VERDICT = 'green'\n"})
+    change(repo, T0 + 60, {MODULE: fixed(), "grader/grading/runner.py": "VERDICT = 'green'\n"})
     kata = graded(repo, sandbox)
     assert kata["status"] == "green"
-    assert_unranked_for(kata, "grader/runner.py")
+    assert_unranked_for(kata, "grader/grading/runner.py")
 
 
 def test_editing_the_hidden_tests_changes_nothing(repo, sandbox):

@@ -15,7 +15,7 @@ DRAW = textwrap.dedent(
     if sys.argv[2] == "with-local-module":
         import local_constants_mod  # a local module full of constants
     from hypothesis import given, strategies as st
-    from grader.hypothesis_profiles import load_profile
+    from grader.grading.hypothesis_profiles import load_profile
 
     load_profile("grade")
     seen = []

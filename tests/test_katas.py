@@ -1,7 +1,7 @@
 """Every shipped kata is a fair exercise: validated, sealed, sized, unmarked.
 
 Validation of the whole catalogue runs once per session in a pool of warm workers
-(see grader.validate); each kata then gets its own test so a report names it.
+(see grader.authoring.validate); each kata then gets its own test so a report names it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.catalogue import TOPICS, load_catalogue
-from grader.pristine import current_blobs, kata_files, read_seal
-from grader.validate import KataValidation, validate
+from grader.authoring.validate import KataValidation, validate
+from grader.catalogue.katas import TOPICS, load_catalogue
+from grader.catalogue.pristine import current_blobs, kata_files, read_seal
 
 ROOT = Path(__file__).resolve().parent.parent
 KATAS = load_catalogue(ROOT)

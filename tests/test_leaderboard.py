@@ -12,8 +12,8 @@ from urllib.parse import unquote
 import pytest
 from kata_factory import GIT_ENV
 
-from grader.badges import shields_url, svg
-from grader.leaderboard import (
+from grader.board.badges import shields_url, svg
+from grader.board.leaderboard import (
     LeaderboardError,
     load_results,
     overall,

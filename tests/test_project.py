@@ -57,7 +57,7 @@ def test_readme_shows_the_example_comment_as_committed():
 
 
 def test_every_kata_command_the_readme_names_exists():
-    from grader.cli import build_parser
+    from grader.cli.main import build_parser
 
     commands = set(build_parser()._subparsers._group_actions[0].choices)
     named = set(re.findall(r"`(?:\.venv/bin/)?kata ([a-z]+)", (ROOT / "README.md").read_text()))

@@ -15,11 +15,7 @@ from pathlib import Path
 import pytest
 from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, git, write_kata
 
-from grader.catalogue import load_catalogue
-from grader.cli import main
-from grader.gitdata import Repo
-from grader.pristine import write_seal
-from grader.publish import (
+from grader.board.publish import (
     MARKER,
     Context,
     GradeRun,
@@ -27,6 +23,10 @@ from grader.publish import (
     read_runs,
     server_clock,
 )
+from grader.catalogue.katas import load_catalogue
+from grader.catalogue.pristine import write_seal
+from grader.cli.main import main
+from grader.grading.gitdata import Repo
 
 T0 = 1_700_000_000
 MODULE = "katas/good/good_stats.py"
@@ -449,7 +449,7 @@ def test_context_checks_every_value_it_puts_in_a_link():
 
 
 def test_a_hand_made_report_matches_what_the_schema_requires(repo):
-    from grader.report import validate_report
+    from grader.grading.report import validate_report
 
     report = copy.deepcopy(honest_report(repo))
     validate_report(report)

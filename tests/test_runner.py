@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from grader.runner import run_tests
+from grader.grading.runner import run_tests
 
 
 def write(folder: Path, name: str, text: str) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from kata_factory import git, run_kata, write_kata
 
-from grader import scaffold
-from grader.catalogue import load_catalogue
+from grader.authoring import scaffold
+from grader.catalogue.katas import load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

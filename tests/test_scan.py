@@ -1,4 +1,5 @@
-"""grader.scan: every cheat pattern is flagged with its rule and line, honest kata code is not."""
+"""grader.grading.scan: every cheat pattern is flagged with its rule and line;
+honest kata code is not."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.scan import Finding, new_findings, scan_source
+from grader.grading.scan import Finding, new_findings, scan_source
 
 REPO = Path(__file__).resolve().parents[1]
 

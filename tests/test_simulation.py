@@ -28,9 +28,9 @@ import pytest
 import yaml
 from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, TUNED_DECOY, write_kata
 
-from grader.catalogue import load_catalogue
-from grader.pristine import write_seal
-from grader.publish import MARKER
+from grader.board.publish import MARKER
+from grader.catalogue.katas import load_catalogue
+from grader.catalogue.pristine import write_seal
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -335,7 +335,7 @@ def rival_result() -> dict:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory) -> dict:
-    from grader.leaderboard import push, write_result
+    from grader.board.leaderboard import push, write_result
 
     world = World(tmp_path_factory.mktemp("simulation"))
     world.publish_template()

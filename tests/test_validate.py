@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from kata_factory import REFERENCE, WRONG_DECOY, git, write_kata
 
-from grader.catalogue import CatalogueError, load_catalogue
-from grader.pristine import write_seal
-from grader.validate import KataValidation, validate
+from grader.authoring.validate import KataValidation, validate
+from grader.catalogue.katas import CatalogueError, load_catalogue
+from grader.catalogue.pristine import write_seal
 
 # Wrong on the first call in its folder, right afterwards: the two runs of the buggy
 # kata disagree whichever worker runs first (the marker is created atomically).

@@ -25,8 +25,8 @@ from kata_factory import (
     write_kata,
 )
 
-from grader.catalogue import load_catalogue
-from grader.watch import Workers, split
+from grader.catalogue.katas import load_catalogue
+from grader.loop.workers import Workers, split
 
 WAIT_S = 90.0
 

@@ -5,19 +5,18 @@ Layout under ``grader/private/<id>/``::
     reference.patch          "Fix: <root cause>" paragraph, blank line, unified diff
     decoys/<name>.patch      "Decoy: <why tempting, why wrong>", blank line, unified diff
     holdout/test_*.py        extra property tests, copied next to the visible ones
-    pristine.json            blob ids of the shipped kata (see grader.pristine)
+    pristine.json            blob ids of the shipped kata (see grader.catalogue.pristine)
 
 Diffs are relative to the kata folder (``--- a/module.py``), applied with ``git apply``.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.catalogue import Kata
+from grader.catalogue.katas import Kata
 
 MIN_DECOYS = 2
 
@@ -31,33 +30,6 @@ def apply(patch: Path, folder: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
-
-
-def fix_size(before: Path, after: Path, files: tuple[str, ...]) -> int:
-    """Lines changed between two copies of a kata, measured exactly as the grader
-    measures a candidate's change (whitespace, blank lines and comments ignored)."""
-    from grader.diffsize import diff_size
-
-    return diff_size(
-        {name: (before / name).read_text() for name in files},
-        {name: (after / name).read_text() for name in files},
-    ).total
-
-
-def reference_size(kata: Kata, workdir: Path) -> int | None:
-    """The reference fix's size, measured on the pristine kata; None without a
-    reference patch or when it does not apply."""
-    from grader import pristine
-
-    patch = kata.private_dir / "reference.patch"
-    if not patch.is_file():
-        return None
-    before, after = workdir / f"{kata.id}-pristine", workdir / f"{kata.id}-reference"
-    pristine.materialize(kata, before)
-    shutil.copytree(before, after)
-    if apply(patch, after).returncode != 0:
-        return None
-    return fix_size(before, after, kata.files)
 
 
 def description(patch_text: str) -> str:

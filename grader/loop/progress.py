@@ -11,8 +11,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.catalogue import Kata
-from grader.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, START_TRAILER, Commit, GitError, Repo
+from grader.catalogue.katas import Kata
+from grader.grading.gitdata import (
+    GIVE_UP_TRAILER,
+    HINT_TRAILER,
+    START_TRAILER,
+    Commit,
+    GitError,
+    Repo,
+)
+from grader.usage import UsageError
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ class History:
 def statuses(root: Path, katas: list[Kata]) -> dict[str, str]:
     """Each kata's ``untouched`` / ``in progress`` / ``green``, from one read of the state
     and one ``git log``."""
-    from grader import state
+    from grader.loop import state
 
     data, history = state.load(root), History.read(root)
     return {k.id: state.status_of(k, data, history.attempt(k.id).started) for k in katas}
@@ -99,7 +107,7 @@ def write_marker(root: Path, title: str, trailer: str, kata_ids: list[str]) -> s
 def files_at_start(root: Path, kata: Kata, attempt: Attempt) -> dict[str, str]:
     """The editable files as they were at the start marker (pristine without one)."""
     if attempt.start is not None:
-        from grader.attempt import files_at
+        from grader.grading.attempt import files_at
 
         repo = Repo.discover(root)
         prefix = kata.path.resolve().relative_to(repo.path.resolve()).as_posix()
@@ -108,7 +116,7 @@ def files_at_start(root: Path, kata: Kata, attempt: Attempt) -> dict[str, str]:
             return {name: str(text) for name, text in texts.items()}
     import tempfile
 
-    from grader import pristine
+    from grader.catalogue import pristine
 
     with tempfile.TemporaryDirectory(prefix="kata-pristine-") as tmp:
         pristine.materialize(kata, Path(tmp))
@@ -130,8 +138,8 @@ def green_report(root: Path, kata: Kata, attempt: Attempt) -> GreenReport:
     (a copy without history)."""
     import tempfile
 
-    from grader import diffsize, patches
-    from grader.catalogue import CatalogueError
+    from grader.catalogue.katas import CatalogueError
+    from grader.grading import diffsize
 
     after = {name: (kata.path / name).read_text() for name in kata.files}
     try:
@@ -141,7 +149,34 @@ def green_report(root: Path, kata: Kata, attempt: Attempt) -> GreenReport:
         lines = tokens = None
     try:
         with tempfile.TemporaryDirectory(prefix="kata-reference-") as tmp:
-            reference = patches.reference_size(kata, Path(tmp))
+            reference = diffsize.reference_size(kata, Path(tmp))
     except CatalogueError:
         reference = None
     return GreenReport(attempt.elapsed_s(), lines, tokens, reference)
+
+
+def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
+    """Show-and-record the next hint: (its number, its text, whether it is new).
+
+    Refuses (UsageError) when the kata is not started or already green."""
+    attempt = History.read(root).attempt(kata.id)
+    if not attempt.started:
+        raise UsageError(
+            f"{kata.id} is not started: hints are counted from the start marker, "
+            f"so run `kata start {kata.id}` first"
+        )
+    if statuses(root, [kata])[kata.id] == "green":
+        raise UsageError(
+            f"{kata.id} is already green: no hint needed; `kata solution {kata.id}` "
+            "shows the reference fix"
+        )
+    if not kata.hints:
+        raise UsageError(f"{kata.id} has no hints")
+    if attempt.hints >= len(kata.hints):
+        return len(kata.hints), kata.hints[-1], False
+    number = attempt.hints + 1
+    try:
+        write_marker(root, f"Hint {number} for kata {kata.id}", HINT_TRAILER, [kata.id])
+    except GitError as exc:
+        raise UsageError(str(exc)) from None
+    return number, kata.hints[number - 1], True

@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.catalogue import SCHEMA_PATH, CatalogueError
+from grader.catalogue.katas import SCHEMA_PATH, CatalogueError
 
 PLACEHOLDER = "kata new placeholder"
 DECOYS = {
@@ -206,7 +206,7 @@ def _importable(name: str) -> bool:
 
 def check(root: Path, kata: NewKata) -> list[str]:
     """Everything that stops ``kata`` from being created under ``root``."""
-    from grader.catalogue import schema_problems
+    from grader.catalogue.katas import schema_problems
 
     if not id_pattern().fullmatch(kata.id):
         return [

@@ -23,9 +23,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import patches, pristine
-from grader.catalogue import Kata
-from grader.runner import WARM_IMPORTS, RunResult, run_tests
+from grader.catalogue import patches, pristine
+from grader.catalogue.katas import Kata
+from grader.grading import diffsize
+from grader.grading.runner import WARM_IMPORTS, RunResult, run_tests
 
 BUGGY = "buggy"
 MAX_MESSAGE_LINE = 300
@@ -124,7 +125,7 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
         if ok:
             variants.append(_Variant(name, folder))
             if name == REFERENCE:
-                result.reference_lines = patches.fix_size(pristine_dir, folder, kata.files)
+                result.reference_lines = diffsize.fix_size(pristine_dir, folder, kata.files)
     return variants
 
 

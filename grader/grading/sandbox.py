@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from grader.runner import WARM_IMPORTS, TestResult
+from grader.grading.runner import WARM_IMPORTS, TestResult
 
-PRELOAD = [*WARM_IMPORTS, "grader.sandbox"]
+PRELOAD = [*WARM_IMPORTS, "grader.grading.sandbox"]
 TRUSTED_MODULES = (
     "builtins",
     "math",
@@ -42,7 +42,7 @@ TRUSTED_MODULES = (
     "_pytest.python",
     "_pytest.reports",
     "_pytest.main",
-    "grader.runner",
+    "grader.grading.runner",
 )
 TRUSTED_CLASSES = (("torch", "Tensor"), ("numpy", "ndarray"))
 _MAX_MESSAGES = 10_000
@@ -88,7 +88,7 @@ def _tampered(before: dict[str, int]) -> list[str]:
 def _child(folder: str, conn: Connection, test_timeout_s: float, profile: str | None) -> None:
     import os
 
-    from grader.runner import run_tests
+    from grader.grading.runner import run_tests
 
     # Nothing the code under test prints reaches the grader's own output (where a CI
     # log would read it as workflow commands); pytest captures what each test prints.

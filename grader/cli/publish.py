@@ -7,14 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_REFUSED = 0, 1
+from grader.usage import EXIT_OK, UsageError
+
+EXIT_REFUSED = 1
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from grader.catalogue import load_catalogue
-    from grader.cli import UsageError
-    from grader.gitdata import GitError, Repo
-    from grader.publish import (
+    from grader.board.publish import (
         Context,
         PublishError,
         publish,
@@ -23,6 +22,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         refusal_comment,
         report_artifact,
     )
+    from grader.catalogue.katas import load_catalogue
+    from grader.grading.gitdata import GitError, Repo
 
     try:
         repo = Repo.discover(Path(args.repo))
@@ -83,8 +84,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_push(args: argparse.Namespace) -> int:
-    from grader.cli import UsageError
-    from grader.leaderboard import LeaderboardError, push
+    from grader.board.leaderboard import LeaderboardError, push
 
     folder = Path(args.dir)
     if not folder.is_dir():
@@ -109,7 +109,7 @@ def cmd_leaderboard_push(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_render(args: argparse.Namespace) -> int:
-    from grader.leaderboard import load_results, render
+    from grader.board.leaderboard import load_results, render
 
     folder = Path(args.dir)
     results = render(folder, _catalogue_or_none())
@@ -122,7 +122,7 @@ def cmd_leaderboard_render(args: argparse.Namespace) -> int:
 
 def _catalogue_or_none():
     """The catalogue of the repository we run in, for kata titles and topic totals."""
-    from grader.catalogue import CatalogueError, find_root, load_catalogue
+    from grader.catalogue.katas import CatalogueError, find_root, load_catalogue
 
     try:
         return load_catalogue(find_root())

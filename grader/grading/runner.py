@@ -20,7 +20,7 @@ from pathlib import Path
 
 PYTEST_INI = Path(__file__).with_name("pytest.ini")
 # What a warm worker imports before it runs any kata: the cost every run would pay.
-WARM_IMPORTS = ("torch", "numpy", "hypothesis", "pytest", "grader.runner")
+WARM_IMPORTS = ("torch", "numpy", "hypothesis", "pytest", "grader.grading.runner")
 _ENV_DROPPED = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 _MESSAGE_LIMIT = 4000
 OUTPUT_LIMIT = 500
@@ -183,7 +183,7 @@ def run_tests(
     try:
         import pytest
 
-        from grader.hypothesis_profiles import load_profile
+        from grader.grading.hypothesis_profiles import load_profile
 
         load_profile(profile)
         collector = _Collector(on_result)

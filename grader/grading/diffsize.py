@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
+
+from grader.catalogue.katas import Kata
 
 DEFAULT_SELECT = ("E9", "F", "B", "E711", "E712", "E722", "W6")
 
@@ -186,3 +189,28 @@ def new_lint_violations(
         else:
             new.append(v)
     return new
+
+
+def fix_size(before: Path, after: Path, files: tuple[str, ...]) -> int:
+    """Lines changed between two copies of a kata, measured exactly as the grader
+    measures a candidate's change (whitespace, blank lines and comments ignored)."""
+    return diff_size(
+        {name: (before / name).read_text() for name in files},
+        {name: (after / name).read_text() for name in files},
+    ).total
+
+
+def reference_size(kata: Kata, workdir: Path) -> int | None:
+    """The reference fix's size, measured on the pristine kata; None without a
+    reference patch or when it does not apply."""
+    from grader.catalogue import patches, pristine
+
+    patch = kata.private_dir / "reference.patch"
+    if not patch.is_file():
+        return None
+    before, after = workdir / f"{kata.id}-pristine", workdir / f"{kata.id}-reference"
+    pristine.materialize(kata, before)
+    shutil.copytree(before, after)
+    if patches.apply(patch, after).returncode != 0:
+        return None
+    return fix_size(before, after, kata.files)

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from grader.catalogue import CatalogueError, Kata
+from grader.catalogue.katas import CatalogueError, Kata
 
 SEAL_NAME = "pristine.json"
 

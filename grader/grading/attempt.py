@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from grader import diffsize
-from grader.catalogue import Kata
-from grader.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, Commit, Repo
+from grader.catalogue.katas import Kata
+from grader.grading import diffsize
+from grader.grading.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, Commit, Repo
 
 
 def kata_paths(kata: Kata) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The candidate's loop beyond list/test/start: watch, hint, solution, reset, status, mock.
+"""The candidate's loop: list, test, start, watch, hint, solution, reset, status, mock.
 
 Hints and give-ups are marker commits (``Kata-Hint``/``Kata-Give-Up`` trailers), so the
 grader counts what the terminal showed; verdicts and personal bests live in
@@ -8,97 +8,104 @@ grader counts what the terminal showed; verdicts and personal bests live in
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader.catalogue import TOPICS, Kata, find_root, load_catalogue
+from grader.catalogue.katas import TOPICS, Kata, find_root, load_catalogue
+from grader.cli import present
+from grader.usage import EXIT_OK, EXIT_RED, UsageError
 
 DEFAULT_MOCK_MINUTES = 45
 
 
-def _cli():
-    from grader import cli
-
-    return cli
-
-
-def _target(kata_id: str | None) -> tuple[Path, Kata]:
-    cli = _cli()
-    return cli._one_kata(kata_id or cli._kata_in_progress(find_root()))
-
-
-def _status(root: Path, kata: Kata) -> str:
-    from grader.progress import statuses
-
-    return statuses(root, [kata])[kata.id]
+def cmd_list(args: argparse.Namespace) -> int:
+    root, katas = present.catalogue()
+    if args.topic:
+        katas = [kata for kata in katas if kata.topic == args.topic]
+    rows = present.kata_rows(root, katas)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    present.print_kata_table(present.console(), rows)
+    return EXIT_OK
 
 
-def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
-    """Show-and-record the next hint: (its number, its text, whether it is new).
+def cmd_test(args: argparse.Namespace) -> int:
+    from grader.catalogue import pristine
+    from grader.loop import state
+    from grader.loop.progress import History
 
-    Refuses (UsageError) when the kata is not started or already green."""
-    from grader.gitdata import HINT_TRAILER, GitError
-    from grader.progress import History, write_marker
+    root = find_root()
+    kata_id = args.id or present.kata_in_progress(root)
+    root, kata = present.one_kata(kata_id)
+    out = present.console()
+    out.print(f"[bold]{kata.id}[/] — testing {', '.join(kata.files)} …")
+    from grader.grading.runner import run_tests
 
-    cli = _cli()
-    attempt = History.read(root).attempt(kata.id)
-    if not attempt.started:
-        raise cli.UsageError(
-            f"{kata.id} is not started: hints are counted from the start marker, "
-            f"so run `kata start {kata.id}` first"
+    run = run_tests(kata.path, kata.test_files)
+    green = present.print_verdict(out, kata, run, args.lines)
+    state.record_test(root, kata.id, "green" if green else "red", pristine.fingerprint(kata))
+    if green:
+        present.announce_first_green(out, root, kata, History.read(root).attempt(kata.id))
+    return EXIT_OK if green else EXIT_RED
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from grader.grading.gitdata import START_TRAILER, GitError
+    from grader.loop import state
+    from grader.loop.progress import repo_with_commits, write_marker
+
+    root, kata = present.one_kata(args.id)
+    if state.status_of(kata, state.load(root)) == "green":
+        raise UsageError(
+            f"{kata.id} is already green: `kata reset {kata.id}` restores the shipped bug "
+            "if you want to do it again"
         )
-    if _status(root, kata) == "green":
-        raise cli.UsageError(
-            f"{kata.id} is already green: no hint needed; `kata solution {kata.id}` "
-            "shows the reference fix"
-        )
-    if not kata.hints:
-        raise cli.UsageError(f"{kata.id} has no hints")
-    if attempt.hints >= len(kata.hints):
-        return len(kata.hints), kata.hints[-1], False
-    number = attempt.hints + 1
     try:
-        write_marker(root, f"Hint {number} for kata {kata.id}", HINT_TRAILER, [kata.id])
+        repo = repo_with_commits(root)
+        dirty = str(repo.git("status", "--porcelain", "--", str(kata.path))).strip()
+        if dirty:
+            raise UsageError(
+                f"{kata.path} has uncommitted changes: commit or `git stash` them "
+                f"(or `kata reset {kata.id}`), then start again"
+            )
+        write_marker(root, f"Start kata {kata.id}", START_TRAILER, [kata.id])
     except GitError as exc:
-        raise cli.UsageError(str(exc)) from None
-    return number, kata.hints[number - 1], True
-
-
-def print_hint(out, root: Path, kata: Kata) -> None:
-    number, text, new = next_hint(root, kata)
-    total = len(kata.hints)
-    if new:
-        out.print(f"[bold]hint {number}/{total}[/] (recorded: the grade report counts hints)")
-    else:
-        out.print(f"[bold]all {total} hints used[/]; the last one again:")
-    out.print(f"  {text}", markup=False)
+        raise UsageError(str(exc)) from None
+    out = present.console()
+    present.show_brief(out, kata)
+    out.print(
+        "The clock started at this commit. `kata watch` re-runs the tests on every save; "
+        "`kata hint` gives a hint (counted)."
+    )
+    return EXIT_OK
 
 
 def cmd_hint(args: argparse.Namespace) -> int:
-    root, kata = _target(args.id)
-    print_hint(_cli()._console(), root, kata)
+    root, kata = present.target(args.id)
+    present.print_hint(present.console(), root, kata)
     return 0
 
 
 def cmd_solution(args: argparse.Namespace) -> int:
     from rich.syntax import Syntax
 
-    from grader import patches
-    from grader.gitdata import GIVE_UP_TRAILER, GitError
-    from grader.progress import write_marker
+    from grader.catalogue import patches
+    from grader.grading.gitdata import GIVE_UP_TRAILER, GitError
+    from grader.loop.progress import statuses, write_marker
 
-    cli = _cli()
-    root, kata = cli._one_kata(args.id)
+    root, kata = present.one_kata(args.id)
     patch = kata.private_dir / "reference.patch"
     if not patch.is_file():
-        raise cli.UsageError(f"{kata.id} has no reference fix ({patch} is missing)")
-    out = cli._console()
-    if _status(root, kata) != "green":
+        raise UsageError(f"{kata.id} has no reference fix ({patch} is missing)")
+    out = present.console()
+    if statuses(root, [kata])[kata.id] != "green":
         if not args.give_up:
-            raise cli.UsageError(
+            raise UsageError(
                 f"{kata.id} is not green yet (as of your last `kata test`): solve it first, "
                 f"or `kata solution {kata.id} --give-up` (recorded in git; the attempt is "
                 "then unranked)"
@@ -106,7 +113,7 @@ def cmd_solution(args: argparse.Namespace) -> int:
         try:
             write_marker(root, f"Give up kata {kata.id}", GIVE_UP_TRAILER, [kata.id])
         except GitError as exc:
-            raise cli.UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
         out.print("[yellow]recorded: you gave up on this attempt; it is unranked[/]")
     text = patch.read_text()
     out.print(f"[bold]Root cause[/]: {patches.description(text).removeprefix('Fix:').strip()}")
@@ -115,22 +122,21 @@ def cmd_solution(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from grader import pristine
+    from grader.catalogue import pristine
 
-    cli = _cli()
-    root, kata = cli._one_kata(args.id)
+    root, kata = present.one_kata(args.id)
     seal = pristine.read_seal(kata)
     if seal is None:
-        raise cli.UsageError(f"{kata.id} is not sealed, so there is no shipped version to restore")
+        raise UsageError(f"{kata.id} is not sealed, so there is no shipped version to restore")
     current = pristine.current_blobs(kata, list(seal))
     changed = [name for name, blob in seal.items() if current[name] != blob]
-    out = cli._console()
+    out = present.console()
     if not changed:
         out.print(f"{kata.id} is already as shipped; nothing to reset")
         return 0
     if not args.yes:
         if not sys.stdin.isatty():
-            raise cli.UsageError("reset asks for confirmation: pass --yes to skip it")
+            raise UsageError("reset asks for confirmation: pass --yes to skip it")
         answer = input(f"Restore {', '.join(changed)} in {kata.path} to as shipped? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             out.print("nothing changed")
@@ -154,8 +160,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def topic_progress(root: Path, katas: list[Kata]) -> list[dict]:
-    from grader import state
-    from grader.progress import statuses
+    from grader.loop import state
+    from grader.loop.progress import statuses
 
     data, status = state.load(root), statuses(root, katas)
     rows = []
@@ -183,9 +189,7 @@ def _bar(done: int, total: int, width: int = 10) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    import json
-
-    from grader.report import format_duration
+    from grader.grading.report import format_duration
 
     root = find_root()
     katas = load_catalogue(root)
@@ -193,7 +197,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    out = _cli()._console()
+    out = present.console()
     solved = sum(r["solved"] for r in rows)
     out.print(f"[bold]{solved}/{len(katas)} katas solved[/]")
     width = max(len(r["topic"]) for r in rows)
@@ -229,18 +233,17 @@ def pick_mock(
 
 
 def cmd_mock(args: argparse.Namespace) -> int:
-    from grader import state
-    from grader.gitdata import START_TRAILER, GitError
-    from grader.progress import repo_with_commits, statuses, write_marker
+    from grader.grading.gitdata import START_TRAILER, GitError
+    from grader.loop import state
+    from grader.loop.progress import repo_with_commits, statuses, write_marker
 
-    cli = _cli()
     root = find_root()
     if args.summary:
-        return print_round_summary(cli._console(), root)
+        return print_round_summary(present.console(), root)
     katas = load_catalogue(root)
     unknown = [t for t in args.topics or [] if t not in TOPICS]
     if unknown:
-        raise cli.UsageError(f"unknown topic {unknown[0]!r}: choose from {', '.join(TOPICS)}")
+        raise UsageError(f"unknown topic {unknown[0]!r}: choose from {', '.join(TOPICS)}")
     status = statuses(root, katas)
     try:
         repo = repo_with_commits(root)
@@ -248,12 +251,12 @@ def cmd_mock(args: argparse.Namespace) -> int:
             k.id for k in katas if str(repo.git("status", "--porcelain", "--", str(k.path))).strip()
         }
     except GitError as exc:
-        raise cli.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     clean = [k for k in katas if k.id not in dirty]
     rng = random.Random(args.seed)
     chosen = pick_mock(clean, status, args.minutes, args.topics or [], rng)
     if len(chosen) < 2:
-        raise cli.UsageError(
+        raise UsageError(
             f"cannot pick two katas from different topics that fit in {args.minutes} min "
             "among the ones not green and without uncommitted changes: allow more minutes "
             "or topics, or `kata reset` a solved kata"
@@ -262,32 +265,32 @@ def cmd_mock(args: argparse.Namespace) -> int:
     try:
         write_marker(root, f"Start mock round ({args.minutes} min)", START_TRAILER, ids)
     except GitError as exc:
-        raise cli.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     data = state.load(root)
     data["mock"] = {"katas": ids, "started_at": int(time.time()), "minutes": args.minutes}
     state.save(root, data)
-    out = cli._console()
+    out = present.console()
     out.print(f"[bold]Mock round: {len(ids)} katas, {args.minutes} minutes[/]")
     for kata in chosen:
-        cli.show_brief(out, kata)
+        present.show_brief(out, kata)
     if args.no_watch:
         out.print("`kata watch` shows the countdown; `kata mock --summary` ends the round")
         return 0
-    from grader.watch import watch
+    from grader.cli.watch import watch
 
     watch(root, chosen, deadline=time.time() + args.minutes * 60, poll=args.poll)
     return print_round_summary(out, root)
 
 
 def print_round_summary(out, root: Path) -> int:
-    from grader import state
-    from grader.progress import History
-    from grader.report import format_duration
+    from grader.grading.report import format_duration
+    from grader.loop import state
+    from grader.loop.progress import History
 
     data = state.load(root)
     round_ = data.get("mock")
     if not round_:
-        raise _cli().UsageError("no mock round yet: `kata mock` starts one")
+        raise UsageError("no mock round yet: `kata mock` starts one")
     katas = {k.id: k for k in load_catalogue(root)}
     history = History.read(root)
     elapsed = int(time.time()) - round_["started_at"]
@@ -311,25 +314,43 @@ def print_round_summary(out, root: Path) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from grader import state
-    from grader.watch import watch
+    from grader.cli.watch import watch
+    from grader.loop import state
 
-    cli = _cli()
     root = find_root()
     deadline = None
     round_ = state.load(root).get("mock")
     if args.id:
-        chosen = [cli._one_kata(args.id)[1]]
+        chosen = [present.one_kata(args.id)[1]]
     elif round_ and time.time() < round_["started_at"] + round_["minutes"] * 60:
         katas = {k.id: k for k in load_catalogue(root)}
         chosen = [katas[k] for k in round_["katas"] if k in katas]
         deadline = round_["started_at"] + round_["minutes"] * 60
     else:
-        chosen = [cli._one_kata(cli._kata_in_progress(root))[1]]
+        chosen = [present.one_kata(present.kata_in_progress(root))[1]]
     watch(root, chosen, deadline=deadline, poll=args.poll)
     if deadline is not None:
-        return print_round_summary(cli._console(), root)
+        return print_round_summary(present.console(), root)
     return 0
+
+
+def add_first_commands(sub: argparse._SubParsersAction) -> None:
+    """``list`` and ``test``: the first commands ``kata --help`` shows."""
+    p = sub.add_parser("list", help="the katas with topic, difficulty, time budget and status")
+    p.add_argument("--topic", choices=TOPICS, help="only this topic")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("test", help="run a kata's visible tests (exit 0 green, 1 red)")
+    p.add_argument("id", nargs="?", help="kata id (default: the kata in progress)")
+    p.add_argument("--lines", type=int, default=8, help="message lines shown per failing test")
+    p.set_defaults(func=cmd_test)
+
+
+def add_start(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("start", help="start a kata: commit the start marker the grader times from")
+    p.add_argument("id", help="kata id, as shown by `kata list`")
+    p.set_defaults(func=cmd_start)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

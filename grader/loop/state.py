@@ -4,7 +4,7 @@ Only what git cannot tell is stored: the verdict of the last ``kata test`` of ea
 kata, with a fingerprint of the edited files it was run on (so that a later edit makes
 the stored verdict stale instead of wrong), the start marker each kata first went green
 after, personal best times, and the mock round in progress.  Starts, hints and
-give-ups are marker commits in git (see ``grader.progress``).
+give-ups are marker commits in git (see ``grader.loop.progress``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ UNTOUCHED, IN_PROGRESS, GREEN = "untouched", "in progress", "green"
 def status_of(kata, data: dict, started: bool = False) -> str:
     """``green`` when the last ``kata test`` of the current files passed; ``untouched``
     when the files are as shipped and the kata was never started; else ``in progress``."""
-    from grader import pristine
+    from grader.catalogue import pristine
 
     entry = data["katas"].get(kata.id, {})
     if entry.get("status") == GREEN and entry.get("fingerprint") == pristine.fingerprint(kata):

@@ -13,7 +13,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
+SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "report.schema.json"
 MAX_REPORT_BYTES = 5_000_000
 MAX_ANNOTATIONS = 10
 STATUS_MARK = {"green": "✅", "red": "❌", "error": "⚠️"}

@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import attempt, diffsize, patches, scan
-from grader.catalogue import Kata, load_catalogue, test_functions
-from grader.gitdata import Commit, Repo
-from grader.sandbox import Sandbox, SandboxRun
+from grader.catalogue.katas import Kata, load_catalogue, test_functions
+from grader.grading import attempt, diffsize, scan
+from grader.grading.gitdata import Commit, Repo
+from grader.grading.sandbox import Sandbox, SandboxRun
 
 SCHEMA_VERSION = 1
 MAX_STATES = 50  # distinct versions of a kata's files graded in one range
@@ -196,7 +196,7 @@ class _KataGrader:
         return self.cache[key]
 
     def reference_total(self) -> int | None:
-        return patches.reference_size(self.kata, self.tmp)
+        return diffsize.reference_size(self.kata, self.tmp)
 
     def grade(self, fork_point: str, head: Commit, protected: list[str]) -> dict:
         kata, repo = self.kata, self.repo
@@ -296,7 +296,7 @@ def grade(
     limits: Limits | None = None,
 ) -> dict:
     """The report for ``base_ref..head_ref`` (see ``grader/schemas/report.schema.json``)."""
-    from grader.gitdata import GitError
+    from grader.grading.gitdata import GitError
 
     limits = limits or Limits()
     try:

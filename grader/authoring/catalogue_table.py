@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grader.catalogue import Kata
+from grader.catalogue.katas import Kata
 
 START = "<!-- catalogue:start -->"
 END = "<!-- catalogue:end -->"

@@ -22,7 +22,7 @@ TOPICS = (
     "metrics",
     "classical-ml",
 )
-SCHEMA_PATH = Path(__file__).with_name("schemas") / "kata.schema.json"
+SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "kata.schema.json"
 ROOT_ENV = "KATA_ROOT"
 
 
@@ -82,7 +82,7 @@ def find_root(start: Path | None = None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "katas").is_dir() and (candidate / "grader").is_dir():
             return candidate
-    package_root = Path(__file__).resolve().parent.parent
+    package_root = Path(__file__).resolve().parents[2]
     if (package_root / "katas").is_dir():
         return package_root
     raise CatalogueError(

@@ -31,11 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.badges import svg
-from grader.catalogue import TOPICS, Kata
-from grader.report import STATUS_MARK, escape_text, format_duration, loads_strict
+from grader.board.badges import svg
+from grader.catalogue.katas import TOPICS, Kata
+from grader.grading.report import STATUS_MARK, escape_text, format_duration, loads_strict
 
-SCHEMA_PATH = Path(__file__).with_name("schemas") / "result.schema.json"
+SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "result.schema.json"
 MAX_RESULT_BYTES = 64_000
 RESULT_NAME = re.compile(r"^pr(\d{1,9})-run(\d{1,15})\.json$")
 KATA_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -55,7 +55,7 @@ class LeaderboardError(Exception):
 
 
 def validate_result(result: object, where: str = "result") -> None:
-    from grader.report import schema_problems
+    from grader.grading.report import schema_problems
 
     problems = schema_problems(SCHEMA_PATH, result, where, limit=1)
     if problems:

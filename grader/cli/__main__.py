@@ -1,0 +1,7 @@
+"""``python -m grader.cli``: the ``kata`` command."""
+
+import sys
+
+from grader.cli.main import main
+
+sys.exit(main())

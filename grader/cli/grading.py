@@ -1,0 +1,123 @@
+"""``kata grade``: what CI runs on a pull request, runnable locally."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from grader.cli import present
+from grader.usage import EXIT_OK, EXIT_RED, UsageError
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    import os
+
+    from grader.grading import report as reports
+    from grader.grading.gitdata import GitError, Repo
+    from grader.grading.grade import GradeUsageError, Limits, grade
+
+    try:
+        repo = Repo.discover(Path(args.repo))
+        result = grade(
+            repo,
+            args.base,
+            args.head,
+            args.kata or None,
+            limits=Limits(
+                test_timeout_s=args.test_timeout,
+                run_timeout_s=args.run_timeout,
+                total_timeout_s=args.total_timeout,
+            ),
+        )
+    except (GitError, GradeUsageError) as exc:
+        raise UsageError(str(exc)) from None
+    summary = reports.markdown(result)
+    if args.json:
+        reports.write_report(result, Path(args.json))
+    else:
+        reports.validate_report(result)
+    if args.markdown:
+        Path(args.markdown).write_text(summary)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in reports.annotations(result):
+            print(line)
+        if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(summary)
+    _print_grade_table(result)
+    ok = all(k["status"] == "green" and k["ranked"] for k in result["katas"])
+    return EXIT_OK if ok else EXIT_RED
+
+
+def _print_grade_table(result: dict) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from grader.grading.report import format_duration
+
+    table = Table(
+        title=f"kata grade {result['base'][:10]}..{result['head'][:10]}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),  # fits an 80-column terminal
+    )
+    table.add_column("kata", no_wrap=True)
+    for column in ("status", "tests", "time", "attempts", "hints", "diff", "ref", "ranked"):
+        table.add_column(column, no_wrap=True)
+    table.caption = "diff: lines / tokens changed; ref: the reference fix's lines"
+    for kata in result["katas"]:
+        passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
+        style = {"green": "green", "red": "red"}.get(kata["status"], "yellow")
+        table.add_row(
+            kata["id"],
+            f"[{style}]{kata['status']}[/]",
+            f"{passed}/{len(kata['tests'])}",
+            format_duration(kata["time_to_green_s"]),
+            str(kata["attempts"]),
+            str(kata["hints_used"]),
+            f"{kata['diff']['total']} / {kata['diff']['tokens']}",
+            str(kata["diff"]["reference_total"]),
+            "yes" if kata["ranked"] else "no",
+        )
+    out = present.console()
+    out.print(table)
+    for kata in result["katas"]:
+        out.print(f"{kata['id']}: {kata['message']}", markup=False)
+        for reason in kata["unranked_reasons"] + kata["notes"]:
+            out.print(f"  - {reason}", markup=False)
+        for test in kata["tests"]:
+            if test["status"] != "pass":
+                first = (test["message"].strip().splitlines() or [""])[0]
+                out.print(f"  ✗ {test['name']}: {first}", markup=False)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "grade",
+        help="grade the commits of BASE..HEAD with tests from BASE (what CI runs on a PR)",
+        description="Grade each kata touched by BASE..HEAD (or those named with --kata). "
+        "Tests, test configuration and hidden tests come from BASE only; only the kata's "
+        "editable files come from your commits. Changes to anything else, or suspicious "
+        "code, make the result unranked. Exit 0 when every graded kata is green and "
+        "ranked, 1 otherwise, 2 on bad usage.",
+    )
+    p.add_argument("--base", required=True, help="the commit to trust (e.g. origin/main)")
+    p.add_argument(
+        "--repo",
+        default=".",
+        help="the git repository to grade (default: the current directory); CI points this "
+        "at a checkout of the pull request so the grader itself never runs from it",
+    )
+    p.add_argument("--head", default="HEAD", help="the last commit to grade (default HEAD)")
+    p.add_argument("--kata", action="append", metavar="ID", help="grade this kata (repeatable)")
+    p.add_argument("--json", metavar="PATH", help="write the report (schema-checked JSON)")
+    p.add_argument("--markdown", metavar="PATH", help="write a markdown summary")
+    p.add_argument("--test-timeout", type=float, default=10.0, help="seconds per test (10)")
+    p.add_argument("--run-timeout", type=float, default=180.0, help="seconds per run (180)")
+    p.add_argument(
+        "--total-timeout",
+        type=float,
+        default=1200.0,
+        help="seconds spent looking for the first green commit (1200)",
+    )
+    p.set_defaults(func=cmd_grade)
