@@ -241,3 +241,19 @@ def test_mock_refuses_when_two_topics_do_not_fit(repo):
     bad_topic = kata(repo, "mock", "--topics", "vision", "--no-watch")
     assert "unknown topic 'vision'" in bad_topic.stderr
     assert len(trailers(repo)) == 1  # nothing started
+
+
+def test_solution_prints_square_brackets_as_written(repo):
+    patch = repo / "grader" / "private" / "good" / "reference.patch"
+    patch.write_text(
+        patch.read_text().replace(
+            "Fix: replaces one line.",
+            "Fix: the mean divides by len(values[1:]) [bold]not[/bold] n.",
+        )
+    )
+    git(repo, "commit", "-qam", "reference with brackets")
+    fix(repo)
+    assert kata(repo, "test", "good").returncode == 0
+    shown = kata(repo, "solution", "good")
+    assert shown.returncode == 0, shown.stderr
+    assert "Root cause: the mean divides by len(values[1:]) [bold]not[/bold] n." in shown.stdout

@@ -43,7 +43,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     kata_id = args.id or present.kata_in_progress(root)
     root, kata = present.one_kata(kata_id)
     out = present.console()
-    out.print(f"[bold]{kata.id}[/] — testing {', '.join(kata.files)} …")
+    out.print(f"[bold]{kata.id}[/] — testing {present.escape(', '.join(kata.files))} …")
     from grader.grading.runner import run_tests
 
     run = run_tests(kata.path, kata.test_files)
@@ -116,7 +116,8 @@ def cmd_solution(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         out.print("[yellow]recorded: you gave up on this attempt; it is unranked[/]")
     text = patch.read_text()
-    out.print(f"[bold]Root cause[/]: {patches.description(text).removeprefix('Fix:').strip()}")
+    cause = patches.description(text).removeprefix("Fix:").strip()
+    out.print("[bold]Root cause[/]: " + present.escape(cause))
     out.print(Syntax(text[text.index("--- ") :], "diff", theme="ansi_dark"))
     return 0
 

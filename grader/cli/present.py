@@ -15,6 +15,13 @@ from grader.usage import UsageError
 STATUS_STYLE = {"green": "green", "in progress": "yellow"}
 
 
+def escape(text: str) -> str:
+    """Text shown as written where rich reads markup (``[bold]``, ``groups[order]``)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(str(text))
+
+
 def console(stderr: bool = False):
     from rich.console import Console
 
@@ -131,15 +138,15 @@ def humanize(test_id: str) -> str:
 def print_verdict(out, kata: Kata, run, lines: int = 8) -> bool:
     """Print each test as passed or failed (with its property sentence); True when green."""
     for error in run.collection_errors:
-        out.print(f"[red]could not load the tests:[/] {error.strip()}")
+        out.print(f"[red]could not load the tests:[/] {escape(error.strip())}")
     failing = 0
     for test_id in kata.test_ids:
         result = run.results.get(test_id)
         if result and result.outcome == "passed":
-            out.print(f"  [green]✓[/] {humanize(test_id)}")
+            out.print(f"  [green]✓[/] {escape(humanize(test_id))}")
             continue
         failing += 1
-        out.print(f"  [red]✗[/] {humanize(test_id)}")
+        out.print(f"  [red]✗[/] {escape(humanize(test_id))}")
         message = result.message if result else "did not run (see the errors above)"
         shown = message.strip().splitlines() or [result.outcome if result else "missing"]
         for line in shown[:lines]:
@@ -187,7 +194,7 @@ def announce_first_green(out, root: Path, kata: Kata, attempt) -> None:
         out.print(f"  hints used: {attempt.hints}{given_up if attempt.gave_up else ''}")
     files = " ".join(str(kata.path / f) for f in kata.files)
     out.print(
-        f'  commit it: [bold]git commit -m "Fix {kata.id}" {files}[/], '
+        f'  commit it: [bold]git commit -m "Fix {kata.id}" {escape(files)}[/], '
         "then push and open a pull request (or `kata grade --base main`)",
         markup=True,
     )
@@ -199,7 +206,7 @@ def show_brief(out, kata: Kata) -> None:
 
     out.print(Rule(f"{kata.id} · {kata.topic} · budget {kata.budget_minutes} min"))
     out.print(Markdown((kata.path / "README.md").read_text()))
-    files = ", ".join(str(kata.path / f) for f in kata.files)
+    files = escape(", ".join(str(kata.path / f) for f in kata.files))
     out.print(Rule())
     out.print(f"Edit: [bold]{files}[/] (the tests are the contract: leave them as they are).")
 
