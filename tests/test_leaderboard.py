@@ -254,3 +254,37 @@ def test_twenty_publishes_racing_to_one_repository_lose_nothing(tmp_path):
     assert all(f"| user{n} |" in readme for n in range(20))
     history = on_branch(remote, "rev-list", "--count", "leaderboard").strip()
     assert history == "20"  # one commit per publish, none overwritten by another
+
+
+def test_push_takes_a_remote_name_or_a_relative_path_of_the_repository_it_runs_in(tmp_path):
+    """README's local command: `kata leaderboard push --dir board --remote origin`."""
+    remote = bare(tmp_path)
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    env = {**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for args in (["init", "-q"], ["remote", "add", "origin", "../upstream.git"]):
+        subprocess.run(["git", *args], cwd=clone, env=env, check=True)
+    write_result(clone / "board", result("alice"))
+    write_result(clone / "other", result("bob", pr=2))
+
+    def push_from_clone(folder: str, remote_arg: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(KATA_BIN), "leaderboard", "push", "--dir", folder, "--remote", remote_arg],
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+
+    by_name = push_from_clone("board", "origin")
+    assert by_name.returncode == 0, by_name.stderr
+    by_path = push_from_clone("other", "../upstream.git")
+    assert by_path.returncode == 0, by_path.stderr
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert {"results/good/pr1-run1.json", "results/good/pr2-run1.json"} <= set(files)
+
+    unknown = push_from_clone("board", "upstream")
+    assert unknown.returncode == 2
+    assert "'upstream' is neither a remote of" in unknown.stderr
+    assert "git remote -v" in unknown.stderr

@@ -404,6 +404,31 @@ def _checked(done: subprocess.CompletedProcess, what: str):
     return done.stdout
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/:]+@[^/:]+:")  # scheme:// or user@host:
+
+
+def resolve_remote(remote: str, cwd: Path) -> str:
+    """What ``push`` can reach from its own temporary repository: a URL as it is, a path
+    made absolute, or the URL of a remote *name* of the repository holding ``cwd``
+    (``origin``), whose relative URL is relative to that repository."""
+    if _URL.match(remote):
+        return remote
+    if (cwd / remote).exists():
+        return str((cwd / remote).resolve())
+    url = _git(cwd, "remote", "get-url", "--", remote)
+    if url.returncode == 0:
+        url_text = url.stdout.strip()
+        if _URL.match(url_text) or Path(url_text).is_absolute():
+            return url_text
+        top = _git(cwd, "rev-parse", "--show-toplevel").stdout.strip()
+        return str((Path(top) / url_text).resolve())
+    where = _git(cwd, "rev-parse", "--show-toplevel").stdout.strip() or str(cwd)
+    raise LeaderboardError(
+        f"--remote {remote!r} is neither a remote of {where} nor a URL or an existing path "
+        "(`git remote -v` lists the remotes)"
+    )
+
+
 def _fetch_tip(work: Path, remote: str, branch: str) -> str | None:
     """The branch's tip, fetched; None when the remote has no such branch yet."""
     ref = f"refs/kata/{branch}"

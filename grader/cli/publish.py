@@ -84,14 +84,18 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_push(args: argparse.Namespace) -> int:
-    from grader.board.leaderboard import LeaderboardError, push
+    from grader.board.leaderboard import LeaderboardError, push, resolve_remote
 
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder: pass the leaderboard folder to --dir")
     try:
+        remote = resolve_remote(args.remote, Path.cwd())
+    except LeaderboardError as exc:
+        raise UsageError(str(exc)) from None
+    try:
         outcome = push(
-            folder, args.remote, args.branch, catalogue=_catalogue_or_none(), attempts=args.attempts
+            folder, remote, args.branch, catalogue=_catalogue_or_none(), attempts=args.attempts
         )
     except LeaderboardError as exc:
         print(f"kata leaderboard push: {exc}", file=sys.stderr)
@@ -188,7 +192,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "times. No result is ever lost or overwritten by another run's.",
     )
     p.add_argument("--dir", required=True, help="leaderboard folder holding results/")
-    p.add_argument("--remote", required=True, help="git remote name or URL")
+    p.add_argument(
+        "--remote",
+        required=True,
+        help="a remote of the repository you run in (origin), a URL, or a path",
+    )
     p.add_argument("--branch", default="leaderboard", help="the leaderboard branch (leaderboard)")
     p.add_argument("--attempts", type=int, default=30, help="pushes to try before giving up (30)")
     p.set_defaults(func=cmd_leaderboard_push)
