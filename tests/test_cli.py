@@ -130,3 +130,44 @@ def test_listing_does_not_import_torch(repo):
         check=False,
     )
     assert result.returncode == 0, "kata list imported torch or pytest"
+
+
+def test_outside_any_catalogue_no_command_falls_back_to_the_clone_kata_runs_from(tmp_path):
+    """`kata start` outside a repository once committed into the clone the tool was
+    installed from, while `kata grade` said "not inside a git repository".  A copy of
+    the package stands in for that clone, so a regression commits there, not here."""
+    import shutil
+
+    from kata_factory import GIT_ENV, git, two_kata_repo
+
+    installed = two_kata_repo(tmp_path / "installed")
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "grader",
+        installed / "grader",
+        ignore=shutil.ignore_patterns("__pycache__", "private"),
+        dirs_exist_ok=True,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("KATA_ROOT", "PYTHONPATH")}
+    env = {**env, **GIT_ENV, "PYTHONPATH": str(installed), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+
+    def kata_elsewhere(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "grader.cli", *args],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    for args in (["start", "good"], ["list"], ["hint", "good"]):
+        done = kata_elsewhere(*args)
+        assert done.returncode == 2, (args, done.stdout)
+        assert f"{elsewhere}: no kata catalogue here or above" in done.stderr
+        assert f"cd {installed}" in done.stderr  # where the tool was installed from
+    assert git(installed, "log", "--format=%s") == "template"
+    graded = kata_elsewhere("grade", "--base", "HEAD")
+    assert graded.returncode == 2
+    assert "is not inside a git repository" in graded.stderr

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from grader.usage import UsageError
+
 TOPICS = (
     "attention",
     "decoding-and-lm",
@@ -32,6 +34,10 @@ class CatalogueError(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class NoCatalogue(CatalogueError, UsageError):
+    """No catalogue where the command runs: bad usage, printed as one line."""
 
 
 @dataclass(frozen=True)
@@ -71,24 +77,29 @@ def find_root(start: Path | None = None) -> Path:
     """The repository whose ``katas/`` is the catalogue.
 
     ``$KATA_ROOT`` wins; then the nearest parent of ``start`` (default: the working
-    directory) holding ``katas/`` and ``grader/``; then the checkout this package runs from.
+    directory) holding ``katas/`` and ``grader/``.  Never the checkout this package runs
+    from: a command run elsewhere would read (and commit into) a repository the user is
+    not in, while ``kata grade`` reads the one they are in.
     """
     if env := os.environ.get(ROOT_ENV):
         root = Path(env).resolve()
         if not (root / "katas").is_dir():
-            raise CatalogueError([f"${ROOT_ENV}={env}: no katas/ folder there"])
+            raise NoCatalogue([f"${ROOT_ENV}={env}: no katas/ folder there"])
         return root
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "katas").is_dir() and (candidate / "grader").is_dir():
             return candidate
     package_root = Path(__file__).resolve().parents[2]
-    if (package_root / "katas").is_dir():
-        return package_root
-    raise CatalogueError(
+    installed = (
+        f" (this `kata` is installed from {package_root}: `cd {package_root}`)"
+        if (package_root / "katas").is_dir()
+        else ""
+    )
+    raise NoCatalogue(
         [
-            f"{here}: no kata catalogue here or above: run `kata` inside a copy of the "
-            f"ml-debug-katas repository, or set ${ROOT_ENV}"
+            f"{here}: no kata catalogue here or above: run `kata` inside your copy of the "
+            f"ml-debug-katas repository{installed}, or set ${ROOT_ENV}"
         ]
     )
 
