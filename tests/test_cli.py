@@ -171,3 +171,36 @@ def test_outside_any_catalogue_no_command_falls_back_to_the_clone_kata_runs_from
     graded = kata_elsewhere("grade", "--base", "HEAD")
     assert graded.returncode == 2
     assert "is not inside a git repository" in graded.stderr
+
+
+def test_a_closed_pipe_ends_the_command_quietly(repo):
+    """`kata status --json | head` must not end in a BrokenPipeError traceback."""
+    from kata_factory import GIT_ENV
+
+    for args in (["status", "--json"], ["list"], ["list", "--json"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.cli", *args],
+            env={**os.environ, **GIT_ENV, "KATA_ROOT": str(repo)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        proc.stdout.close()  # the reader is gone before the first line is written
+        stderr = proc.stderr.read()
+        proc.wait(timeout=60)
+        assert stderr == "", (args, stderr)
+        assert proc.returncode == 141, args  # as if killed by SIGPIPE, like other tools
+
+
+def test_kata_alone_shows_the_commands_and_version_says_which(repo):
+    alone = kata(repo)
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.startswith("usage: kata [-h] [--version] COMMAND ...")
+    for command in ("list", "start", "watch", "test", "grade"):
+        assert f"\n    {command} " in alone.stdout
+    assert "Start here: kata list" in alone.stdout
+    version = kata(repo, "--version")
+    assert version.returncode == 0
+    from importlib.metadata import version as installed
+
+    assert version.stdout == f"kata {installed('ml-debug-katas')}\n"

@@ -9,11 +9,35 @@ Nothing here imports torch at module level, so ``kata list`` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from grader.catalogue.katas import CatalogueError
 from grader.cli import authoring, grading, loop, publish
-from grader.usage import EXIT_USAGE, UsageError
+from grader.usage import EXIT_OK, EXIT_USAGE, UsageError
+
+EXIT_BROKEN_PIPE = 128 + 13  # as if killed by SIGPIPE, like other tools in a pipeline
+START_HERE = (
+    "Start here: kata list (the katas), kata start ID (the clock and the brief), "
+    "kata watch (the tests on every save)."
+)
+
+
+class _Version(argparse.Action):
+    """``--version``, read from the installed metadata only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest=dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("ml-debug-katas")
+        except PackageNotFoundError:
+            number = "unknown (not installed)"
+        print(f"kata {number}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 green/ok, 1 red/invalid, 2 bad usage. "
         "The catalogue is the katas/ folder of the repository you run in ($KATA_ROOT overrides).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_Version)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # the order `kata --help` lists them in
     loop.add_first_commands(sub)
     authoring.add_validate(sub)
@@ -37,7 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # `kata status --json | head`: the reader has gone, so stop
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the pipe at exit
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `kata` alone: what there is, and where to start
+        parser.print_help()
+        print(f"\n{START_HERE}")
+        return EXIT_OK
     try:
         return args.func(args)
     except UsageError as exc:

@@ -25,7 +25,13 @@ def escape(text: str) -> str:
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    class KataConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """`kata list | head`: leave it to ``main``, which stops every command alike."""
+            self.quiet = True
+            raise BrokenPipeError
+
+    return KataConsole(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def catalogue() -> tuple[Path, list[Kata]]:
