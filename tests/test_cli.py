@@ -204,3 +204,61 @@ def test_kata_alone_shows_the_commands_and_version_says_which(repo):
     from importlib.metadata import version as installed
 
     assert version.stdout == f"kata {installed('ml-debug-katas')}\n"
+
+
+def plain_env(**extra: str) -> dict[str, str]:
+    """Not a terminal and no COLUMNS: what a pipe or a CI log gets (80 columns)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "KATA_ROOT")}
+    return {**env, "NO_COLOR": "1", **extra}
+
+
+def test_the_kata_table_renders_whole_rows_at_80_columns_in_a_pipe():
+    project = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "list"],
+        env=plain_env(KATA_ROOT=str(project)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in done.stdout
+    header = next(line for line in lines if line.lstrip().startswith("id "))
+    assert header.split() == ["id", "topic", "level", "budget", "status", "best"]
+    for loaded in load_catalogue(project):
+        (row,) = [line for line in lines if line.lstrip().startswith(loaded.id + " ")]
+        assert f" {loaded.topic} " in row and f" {loaded.budget_minutes} min " in row
+
+
+def test_the_grade_table_renders_whole_at_80_columns_in_a_pipe(monkeypatch, capsys):
+    from grader.cli.grading import _print_grade_table
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    kata_result = {
+        "id": "weight-decay-param-groups",
+        "status": "green",
+        "tests": [{"status": "pass", "name": f"t{i}", "message": ""} for i in range(18)],
+        "time_to_green_s": 59 * 60 + 59,
+        "attempts": 12,
+        "hints_used": 3,
+        "diff": {"total": 12, "tokens": 345, "reference_total": 2},
+        "ranked": True,
+        "message": "all 18 tests pass",
+        "unranked_reasons": [],
+        "notes": [],
+    }
+    _print_grade_table({"base": "a" * 40, "head": "b" * 40, "katas": [kata_result]})
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.split()[:2] == ["kata", "status"])
+    assert header.split() == [
+        "kata", "status", "tests", "time", "tries", "hints", "diff", "ref", "ranked"
+    ]  # fmt: skip
+    (row,) = [line for line in lines if line.startswith("weight-decay-param-groups ")]
+    assert row.split() == [
+        "weight-decay-param-groups", "green", "18/18", "59m", "59s", "12", "3", "12", "/", "345",
+        "2", "yes",
+    ]  # fmt: skip
+    assert any(line.startswith("tries: commits that change the kata's files") for line in lines)

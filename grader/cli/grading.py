@@ -55,16 +55,17 @@ def _print_grade_table(result: dict) -> None:
 
     from grader.grading.report import format_duration
 
+    # Whole at 80 columns (a pipe, a CI log) with the longest kata id: one space between
+    # columns, no outer edge, and "tries" for attempts, spelled out in the caption.
     table = Table(
         title=f"kata grade {result['base'][:10]}..{result['head'][:10]}",
         title_justify="left",
         box=box.SIMPLE_HEAD,
-        padding=(0, 1, 0, 0),  # fits an 80-column terminal
+        show_edge=False,
+        padding=0,  # the box already puts one space between columns
     )
-    table.add_column("kata", no_wrap=True)
-    for column in ("status", "tests", "time", "attempts", "hints", "diff", "ref", "ranked"):
+    for column in ("kata", "status", "tests", "time", "tries", "hints", "diff", "ref", "ranked"):
         table.add_column(column, no_wrap=True)
-    table.caption = "diff: lines / tokens changed; ref: the reference fix's lines"
     for kata in result["katas"]:
         passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
         style = {"green": "green", "red": "red"}.get(kata["status"], "yellow")
@@ -81,6 +82,8 @@ def _print_grade_table(result: dict) -> None:
         )
     out = present.console()
     out.print(table)
+    out.print("tries: commits that change the kata's files until green (attempts)", style="dim")
+    out.print("diff: lines / tokens changed; ref: the reference fix's lines", style="dim")
     for kata in result["katas"]:
         out.print(f"{kata['id']}: {kata['message']}", markup=False)
         for reason in kata["unranked_reasons"] + kata["notes"]:

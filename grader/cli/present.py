@@ -115,14 +115,17 @@ def print_kata_table(out, rows: list[dict]) -> None:
 
     from grader.grading.report import format_duration
 
-    table = Table(title=f"{len(rows)} katas", title_justify="left", box=box.SIMPLE_HEAD)
-    # ids are what people type, and statuses are read at a glance: never wrapped
-    table.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=2))
-    table.add_column("topic", overflow="fold")
-    table.add_column("level", no_wrap=True)
-    table.add_column("budget", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("best", no_wrap=True)
+    # Every cell whole, on one line, at 80 columns (a pipe or a CI log): one space between
+    # columns and no outer edge; tests/test_cli.py checks the catalogue still fits.
+    table = Table(
+        title=f"{len(rows)} katas",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=0,  # the box already puts one space between columns
+    )
+    for name in ("id", "topic", "level", "budget", "status", "best"):
+        table.add_column(name, no_wrap=True)
     for row in rows:
         style = STATUS_STYLE.get(row["status"], "")
         table.add_row(
@@ -211,7 +214,11 @@ def show_brief(out, kata: Kata) -> None:
     from rich.rule import Rule
 
     out.print(Rule(f"{kata.id} · {kata.topic} · budget {kata.budget_minutes} min"))
-    out.print(Markdown((kata.path / "README.md").read_text()))
+    text = (kata.path / "README.md").read_text()
+    if out.is_terminal:  # rendered, code blocks wrapped rather than cut at the edge
+        out.print(Markdown(text), soft_wrap=False)
+    else:  # a pipe or a log: the markdown as written, no line cut at 80 columns
+        out.print(text.rstrip(), markup=False, highlight=False)
     files = escape(", ".join(str(kata.path / f) for f in kata.files))
     out.print(Rule())
     out.print(f"Edit: [bold]{files}[/] (the tests are the contract: leave them as they are).")
