@@ -283,3 +283,29 @@ def test_the_brief_keeps_long_code_lines_whole_in_a_pipe(repo):
     )
     assert done.returncode == 0, done.stderr
     assert long_line in done.stdout.splitlines()
+
+
+def test_time_to_green_and_the_personal_best_it_sets_are_one_reading_of_the_clock(
+    repo, monkeypatch
+):
+    """They once disagreed by a second: the clock was read twice, before and after
+    measuring the change."""
+    import io
+    import itertools
+    import time
+
+    from rich.console import Console
+
+    from grader.catalogue.katas import load_catalogue
+    from grader.cli import present
+    from grader.loop.progress import History
+
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=1_000_000)
+    fix(repo)
+    ticks = itertools.count(1_000_100.4, 0.7)  # every reading of the clock is 0.7 s later
+    monkeypatch.setattr(time, "time", lambda: next(ticks))
+    good = next(k for k in load_catalogue(repo) if k.id == "good")
+    out = Console(file=io.StringIO(), width=200)
+    present.announce_first_green(out, repo, good, History.read(repo).attempt("good"))
+    shown = out.file.getvalue()
+    assert "time since `kata start`: 1m 40s (budget 5 min, personal best 1m 40s)" in shown

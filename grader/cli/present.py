@@ -181,9 +181,10 @@ def announce_first_green(out, root: Path, kata: Kata, attempt) -> None:
     from grader.loop.progress import green_report
 
     marker = attempt.start.sha if attempt.start else "no start marker"
-    if not state.record_green(root, kata.id, marker, attempt.elapsed_s()):
+    elapsed = attempt.elapsed_s()  # one reading of the clock: the time shown is the best set
+    if not state.record_green(root, kata.id, marker, elapsed):
         return  # announced before: skip measuring the change again
-    report = green_report(root, kata, attempt)
+    report = green_report(root, kata, attempt, elapsed)
     if attempt.start is None:
         out.print(f"  no start marker: time not measured (`kata start {kata.id}` starts the clock)")
     else:
