@@ -460,3 +460,24 @@ def test_reading_an_invalid_report_is_refused(tmp_path):
 def test_grading_is_refused_for_an_unknown_kata_in_python(repo, sandbox):
     with pytest.raises(GradeUsageError):
         grade(Repo(repo), "main", "HEAD", ["nope"], sandbox=sandbox)
+
+
+def test_cli_says_when_the_work_it_cannot_see_is_uncommitted(repo):
+    start(repo)
+    (repo / MODULE).write_text(fixed())  # the fix, not committed yet
+    nothing = cli(repo, "grade", "--base", "main")
+    assert nothing.returncode == 2
+    assert nothing.stderr == (
+        "kata: no kata changed in main..HEAD: name one with --kata ID; "
+        "katas/good has uncommitted changes, and kata grade reads commits only: "
+        'commit them (git commit -m "Fix good" katas/good/good_stats.py), then grade again\n'
+    )
+
+    git(repo, "commit", "-qam", "fix")
+    (repo / MODULE).write_text(fixed() + "\n# still thinking\n")
+    graded = cli(repo, "grade", "--base", "main")
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert (
+        "note: katas/good has uncommitted changes: graded as committed, without them "
+        "(kata grade reads commits)\n" in graded.stdout
+    )

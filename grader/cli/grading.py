@@ -29,7 +29,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 total_timeout_s=args.total_timeout,
             ),
         )
-    except (GitError, GradeUsageError) as exc:
+    except GradeUsageError as exc:
+        unseen = _uncommitted(repo, args.head).items()
+        raise UsageError(
+            f"{exc}{''.join(_commit_first(k, paths) for k, paths in unseen)}"
+        ) from None
+    except GitError as exc:
         raise UsageError(str(exc)) from None
     summary = reports.markdown(result)
     if args.json:
@@ -45,8 +50,39 @@ def cmd_grade(args: argparse.Namespace) -> int:
             with open(step_summary, "a", encoding="utf-8") as handle:
                 handle.write(summary)
     _print_grade_table(result)
+    graded = {kata["id"] for kata in result["katas"]}
+    for kata_id in _uncommitted(repo, args.head):
+        what = "graded as committed, without them" if kata_id in graded else "not graded"
+        print(f"note: katas/{kata_id} has uncommitted changes: {what} (kata grade reads commits)")
     ok = all(k["status"] == "green" and k["ranked"] for k in result["katas"])
     return EXIT_OK if ok else EXIT_RED
+
+
+def _uncommitted(repo, head: str) -> dict[str, list[str]]:
+    """Kata files with changes git tracks but HEAD does not hold yet, by kata id (none
+    when grading another commit than HEAD: the work tree is not its future)."""
+    from grader.grading.gitdata import GitError
+
+    if head != "HEAD":
+        return {}
+    try:
+        status = str(repo.git("status", "--porcelain", "--untracked-files=no", "--", "katas"))
+    except GitError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for line in status.splitlines():
+        path = line[3:].split(" -> ")[-1]
+        parts = path.split("/")
+        if len(parts) > 2:
+            found.setdefault(parts[1], []).append(path)
+    return found
+
+
+def _commit_first(kata_id: str, paths: list[str]) -> str:
+    return (
+        f"; katas/{kata_id} has uncommitted changes, and kata grade reads commits only: "
+        f'commit them (git commit -m "Fix {kata_id}" {" ".join(paths)}), then grade again'
+    )
 
 
 def _print_grade_table(result: dict) -> None:
