@@ -309,3 +309,43 @@ def test_time_to_green_and_the_personal_best_it_sets_are_one_reading_of_the_cloc
     present.announce_first_green(out, repo, good, History.read(repo).attempt("good"))
     shown = out.file.getvalue()
     assert "time since `kata start`: 1m 40s (budget 5 min, personal best 1m 40s)" in shown
+
+
+# --- one branch per kata ---------------------------------------------------------------
+
+
+def test_one_branch_per_kata_list_status_and_solution_agree_across_switches(repo):
+    """README advises a branch per kata; the same facts must read the same everywhere."""
+    git(repo, "switch", "-qc", "fix/good")
+    assert kata(repo, "start", "good").returncode == 0
+    fix(repo)
+    assert kata(repo, "test", "good").returncode == 0
+    git(repo, "commit", "-qam", "Fix good")
+    best = listed(repo)["good"]["best_s"]
+    assert isinstance(best, int)
+
+    git(repo, "switch", "-q", "main")  # the shipped bug is back in the work tree
+    row = listed(repo)["good"]
+    assert (row["status"], row["best_s"]) == ("solved", best)
+    shown = kata(repo, "list")
+    assert any(
+        line.split()[:1] == ["good"] and " solved " in line for line in shown.stdout.splitlines()
+    )
+    topics = {r["topic"]: r for r in json.loads(kata(repo, "status", "--json").stdout)}
+    assert (topics["metrics"]["solved"], topics["metrics"]["in_progress"]) == (1, 0)
+    solution = kata(repo, "solution", "good")
+    assert solution.returncode == 0, solution.stderr  # solved: free, no give-up marker
+    assert "Kata-Give-Up" not in "\n".join(trailers(repo))
+
+    git(repo, "switch", "-q", "fix/good")  # back where the fix is: green without a re-test
+    assert listed(repo)["good"]["status"] == "green"
+    assert "1/2 katas solved" in kata(repo, "status").stdout
+
+    git(repo, "switch", "-qc", "again/good", "main")
+    assert kata(repo, "start", "good").returncode == 0  # a new attempt at a solved kata
+    row = listed(repo)["good"]
+    assert (row["status"], row["best_s"]) == ("in progress", best)
+    refused = kata(repo, "solution", "good")  # this attempt is not green: give up first
+    assert refused.returncode == 2
+    assert "good is not green yet" in refused.stderr
+    assert "1/2 katas solved" in kata(repo, "status").stdout

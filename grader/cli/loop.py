@@ -56,11 +56,10 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_start(args: argparse.Namespace) -> int:
     from grader.grading.gitdata import START_TRAILER, GitError
-    from grader.loop import state
-    from grader.loop.progress import repo_with_commits, write_marker
+    from grader.loop.progress import progress, repo_with_commits, write_marker
 
     root, kata = present.one_kata(args.id)
-    if state.status_of(kata, state.load(root)) == "green":
+    if progress(root, [kata])[kata.id].status == "green":
         raise UsageError(
             f"{kata.id} is already green: `kata reset {kata.id}` restores the shipped bug "
             "if you want to do it again"
@@ -96,14 +95,14 @@ def cmd_solution(args: argparse.Namespace) -> int:
 
     from grader.catalogue import patches
     from grader.grading.gitdata import GIVE_UP_TRAILER, GitError
-    from grader.loop.progress import statuses, write_marker
+    from grader.loop.progress import progress, write_marker
 
     root, kata = present.one_kata(args.id)
     patch = kata.private_dir / "reference.patch"
     if not patch.is_file():
         raise UsageError(f"{kata.id} has no reference fix ({patch} is missing)")
     out = present.console()
-    if statuses(root, [kata])[kata.id] != "green":
+    if not progress(root, [kata])[kata.id].solution_is_free:
         if not args.give_up:
             raise UsageError(
                 f"{kata.id} is not green yet (as of your last `kata test`): solve it first, "
@@ -161,24 +160,21 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def topic_progress(root: Path, katas: list[Kata]) -> list[dict]:
-    from grader.loop import state
-    from grader.loop.progress import statuses
+    from grader.loop.progress import progress
 
-    data, status = state.load(root), statuses(root, katas)
+    known = progress(root, katas)
     rows = []
     for topic in TOPICS:
-        members = [k.id for k in katas if k.topic == topic]
+        members = [known[k.id] for k in katas if k.topic == topic]
         if not members:
             continue
-        bests = {k: state.best_seconds(data, k) for k in members}
-        solved = [k for k in members if status[k] == "green" or bests[k] is not None]
         rows.append(
             {
                 "topic": topic,
-                "solved": len(solved),
+                "solved": sum(1 for p in members if p.solved),
                 "total": len(members),
-                "in_progress": sum(1 for k in members if status[k] == "in progress"),
-                "best_s": {k: v for k, v in bests.items() if v is not None},
+                "in_progress": sum(1 for p in members if p.status == "in progress"),
+                "best_s": {p.kata_id: p.best_s for p in members if p.best_s is not None},
             }
         )
     return rows
@@ -216,13 +212,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def pick_mock(
-    katas: list[Kata], statuses: dict[str, str], minutes: int, topics: list[str], rng
-) -> list[Kata]:
-    """Two or three katas from different topics that fit in ``minutes``, unsolved first."""
-    pool = [k for k in katas if (not topics or k.topic in topics) and statuses[k.id] != "green"]
+def pick_mock(katas: list[Kata], known: dict, minutes: int, topics: list[str], rng) -> list[Kata]:
+    """Two or three katas from different topics that fit in ``minutes``: never one green
+    here; untouched first, then the others not solved, then solved ones again."""
+    pool = [k for k in katas if (not topics or k.topic in topics) and known[k.id].status != "green"]
     rng.shuffle(pool)
-    pool.sort(key=lambda k: statuses[k.id] != "untouched")  # stable: untouched first
+    pool.sort(key=lambda k: (known[k.id].solved, known[k.id].status != "untouched"))  # stable
     chosen: list[Kata] = []
     for kata in pool:
         used = sum(k.budget_minutes for k in chosen)
@@ -236,7 +231,7 @@ def pick_mock(
 def cmd_mock(args: argparse.Namespace) -> int:
     from grader.grading.gitdata import START_TRAILER, GitError
     from grader.loop import state
-    from grader.loop.progress import repo_with_commits, statuses, write_marker
+    from grader.loop.progress import progress, repo_with_commits, write_marker
 
     root = find_root()
     if args.summary:
@@ -245,7 +240,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
     unknown = [t for t in args.topics or [] if t not in TOPICS]
     if unknown:
         raise UsageError(f"unknown topic {unknown[0]!r}: choose from {', '.join(TOPICS)}")
-    status = statuses(root, katas)
+    known = progress(root, katas)
     try:
         repo = repo_with_commits(root)
         dirty = {
@@ -255,7 +250,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     clean = [k for k in katas if k.id not in dirty]
     rng = random.Random(args.seed)
-    chosen = pick_mock(clean, status, args.minutes, args.topics or [], rng)
+    chosen = pick_mock(clean, known, args.minutes, args.topics or [], rng)
     if len(chosen) < 2:
         raise UsageError(
             f"cannot pick two katas from different topics that fit in {args.minutes} min "

@@ -12,7 +12,7 @@ from pathlib import Path
 from grader.catalogue.katas import Kata, closest_ids, find_root, kata_ids, load_catalogue, load_kata
 from grader.usage import UsageError
 
-STATUS_STYLE = {"green": "green", "in progress": "yellow"}
+STATUS_STYLE = {"green": "green", "in progress": "yellow", "solved": "cyan"}
 
 
 def escape(text: str) -> str:
@@ -65,13 +65,12 @@ def one_kata(kata_id: str) -> tuple[Path, Kata]:
 def kata_in_progress(root: Path) -> str:
     """The kata ``kata test``/``watch``/``hint`` mean when no id is given."""
     from grader.loop import state
-    from grader.loop.progress import History
+    from grader.loop.progress import History, progress
 
     current = History.read(root).in_progress()
     if len(current) > 1:  # a mock round: the one not yet green, if only one is left
-        data = state.load(root)
-        katas = {kata.id: kata for kata in load_catalogue(root)}
-        open_ = [k for k in current if k in katas and state.status_of(katas[k], data) != "green"]
+        katas = [kata for kata in load_catalogue(root) if kata.id in current]
+        open_ = [k for k, p in progress(root, katas).items() if p.status != state.GREEN]
         current = open_ if len(open_) == 1 else current
     if len(current) == 1:
         return current[0]
@@ -87,26 +86,23 @@ def target(kata_id: str | None) -> tuple[Path, Kata]:
 
 def kata_rows(root: Path, katas: list[Kata]) -> list[dict]:
     """One row per kata for ``kata list`` (its JSON form too)."""
-    from grader.loop import state
-    from grader.loop.progress import History
+    from grader.loop.progress import progress
 
-    data, history = state.load(root), History.read(root)
-    rows = []
-    for kata in katas:
-        attempt = history.attempt(kata.id)
-        rows.append(
-            {
-                "id": kata.id,
-                "title": kata.title,
-                "topic": kata.topic,
-                "difficulty": kata.difficulty,
-                "budget_minutes": kata.budget_minutes,
-                "status": state.status_of(kata, data, attempt.started),
-                "best_s": state.best_seconds(data, kata.id),
-                "hints_used": attempt.hints,
-            }
-        )
-    return rows
+    known = progress(root, katas)
+    return [
+        {
+            "id": kata.id,
+            "title": kata.title,
+            "topic": kata.topic,
+            "difficulty": kata.difficulty,
+            "budget_minutes": kata.budget_minutes,
+            "status": known[kata.id].status,
+            "solved": known[kata.id].solved,
+            "best_s": known[kata.id].best_s,
+            "hints_used": known[kata.id].attempt.hints,
+        }
+        for kata in katas
+    ]
 
 
 def print_kata_table(out, rows: list[dict]) -> None:

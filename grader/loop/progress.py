@@ -71,13 +71,41 @@ class History:
         return []
 
 
-def statuses(root: Path, katas: list[Kata]) -> dict[str, str]:
-    """Each kata's ``untouched`` / ``in progress`` / ``green``, from one read of the state
-    and one ``git log``."""
+@dataclass(frozen=True)
+class KataProgress:
+    """What every command says about one kata, read in one place (``progress``):
+    ``kata list``, ``status``, ``solution``, ``start``, ``hint``, ``watch`` and ``mock``
+    agree because they all read this."""
+
+    kata_id: str
+    status: str  # this checkout's files: untouched / in progress / green / solved
+    solved: bool  # green here, or went green before (on another branch, before a reset)
+    best_s: int | None  # the personal best: a local fact, the same on every branch
+    attempt: Attempt  # the newest start marker in HEAD's history, hints and give-up
+
+    @property
+    def solution_is_free(self) -> bool:
+        """Green here, or solved and no later attempt running: the reference fix shows
+        nothing the candidate has not found already."""
+        from grader.loop.state import GREEN, SOLVED
+
+        return self.status in (GREEN, SOLVED) or (self.solved and not self.attempt.started)
+
+
+def progress(root: Path, katas: list[Kata]) -> dict[str, KataProgress]:
+    """Each kata's progress, from one read of the state and one ``git log``."""
     from grader.loop import state
 
     data, history = state.load(root), History.read(root)
-    return {k.id: state.status_of(k, data, history.attempt(k.id).started) for k in katas}
+    found = {}
+    for kata in katas:
+        attempt = history.attempt(kata.id)
+        status = state.status_of(kata, data, attempt.started)
+        solved = status == state.GREEN or state.went_green(data, kata.id)
+        found[kata.id] = KataProgress(
+            kata.id, status, solved, state.best_seconds(data, kata.id), attempt
+        )
+    return found
 
 
 def marker_message(title: str, trailer: str, kata_ids: list[str], extra: str = "") -> str:
@@ -169,7 +197,7 @@ def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
             f"{kata.id} is not started: hints are counted from the start marker, "
             f"so run `kata start {kata.id}` first"
         )
-    if statuses(root, [kata])[kata.id] == "green":
+    if progress(root, [kata])[kata.id].status == "green":
         raise UsageError(
             f"{kata.id} is already green: no hint needed; `kata solution {kata.id}` "
             "shows the reference fix"

@@ -2,8 +2,9 @@
 
 Only what git cannot tell is stored: the verdict of the last ``kata test`` of each
 kata, with a fingerprint of the edited files it was run on (so that a later edit makes
-the stored verdict stale instead of wrong), the start marker each kata first went green
-after, personal best times, and the mock round in progress.  Starts, hints and
+the stored verdict stale instead of wrong), the fingerprints of the versions that
+tested green (so a branch switch back to a fix reads green again), the start marker
+each kata first went green after, personal best times, and the mock rounds.  Starts, hints and
 give-ups are marker commits in git (see ``grader.loop.progress``).
 """
 
@@ -42,13 +43,22 @@ def save(root: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+GREEN_VERSIONS_KEPT = 20
+
+
 def record_test(root: Path, kata_id: str, status: str, fingerprint: str) -> None:
+    """The verdict on these files; a green one is remembered with its fingerprint, so a
+    branch holding those files reads green again without a new test."""
     data = load(root)
     entry = data["katas"].setdefault(kata_id, {})
+    greens = [f for f in entry.get("green_versions", []) if f != fingerprint]
+    if status == GREEN:
+        greens = [*greens, fingerprint][-GREEN_VERSIONS_KEPT:]
     entry.update(
         status=status,
         fingerprint=fingerprint,
         tested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        green_versions=greens,
     )
     save(root, data)
 
@@ -69,20 +79,36 @@ def record_green(root: Path, kata_id: str, start_sha: str, seconds: int | None) 
     return True
 
 
-UNTOUCHED, IN_PROGRESS, GREEN = "untouched", "in progress", "green"
+UNTOUCHED, IN_PROGRESS, GREEN, SOLVED = "untouched", "in progress", "green", "solved"
 
 
 def status_of(kata, data: dict, started: bool = False) -> str:
-    """``green`` when the last ``kata test`` of the current files passed; ``untouched``
-    when the files are as shipped and the kata was never started; else ``in progress``."""
+    """The one reading of a kata's status, in this checkout (other branches hold other
+    files):
+
+    - ``green``: the editable files are a version that tested green;
+    - ``in progress``: an attempt is started in HEAD's history, or the files are edited;
+    - ``solved``: neither, but the kata went green before (on another branch, or before
+      a reset): a local fact, like the personal best;
+    - ``untouched``: none of these."""
     from grader.catalogue import pristine
 
     entry = data["katas"].get(kata.id, {})
-    if entry.get("status") == GREEN and entry.get("fingerprint") == pristine.fingerprint(kata):
+    current = pristine.fingerprint(kata)
+    if current in entry.get("green_versions", ()) or (
+        entry.get("status") == GREEN and entry.get("fingerprint") == current
+    ):
         return GREEN
-    if not started and pristine.is_untouched(kata) is not False:
-        return UNTOUCHED
-    return IN_PROGRESS
+    if started or pristine.is_untouched(kata) is False:
+        return IN_PROGRESS
+    return SOLVED if went_green(data, kata.id) else UNTOUCHED
+
+
+def went_green(data: dict, kata_id: str) -> bool:
+    """Whether the kata ever tested green here (the first green of each attempt is
+    recorded, with or without a start marker)."""
+    entry = data["katas"].get(kata_id, {})
+    return "green_after" in entry or entry.get("best_s") is not None
 
 
 def best_seconds(data: dict, kata_id: str) -> int | None:
