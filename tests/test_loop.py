@@ -349,3 +349,52 @@ def test_one_branch_per_kata_list_status_and_solution_agree_across_switches(repo
     assert refused.returncode == 2
     assert "good is not green yet" in refused.stderr
     assert "1/2 katas solved" in kata(repo, "status").stdout
+
+
+def test_a_finished_mock_round_is_closed_for_good_and_its_summary_frozen(repo):
+    import time
+
+    other = Path("katas/other/other_stats.py")
+    assert kata(repo, "mock", "--minutes", "10", "--no-watch").returncode == 0
+    fix(repo)
+    fix(repo, other)
+    assert kata(repo, "test", "good").returncode == 0
+    assert kata(repo, "test", "other").returncode == 0
+    first = kata(repo, "mock", "--summary")  # every kata green: the round is over
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2/2 green" in first.stdout
+    assert "round over: every kata green" in first.stdout
+
+    git(repo, "checkout", "--", "katas")  # the buggy files again, as on another branch
+    time.sleep(1.5)
+    again = kata(repo, "mock", "--summary")
+    assert again.returncode == 0
+    assert again.stdout == first.stdout  # frozen: same greens, same elapsed time
+
+    resumed = kata(repo, "watch", stdin="q\n")  # never resumes a finished round
+    assert resumed.returncode == 2
+    assert "left in the round" not in resumed.stdout
+    assert "the mock round is over (`kata mock --summary` shows it): name a kata" in (
+        resumed.stderr
+    )
+    state = json.loads((repo / ".kata" / "state.json").read_text())
+    assert state["katas"]["good"]["status"] == "green"  # nothing re-tested the buggy files
+
+
+def test_a_mock_round_past_its_time_closes_at_its_deadline(repo):
+    assert kata(repo, "mock", "--minutes", "10", "--no-watch").returncode == 0
+    fix(repo)
+    assert kata(repo, "test", "good").returncode == 0
+    state_file = repo / ".kata" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["mock"]["started_at"] -= 11 * 60  # all this happened 11 minutes ago:
+    state["katas"]["good"]["green_at"] -= 11 * 60  # the round ended a minute ago
+    state_file.write_text(json.dumps(state))
+    summary = kata(repo, "mock", "--summary")
+    assert summary.returncode == 1
+    assert "Mock round: 10m 00s of 10 min" in summary.stdout
+    assert "round over: time is up" in summary.stdout
+    assert "1/2 green" in summary.stdout
+    fix(repo, Path("katas/other/other_stats.py"))
+    assert kata(repo, "test", "other").returncode == 0  # green after the round: not counted
+    assert kata(repo, "mock", "--summary").stdout == summary.stdout

@@ -230,7 +230,6 @@ def pick_mock(katas: list[Kata], known: dict, minutes: int, topics: list[str], r
 
 def cmd_mock(args: argparse.Namespace) -> int:
     from grader.grading.gitdata import START_TRAILER, GitError
-    from grader.loop import state
     from grader.loop.progress import progress, repo_with_commits, write_marker
 
     root = find_root()
@@ -259,12 +258,12 @@ def cmd_mock(args: argparse.Namespace) -> int:
         )
     ids = [k.id for k in chosen]
     try:
-        write_marker(root, f"Start mock round ({args.minutes} min)", START_TRAILER, ids)
+        marker = write_marker(root, f"Start mock round ({args.minutes} min)", START_TRAILER, ids)
     except GitError as exc:
         raise UsageError(str(exc)) from None
-    data = state.load(root)
-    data["mock"] = {"katas": ids, "started_at": int(time.time()), "minutes": args.minutes}
-    state.save(root, data)
+    from grader.loop import mock
+
+    round_ = mock.start(root, ids, args.minutes, marker)
     out = present.console()
     out.print(f"[bold]Mock round: {len(ids)} katas, {args.minutes} minutes[/]")
     for kata in chosen:
@@ -274,57 +273,56 @@ def cmd_mock(args: argparse.Namespace) -> int:
         return 0
     from grader.cli.watch import watch
 
-    watch(root, chosen, deadline=time.time() + args.minutes * 60, poll=args.poll)
+    watch(root, chosen, deadline=round_.deadline, poll=args.poll)
     return print_round_summary(out, root)
 
 
 def print_round_summary(out, root: Path) -> int:
+    """The round's summary; a round that is over is closed first, and from then on its
+    summary is the same every time."""
     from grader.grading.report import format_duration
-    from grader.loop import state
-    from grader.loop.progress import History
+    from grader.loop import mock
 
-    data = state.load(root)
-    round_ = data.get("mock")
-    if not round_:
+    round_ = mock.settle(root)
+    if round_ is None:
         raise UsageError("no mock round yet: `kata mock` starts one")
-    katas = {k.id: k for k in load_catalogue(root)}
-    history = History.read(root)
-    elapsed = int(time.time()) - round_["started_at"]
-    out.print(f"[bold]Mock round[/]: {format_duration(elapsed)} of {round_['minutes']} min")
-    greens = 0
-    for kata_id in round_["katas"]:
-        kata = katas.get(kata_id)
-        attempt = history.attempt(kata_id)
-        green = kata is not None and state.status_of(kata, data, attempt.started) == "green"
-        greens += green
-        entry = data["katas"].get(kata_id, {})
-        took = (
-            format_duration(entry.get("last_green_s"))
-            if green and entry.get("green_after") == (attempt.start.sha if attempt.start else "")
-            else "—"
-        )
-        mark = "[green]green[/]" if green else "[red]not green[/]"
-        out.print(f"  {kata_id}: {mark}, time {took}, hints {attempt.hints}")
-    out.print(f"{greens}/{len(round_['katas'])} green")
-    return 0 if greens == len(round_["katas"]) else 1
+    elapsed = format_duration(round_.elapsed_s())
+    out.print(f"[bold]Mock round[/]: {elapsed} of {round_.minutes} min")
+    results = mock.results(root, round_)
+    for result in results:
+        mark = "[green]green[/]" if result.green else "[red]not green[/]"
+        took = format_duration(result.seconds)
+        out.print(f"  {result.kata_id}: {mark}, time {took}, hints {result.hints}")
+    greens = sum(result.green for result in results)
+    out.print(f"{greens}/{len(results)} green")
+    if round_.reason:
+        out.print(f"round over: {round_.reason}")
+    else:
+        out.print(f"the round goes on: {_left(round_.deadline)} (`kata watch` counts down)")
+    return 0 if greens == len(results) else 1
+
+
+def _left(deadline: float) -> str:
+    seconds = max(0, int(deadline - time.time()))
+    return f"{seconds // 60}:{seconds % 60:02d} left"
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from grader.cli.watch import watch
-    from grader.loop import state
+    from grader.loop import mock
 
     root = find_root()
-    deadline = None
-    round_ = state.load(root).get("mock")
+    round_ = mock.settle(root)  # a round that is over is closed here, never resumed
     if args.id:
         chosen = [present.one_kata(args.id)[1]]
-    elif round_ and time.time() < round_["started_at"] + round_["minutes"] * 60:
+    elif round_ and round_.is_open():
         katas = {k.id: k for k in load_catalogue(root)}
-        chosen = [katas[k] for k in round_["katas"] if k in katas]
-        deadline = round_["started_at"] + round_["minutes"] * 60
+        chosen = [katas[k] for k in round_.katas if k in katas]
     else:
+        round_ = None
         chosen = [present.one_kata(present.kata_in_progress(root))[1]]
-    watch(root, chosen, deadline=deadline, poll=args.poll)
+    deadline = round_.deadline if round_ and not args.id else None
+    watch(root, chosen, deadline=deadline, poll=args.poll, lines=args.lines)
     if deadline is not None:
         return print_round_summary(present.console(), root)
     return 0
@@ -364,6 +362,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="poll for changes instead of file events (chosen automatically when events "
         "do not arrive, as in some containers and WSL)",
     )
+    p.add_argument("--lines", type=int, default=4, help="message lines shown per failing test")
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("hint", help="the next hint for a kata (recorded: the report counts hints)")

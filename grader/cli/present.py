@@ -64,10 +64,16 @@ def one_kata(kata_id: str) -> tuple[Path, Kata]:
 
 def kata_in_progress(root: Path) -> str:
     """The kata ``kata test``/``watch``/``hint`` mean when no id is given."""
-    from grader.loop import state
+    from grader.loop import mock, state
     from grader.loop.progress import History, progress
 
-    current = History.read(root).in_progress()
+    marker, current = History.read(root).newest_start()
+    round_ = mock.latest(root)
+    if marker and round_ and round_.marker == marker.sha and not round_.is_open():
+        raise UsageError(
+            "the mock round is over (`kata mock --summary` shows it): name a kata, "
+            "or start one with `kata start ID`"
+        )
     if len(current) > 1:  # a mock round: the one not yet green, if only one is left
         katas = [kata for kata in load_catalogue(root) if kata.id in current]
         open_ = [k for k, p in progress(root, katas).items() if p.status != state.GREEN]

@@ -77,7 +77,13 @@ def _left(deadline: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d} left in the round"
 
 
-def watch(root: Path, katas: list[Kata], deadline: float | None = None, poll: bool = False) -> None:
+def watch(
+    root: Path,
+    katas: list[Kata],
+    deadline: float | None = None,
+    poll: bool = False,
+    lines: int = 4,
+) -> None:
     """Check the katas once, then on every change to their folders until ``q``, end of
     input, the deadline, or (with a deadline) every kata green."""
     from grader.catalogue import pristine
@@ -102,7 +108,7 @@ def watch(root: Path, katas: list[Kata], deadline: float | None = None, poll: bo
             out.print(f"[red]{exc}[/]")
             workers.prepare(kata)
             return
-        ok = present.print_verdict(out, kata, run, lines=4)
+        ok = present.print_verdict(out, kata, run, lines=lines)
         out.print(f"  ({time.perf_counter() - started:.2f} s)", style="dim")
         state.record_test(root, kata.id, "green" if ok else "red", pristine.fingerprint(kata))
         green[kata.id] = ok

@@ -63,12 +63,16 @@ class History:
             gave_up = gave_up or kata_id in ids[GIVE_UP_TRAILER]
         return Attempt(kata_id, None, 0, False)
 
+    def newest_start(self) -> tuple[Commit | None, list[str]]:
+        """The newest start marker and its katas (one, or a mock round's)."""
+        for commit, ids in self.markers:
+            if ids[START_TRAILER]:
+                return commit, list(ids[START_TRAILER])
+        return None, []
+
     def in_progress(self) -> list[str]:
         """The katas of the newest start marker (one, or a mock round's)."""
-        for _, ids in self.markers:
-            if ids[START_TRAILER]:
-                return list(ids[START_TRAILER])
-        return []
+        return self.newest_start()[1]
 
 
 @dataclass(frozen=True)

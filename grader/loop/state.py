@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +74,7 @@ def record_green(root: Path, kata_id: str, start_sha: str, seconds: int | None) 
         return False
     entry["green_after"] = start_sha
     entry["last_green_s"] = seconds
+    entry["green_at"] = int(time.time())
     if seconds is not None and seconds < entry.get("best_s", float("inf")):
         entry["best_s"] = seconds
     save(root, data)
