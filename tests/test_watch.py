@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -166,6 +168,7 @@ def test_each_worker_answers_one_check_and_exits(tmp_path):
         try:
             first = workers.check(kata)
             workers.prepare(kata)
+            assert workers.wait_ready(WAIT_S)  # a check splits across the workers warm now
             second = workers.check(kata)
             assert (
                 first.verdicts()
@@ -193,3 +196,282 @@ def test_split_balances_known_durations_and_keeps_every_test(parts):
     assert len(groups) == min(parts, len(tests))
     loads = [sum(durations[t] for t in group) for group in groups]
     assert max(loads) <= sum(durations.values()) / len(groups) + max(durations.values())
+
+
+# --- a watch that keeps listening -------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
+CLEAR = "\x1b[2J"
+# The candidate's save: start a child process (as a data loader or the runner might),
+# note its pid, then never return.
+LOOPING = (
+    "    import pathlib, subprocess, time; child = subprocess.Popen(['sleep', '600']); "
+    "pathlib.Path(__file__).with_name(f'child-{child.pid}.pid').touch(); time.sleep(600)"
+)
+
+
+class PtyWatch:
+    """`kata watch` on a pseudo-terminal, as a candidate runs it: single keys (no Enter),
+    the screen redrawn for each check."""
+
+    def __init__(self, root: Path, *args: str):
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        env = {**env, **GIT_ENV, "KATA_ROOT": str(root), "NO_COLOR": "1", "TERM": "xterm"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.cli", "watch", *args],
+            cwd=root,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.raw = ""
+        self.seen = 0  # how much of the (plain) output ``until`` has read
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            with self.lock:
+                self.raw += data.decode(errors="replace")
+
+    @property
+    def plain(self) -> str:
+        with self.lock:
+            return ANSI.sub("", self.raw)
+
+    def until(self, text: str) -> str:
+        """The output from where the last call stopped up to the next ``text``."""
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            plain = self.plain
+            found = plain.find(text, self.seen)
+            if found >= 0:
+                got, self.seen = plain[self.seen : found + len(text)], found + len(text)
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"no {text!r} within {WAIT_S} s; saw:\n{self.plain[self.seen :]}")
+
+    def key(self, key: str) -> None:
+        os.write(self.master, key.encode())
+
+    def close(self) -> int:
+        if self.proc.poll() is None:
+            self.key("q")
+        try:
+            return self.proc.wait(timeout=WAIT_S)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            os.close(self.master)
+
+
+def save(root: Path, line: str) -> None:
+    path = root / MODULE
+    text = path.read_text()
+    current = next(x for x in text.splitlines() if x.startswith("    return sum") or "sleep" in x)
+    path.write_text(text.replace(current, line))
+
+
+def children_started(root: Path, seen: set[int]) -> set[int]:
+    """The pids the looping saves noted, waiting for one not seen yet."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        pids = {int(p.name[6:-4]) for p in (root / "katas" / "good").glob("child-*.pid")}
+        if pids - seen:
+            return pids - seen
+        time.sleep(0.05)
+    raise AssertionError("the looping save never started its child")
+
+
+def dead(pid: int) -> bool:
+    """Gone, or a zombie waiting for a parent that reaps nothing (as PID 1 may not)."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_save_or_r_cancels_a_running_check_and_kills_what_it_started(repo):
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good")
+    watch = PtyWatch(repo)
+    try:
+        watch.until("red: 1 of 2 tests fail")
+        save(repo, LOOPING)
+        watch.until("good: checking …")
+        (first,) = children_started(repo, set())
+
+        watch.key("r")  # re-run: the running check is cancelled, a new one starts
+        screen = watch.until("good: checking …")
+        assert "watching good — h next hint" in screen  # a redrawn screen: header first
+        assert dead(first), "the cancelled check's child process outlived it"
+        (second,) = children_started(repo, {first})
+
+        save(repo, REFERENCE)  # a save cancels the running check too, and is answered
+        watch.until("green: all 2 tests pass")
+        assert dead(second)
+        last_screen = watch.raw.rsplit(CLEAR, 1)[1]  # what the candidate sees now
+        assert "green: all 2 tests pass" in ANSI.sub("", last_screen)
+        assert "red: 1 of 2" not in ANSI.sub("", last_screen)
+    finally:
+        assert watch.close() == 0
+
+
+def test_q_quits_at_once_while_a_check_runs(repo):
+    watch = PtyWatch(repo, "good")
+    try:
+        watch.until("red: 1 of 2 tests fail")
+        save(repo, LOOPING)
+        watch.until("good: checking …")
+        (child,) = children_started(repo, set())
+        watch.key("q")
+        assert watch.proc.wait(timeout=WAIT_S) == 0
+        assert dead(child)
+    finally:
+        watch.close()
+
+
+def test_a_long_check_says_which_test_runs_and_a_test_past_its_limit_asks_about_a_loop(repo):
+    watch = Watch(repo, "good", "--test-timeout", "8")
+    try:
+        watch.until("red: 1 of 2 tests fail")
+        save(repo, "    while True:\n        pass")
+        watch.until("good: checking …")
+        notice = watch.until("still running after")[-1]
+        assert notice == (
+            "  still running after 5 s: mean of four — does the code loop? (a save or r "
+            "restarts the check, q quits; a test stops at 8 s)"
+        )
+        verdict = watch.until("red: ")  # spread passes, or never ran if it came after
+        where = verdict.index("  ✗ mean of four")
+        assert re.fullmatch(
+            r"      ran past the 8 s limit per test \(stopped after 8\.\d s\): "
+            r"does the code loop\?",
+            verdict[where + 1],
+        ), verdict
+    finally:
+        assert watch.close() == 0
+
+
+def test_a_module_that_does_not_load_is_said_once_and_briefly(repo):
+    watch = Watch(repo, "good")
+    try:
+        watch.until("red: 1 of 2 tests fail")
+        path = repo / MODULE
+        path.write_text(path.read_text().replace("def mean(", "def mean(("))
+        watch.until("good: checking …")
+        verdict = watch.until("red: 2 of 2 tests fail")
+        shown = "\n".join(verdict)
+        assert verdict[0].startswith("could not load the tests: SyntaxError")
+        assert "good_stats.py" in shown and "def mean((values" in shown
+        for noise in ("found no collectors", "???", "importlib", "site-packages", str(repo)):
+            assert noise not in shown
+        assert verdict[-4:] == [
+            "  ✗ mean of four",
+            "      did not run (see the errors above)",
+            "  ✗ 1 more test did not run either",
+            "red: 2 of 2 tests fail",
+        ]
+        assert len(verdict) <= 10
+        assert "found no collectors" not in "\n".join(watch.seen)  # not on stderr either
+    finally:
+        assert watch.close() == 0
+    assert "found no collectors" not in watch.proc.stderr.read()
+
+
+def test_watch_takes_the_lines_it_suggests(repo):
+    watch = Watch(repo, "good", "--lines", "1")
+    try:
+        watch.until("red: 1 of 2 tests fail")
+        save(repo, "    raise ValueError('first\\nsecond\\nthird')")
+        verdict = watch.until("red: 1 of 2 tests fail")
+        where = verdict.index("  ✗ mean of four")
+        assert verdict[where + 1 : where + 3] == [
+            "      ValueError: first",
+            "      … 2 more lines (--lines N shows more)",
+        ]
+    finally:
+        assert watch.close() == 0
+
+
+def test_a_second_watch_in_the_same_copy_is_refused(repo):
+    first = Watch(repo, "good")
+    try:
+        first.until("red: 1 of 2 tests fail")
+        second = run_kata(repo, "watch", "other", stdin="q\n")
+        assert second.returncode == 2
+        assert f"another `kata watch` (pid {first.proc.pid}) is already watching" in (second.stderr)
+        mock = run_kata(repo, "mock", "--minutes", "10")
+        assert mock.returncode == 2
+        assert "another `kata watch` is running in this copy" in mock.stderr
+        assert git(repo, "log", "-1", "--format=%s") == "template"  # no round started
+    finally:
+        assert first.close() == 0
+    again = Watch(repo, "other")  # the lock goes with the watch that held it
+    try:
+        again.until("red: 1 of 2 tests fail")
+    finally:
+        assert again.close() == 0
+
+
+def test_a_check_starts_on_the_first_warm_worker_without_waiting_for_the_others(tmp_path):
+    write_kata(tmp_path, "good", "good_stats")
+    (kata,) = load_catalogue(tmp_path)
+    slow = tmp_path / "slow-warm-up"
+    slow.mkdir()
+    (slow / "test_slow.py").write_text("import time\n\ndef test_wait():\n    time.sleep(600)\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = Workers(Path(tmp), parallel=2, test_timeout_s=600)
+        try:
+            workers.check(kata)  # the cold start
+            warming = workers.fork((str(slow), ["test_slow.py"]))  # warm in ten minutes
+            workers.waiting.append(warming)
+            workers.prepare(kata)  # and one that is warm in a moment
+            run = workers.check(kata)
+            assert run.verdicts() == {
+                "test_good_stats.py::test_mean_of_four": "failed",
+                "test_good_stats.py::test_spread": "passed",
+            }
+            assert warming in workers.waiting and not warming.ready
+            assert warming.process.is_alive()
+        finally:
+            workers.close()
+
+
+def test_the_zygote_stays_single_threaded_so_forking_it_is_safe(tmp_path):
+    from multiprocessing import forkserver
+
+    write_kata(tmp_path, "good", "good_stats")
+    (kata,) = load_catalogue(tmp_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = Workers(Path(tmp), parallel=1)
+        try:
+            workers.check(kata)
+            pid = forkserver._forkserver._forkserver_pid
+            assert len(os.listdir(f"/proc/{pid}/task")) == 1
+            modules = Path(f"/proc/{pid}/maps").read_text()
+            assert "libtorch" in modules  # it did import torch: what forking saves
+        finally:
+            workers.close()

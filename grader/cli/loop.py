@@ -230,6 +230,7 @@ def pick_mock(katas: list[Kata], known: dict, minutes: int, topics: list[str], r
 
 def cmd_mock(args: argparse.Namespace) -> int:
     from grader.grading.gitdata import START_TRAILER, GitError
+    from grader.loop import state
     from grader.loop.progress import progress, repo_with_commits, write_marker
 
     root = find_root()
@@ -257,6 +258,11 @@ def cmd_mock(args: argparse.Namespace) -> int:
             "or topics, or `kata reset` a solved kata"
         )
     ids = [k.id for k in chosen]
+    if not args.no_watch and state.watch_running(root):
+        raise UsageError(
+            "another `kata watch` is running in this copy: quit it (q) first, or start the "
+            "round with --no-watch and watch it there"
+        )
     try:
         marker = write_marker(root, f"Start mock round ({args.minutes} min)", START_TRAILER, ids)
     except GitError as exc:
@@ -322,7 +328,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
         round_ = None
         chosen = [present.one_kata(present.kata_in_progress(root))[1]]
     deadline = round_.deadline if round_ and not args.id else None
-    watch(root, chosen, deadline=deadline, poll=args.poll, lines=args.lines)
+    watch(
+        root,
+        chosen,
+        deadline=deadline,
+        poll=args.poll,
+        lines=args.lines,
+        test_timeout_s=args.test_timeout,
+    )
     if deadline is not None:
         return print_round_summary(present.console(), root)
     return 0
@@ -363,6 +376,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "do not arrive, as in some containers and WSL)",
     )
     p.add_argument("--lines", type=int, default=4, help="message lines shown per failing test")
+    p.add_argument(
+        "--test-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a test running longer fails, and the check stops there (30)",
+    )
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("hint", help="the next hint for a kata (recorded: the report counts hints)")

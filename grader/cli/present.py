@@ -7,6 +7,8 @@ The command modules import this module, never each other or the entry point.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from grader.catalogue.katas import Kata, closest_ids, find_root, kata_ids, load_catalogue, load_kata
@@ -146,30 +148,75 @@ def humanize(test_id: str) -> str:
     return name.replace("_", " ")
 
 
-def print_verdict(out, kata: Kata, run, lines: int = 8) -> bool:
-    """Print each test as passed or failed (with its property sentence); True when green."""
-    for error in run.collection_errors:
-        out.print(f"[red]could not load the tests:[/] {escape(error.strip())}")
-    failing = 0
+def print_verdict(out, kata: Kata, run, lines: int = 8, not_run: str | None = None) -> bool:
+    """Print each test as passed or failed (with its property sentence); True when green.
+
+    Tests that did not run are shown once, with ``not_run`` (or the load errors) as the
+    reason, then counted: when the module does not load, no test says anything new."""
+    problems = load_problems(run.collection_errors, kata.path)
+    for problem in problems:
+        out.print(f"[red]could not load the tests:[/] {escape(problem[0])}")
+        for line in problem[1:]:
+            out.print(f"    {line}", markup=False)
+    if not_run is None:
+        not_run = "did not run (see the errors above)" if problems else "did not run"
+    failing, missing = 0, []
     for test_id in kata.test_ids:
         result = run.results.get(test_id)
         if result and result.outcome == "passed":
             out.print(f"  [green]✓[/] {escape(humanize(test_id))}")
             continue
         failing += 1
+        if result is None:
+            missing.append(test_id)
+            if len(missing) > 1:
+                continue
         out.print(f"  [red]✗[/] {escape(humanize(test_id))}")
-        message = result.message if result else "did not run (see the errors above)"
-        shown = message.strip().splitlines() or [result.outcome if result else "missing"]
+        message = result.message if result else not_run
+        shown = message.strip().splitlines() or [result.outcome]
         for line in shown[:lines]:
             out.print(f"      {line}", markup=False)
         if len(shown) > lines:
             out.print(f"      … {len(shown) - lines} more lines (--lines N shows more)")
+    if len(missing) > 1:
+        out.print(f"  [red]✗[/] {count(len(missing) - 1, 'more test')} did not run either")
     total = len(kata.test_ids)
     if failing == 0 and run.exit_code == 0:
         out.print(f"[bold green]green[/]: all {total} tests pass")
         return True
     out.print(f"[bold red]red[/]: {failing} of {total} tests fail")
     return False
+
+
+_FRAME = re.compile(r"^(?P<file>\S.*?):(?P<line>\d+): in (?P<function>.+)$")
+
+
+def load_problems(errors: list[str], folder: Path) -> list[list[str]]:
+    """Why the tests could not be loaded, each as a headline and a few lines: the frames
+    in the kata's own files and the exception, without pytest's and importlib's frames
+    (``???``), with paths relative to the kata; the same problem once."""
+    prefix = str(folder.resolve()) + os.sep
+    problems: list[list[str]] = []
+    for error in errors:
+        text = error.split(": ", 1)[-1].replace(prefix, "")
+        kept, keep_source = [], False
+        for line in text.splitlines():
+            if line.startswith("E "):
+                kept.append(line[1:].removeprefix("   ").rstrip())
+                keep_source = False
+            elif frame := _FRAME.match(line):
+                file = frame["file"]
+                keep_source = not (file.startswith(("/", "<")) or "site-packages" in file)
+                if keep_source:
+                    kept.append(f"{file}, line {frame['line']}, in {frame['function']}")
+            elif keep_source and line.startswith(" ") and line.strip() != "???":
+                kept.append(line.rstrip())
+        problem = kept or text.strip().splitlines()[-3:] or ["(no details)"]
+        headline = next((line for line in reversed(problem) if line and line[0] != " "), "")
+        problem = [headline, *[line for line in problem if line != headline]]
+        if problem not in problems:
+            problems.append(problem)
+    return problems
 
 
 def count(n: int, noun: str) -> str:

@@ -14,11 +14,16 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader.usage import UsageError
+
 STATE_DIR = ".kata"
 STATE_FILE = "state.json"
+WATCH_LOCK = "watch.lock"
 
 
 def state_path(root: Path) -> Path:
@@ -115,3 +120,38 @@ def went_green(data: dict, kata_id: str) -> bool:
 
 def best_seconds(data: dict, kata_id: str) -> int | None:
     return data["katas"].get(kata_id, {}).get("best_s")
+
+
+@contextmanager
+def only_watch(root: Path) -> Iterator[None]:
+    """Hold the watch lock of this copy for as long as one ``kata watch`` runs: two
+    would put four test workers on two cores and answer each save twice.  The lock is
+    the kernel's (``flock``), so a watch that died leaves nothing stale behind."""
+    import fcntl
+
+    path = root / STATE_DIR / WATCH_LOCK
+    path.parent.mkdir(exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise UsageError(
+                f"another `kata watch` (pid {holder}) is already watching this copy: one is "
+                "enough (it answers every save, and two share the cores between four test "
+                "workers); quit the other one (q) or use it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def watch_running(root: Path) -> bool:
+    try:
+        with only_watch(root):
+            return False
+    except UsageError:
+        return True

@@ -1,85 +1,140 @@
 """Warm test workers for ``kata watch``: each answers one check, then a fresh one takes over.
 
-Why the worker looks the way it does: importing torch costs more than the whole check
-should take, and a child forked from a parent that only *imported* torch still pays
-for lazy imports and first-call setup; forking after torch ran ops can hang (OpenMP is
-not fork-safe).  So each worker is a fresh *spawned* process that imports everything
-and then runs the kata's tests once on a pristine copy (the warm-up).  It then answers
-exactly one check on the real files and exits, so module state never leaks from one
-check to the next; the next worker warms up in the background while the candidate
-reads the verdict and edits.
+Why the workers look the way they do.  Importing torch, pytest and hypothesis costs more
+than a whole check should take, so that cost is paid once, in a *zygote*: a
+``forkserver`` process that imports them (and ``torch._dynamo``, which any
+``torch.optim`` optimizer pulls in) and then never runs a torch op, never starts a
+thread and never imports a kata file.  Forking is only safe in that state (OpenMP and
+other thread pools do not survive a fork), and ``tests/test_watch.py`` checks the zygote
+stays single-threaded.
+
+Every worker is a fresh child of the zygote, so candidate code never shares a process
+with an earlier check.  A worker pins torch to one thread (workers run side by side, one
+per core), warms up by running the kata's tests once on a pristine copy (first-call
+setup: lazy imports, hypothesis, torch dispatch), says ``ready``, answers exactly one
+check on the real files, streaming each test's result as it finishes, and exits.  The
+next workers warm up while the candidate reads the verdict.  A worker leads its own
+process group, so cancelling a check (a new save, ``r``, ``q``) kills whatever the
+check started too; its output goes to a log file, never to the watch's terminal.
+
+Messages on the pipe are JSON (never pickle: the worker runs candidate code).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import multiprocessing
 import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader.catalogue.katas import Kata
 
+USED_KEPT = 8  # workers that answered, kept to be stopped at the end; older ones released
 TEST_TIMEOUT_S = 30.0  # an endless loop in the candidate's code ends as a failed test
+TIMEOUT_EXCEPTION = "TestTimeout"  # grader.grading.runner.TestTimeout, by name
+_MAX_MESSAGE = 8_000_000
 
 
-def _serve(conn, warm: tuple[str, tuple[str, ...]] | None) -> None:
-    """Worker process: import, warm up on the pristine copy, answer one check, exit."""
-    import importlib
-    import signal
+def zygote_imports() -> list[str]:
+    """What the zygote imports: the cost every check would pay, paid once per watch."""
+    from grader.grading.runner import WARM_IMPORTS
 
-    # Ctrl-C in the terminal reaches the whole process group: only `kata watch` answers it
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return [*WARM_IMPORTS, "torch._dynamo", "grader.loop.workers"]
 
-    from grader.grading.runner import WARM_IMPORTS, run_tests
 
-    for name in WARM_IMPORTS:
-        importlib.import_module(name)
+def _send(conn, kind: str, payload: object = None) -> None:
+    conn.send_bytes(json.dumps([kind, payload]).encode())
+
+
+def _serve(conn, warm: tuple[str, list[str]] | None, log: str, test_timeout_s: float) -> None:
+    """Worker process: warm up on the pristine copy, answer one check, exit."""
+    os.setpgid(0, 0)  # its own process group: a cancel kills what the check started too
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for `kata watch` to answer
+    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(output, 1)  # pytest's own complaints and what candidate code prints
+    os.dup2(output, 2)
     import torch
 
+    from grader.grading.runner import run_tests
+
     torch.set_num_threads(1)  # workers run side by side, one per core
-    if warm is not None:
-        run_tests(Path(warm[0]), warm[1])
+    if warm is not None:  # bounded too: a kata as shipped never loops, but if it did
+        run_tests(Path(warm[0]), warm[1], test_timeout_s=test_timeout_s)
     try:
-        conn.send("ready")
-        request = conn.recv()
-    except (EOFError, BrokenPipeError):  # `kata watch` is gone: nothing to answer
+        _send(conn, "ready")
+        folder, test_ids = json.loads(conn.recv_bytes(_MAX_MESSAGE))
+    except (EOFError, OSError):  # `kata watch` is gone (or dropped this worker)
         return
-    if request is None:
-        return
-    folder, test_ids = request
-    conn.send(run_tests(Path(folder), test_ids, test_timeout_s=TEST_TIMEOUT_S))
+
+    def on_result(result) -> None:
+        _send(conn, "test", asdict(result))
+
+    run = run_tests(Path(folder), test_ids, test_timeout_s=test_timeout_s, on_result=on_result)
+    _send(
+        conn,
+        "done",
+        {
+            "exit_code": run.exit_code,
+            "collection_errors": run.collection_errors,
+            "results": [asdict(result) for result in run.results.values()],
+        },
+    )
 
 
 class Worker:
-    def __init__(self, warm: tuple[str, tuple[str, ...]] | None):
-        context = multiprocessing.get_context("spawn")
+    """One forked worker and the thread that turns its messages into events:
+    ``(kind, worker, payload)`` with kind ``ready``, ``test``, ``done`` or ``gone``."""
+
+    def __init__(self, context, warm, log: Path, events: queue.Queue, test_timeout_s: float):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, warm), daemon=True)
+        self.log = log
+        self.process = context.Process(
+            target=_serve, args=(child, warm, str(log), test_timeout_s), daemon=True
+        )
         self.process.start()
         child.close()
+        self.ready = False
+        threading.Thread(target=self._listen, args=(events,), daemon=True).start()
 
-    def send(self, kata: Kata, test_ids: list[str]) -> None:
-        """Ask for these tests (waits for the warm-up to finish if it has not)."""
+    def _listen(self, events: queue.Queue) -> None:
         try:
-            if self.conn.recv() != "ready":
-                raise RuntimeError("the test worker did not start")
-            self.conn.send((str(kata.path), test_ids))
-        except EOFError:
-            raise self._stopped() from None
+            while True:
+                kind, payload = json.loads(self.conn.recv_bytes(_MAX_MESSAGE))
+                events.put((kind, self, payload))
+                if kind == "done":
+                    return
+        except (EOFError, OSError, ValueError):
+            events.put(("gone", self, None))
 
-    def result(self):
+    def send(self, folder: Path, test_ids: list[str]) -> None:
+        self.conn.send_bytes(json.dumps([str(folder), test_ids]).encode())
+
+    def log_tail(self, lines: int = 5) -> list[str]:
         try:
-            return self.conn.recv()  # the worker exits by itself; reaped later
-        except EOFError:
-            raise self._stopped() from None
+            return self.log.read_text(errors="replace").strip().splitlines()[-lines:]
+        except OSError:
+            return []
 
-    def _stopped(self) -> RuntimeError:
-        self.process.join(timeout=5)
-        return RuntimeError(
-            f"the test worker stopped (exit code {self.process.exitcode}) before it answered"
-        )
+    def release(self) -> None:
+        """Free what the watch holds of a worker that has answered (or was stopped)."""
+        self.stop()
+        self.conn.close()
+        with contextlib.suppress(ValueError):  # still running after the kill: left to gc
+            self.process.close()
 
     def stop(self) -> None:
-        self.process.kill()
+        """Kill the worker's whole process group (what its check started dies too)."""
+        # ProcessLookupError: not leading its group yet (so it started nothing), or gone
+        with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process.is_alive():
+            self.process.kill()
         self.process.join(timeout=5)
 
 
@@ -94,57 +149,177 @@ def split(test_ids: tuple[str, ...], parts: int, durations: dict[str, float]) ->
     return [group for group in groups if group]
 
 
-def merge(runs: list) -> object:
-    from grader.grading.runner import RunResult
+@dataclass
+class Check:
+    """One check of one kata, its tests split across workers; results stream in."""
 
-    merged = RunResult(next((r.exit_code for r in runs if r.exit_code), 0))
-    for run in runs:
-        merged.results.update(run.results)
-        merged.collection_errors += [
-            e for e in run.collection_errors if e not in merged.collection_errors
-        ]
-    return merged
+    kata: Kata
+    assigned: dict[Worker, list[str]]
+    started: float = field(default_factory=time.monotonic)
+    results: dict = field(default_factory=dict)
+    collection_errors: list[str] = field(default_factory=list)
+    exit_code: int = 0
+    finished: set[Worker] = field(default_factory=set)
+    failure: str | None = None  # a worker stopped before it answered
+
+    def take(self, kind: str, worker: Worker, payload) -> bool:
+        """Take one event of this check's workers; True once the check is complete."""
+        from grader.grading.runner import TestResult
+
+        if worker not in self.assigned:
+            return False
+        if kind == "test":
+            result = TestResult(**{**payload, "exceptions": tuple(payload["exceptions"])})
+            self.results[result.nodeid] = result
+        elif kind == "done":
+            for raw in payload["results"]:
+                self.results.setdefault(
+                    raw["nodeid"], TestResult(**{**raw, "exceptions": tuple(raw["exceptions"])})
+                )
+            self.collection_errors += [
+                e for e in payload["collection_errors"] if e not in self.collection_errors
+            ]
+            self.exit_code = self.exit_code or payload["exit_code"]
+            self.finished.add(worker)
+        elif kind == "gone":
+            worker.process.join(timeout=5)
+            tail = "\n".join(worker.log_tail())
+            self.failure = (
+                f"the test worker stopped (exit code {worker.process.exitcode}) before it "
+                "answered" + (f"; its last output:\n{tail}" if tail else "")
+            )
+        return self.complete
+
+    @property
+    def complete(self) -> bool:
+        return self.failure is not None or self.finished == set(self.assigned)
+
+    def timed_out(self) -> str | None:
+        """The first test that ran past its time limit, if one did."""
+        for test_id, result in self.results.items():
+            if TIMEOUT_EXCEPTION in result.exceptions:
+                return test_id
+        return None
+
+    def running(self) -> list[str]:
+        """The tests running now: each busy worker's first test without a result (pytest
+        runs a worker's tests in the order they were sent)."""
+        found = []
+        for worker, group in self.assigned.items():
+            if worker not in self.finished:
+                found += [t for t in group if t not in self.results][:1]
+        return found
+
+    def run(self):
+        from grader.grading.runner import RunResult
+
+        return RunResult(self.exit_code, dict(self.results), list(self.collection_errors))
 
 
 class Workers:
-    """Warm workers always waiting, one per core; a check splits the kata's tests among
-    them and each answers once, then fresh ones are spawned."""
+    """Forked workers, one per core: waiting (warming up or ready), then each answers one
+    check.  ``events`` receives every worker's messages; without one, ``check`` waits
+    for the answer itself."""
 
-    def __init__(self, tmp: Path, parallel: int | None = None):
+    def __init__(
+        self,
+        tmp: Path,
+        parallel: int | None = None,
+        events: queue.Queue | None = None,
+        test_timeout_s: float = TEST_TIMEOUT_S,
+    ):
         self.tmp = tmp
         self.parallel = parallel or max(1, min(2, os.cpu_count() or 1))
+        self.events: queue.Queue = events if events is not None else queue.Queue()
+        self.test_timeout_s = test_timeout_s
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(zygote_imports())
         self.warm_copies: dict[str, Path] = {}
         self.durations: dict[str, float] = {}
+        self.forked = 0
         # the first check pays the cold start in one process: no warm-up to share
-        self.waiting: list[Worker] = [Worker(None)]
+        self.waiting: list[Worker] = [self.fork(None)]
         self.used: list[Worker] = []
 
-    def _warm_copy(self, kata: Kata) -> tuple[str, tuple[str, ...]]:
+    def fork(self, warm: tuple[str, list[str]] | None) -> Worker:
+        """A new worker from the zygote; ``warm``: the tests it warms up on first."""
+        self.forked += 1
+        log = self.tmp / f"worker-{self.forked}.log"
+        return Worker(self.context, warm, log, self.events, self.test_timeout_s)
+
+    def _warm_copy(self, kata: Kata) -> tuple[str, list[str]]:
         from grader.catalogue import pristine
 
         if kata.id not in self.warm_copies:
             folder = self.tmp / kata.id
             pristine.materialize(kata, folder)
             self.warm_copies[kata.id] = folder
-        return str(self.warm_copies[kata.id]), kata.test_files
+        return str(self.warm_copies[kata.id]), list(kata.test_files)
+
+    def mark(self, kind: str, worker: Worker) -> None:
+        """Note what a worker said: ``ready``, or gone while waiting."""
+        if kind == "ready":
+            worker.ready = True
+        elif kind == "gone" and worker in self.waiting:
+            self.waiting.remove(worker)
+            worker.stop()
+
+    def dispatch(self, kata: Kata) -> Check | None:
+        """Start a check on the workers that are warm now (it does not wait for the
+        others); None while none is, and then the first to be warm is the next to ask."""
+        ready = [w for w in self.waiting if w.ready]
+        if not ready:
+            if not self.waiting:
+                self.prepare(kata, cold=True)
+            return None
+        groups = split(kata.test_ids, len(ready), self.durations)
+        chosen = ready[: len(groups)]
+        self.waiting = [w for w in self.waiting if w not in chosen]
+        self.used += chosen
+        for old in self.used[:-USED_KEPT]:  # the pipe and the process's handle are fds
+            old.release()
+        self.used = self.used[-USED_KEPT:]
+        for worker, group in zip(chosen, groups, strict=True):
+            worker.send(kata.path, group)
+        return Check(kata, dict(zip(chosen, groups, strict=True)))
+
+    def finish(self, check: Check) -> None:
+        """After a check: remember how long its tests took, kill what is still running."""
+        self.durations.update({t: r.duration_s for t, r in check.results.items()})
+        for worker in check.assigned:
+            if worker not in check.finished:
+                worker.stop()
+
+    def prepare(self, kata: Kata, cold: bool = False) -> None:
+        """Fork workers until one per core waits.  ``cold`` when a check waits for them:
+        answering at once beats warming up first (the warm-up is the same first-call
+        cost)."""
+        while len(self.waiting) < self.parallel:
+            self.waiting.append(self.fork(None if cold else self._warm_copy(kata)))
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every waiting worker is warm (when nothing else reads ``events``)."""
+        deadline = time.monotonic() + timeout
+        while not all(w.ready for w in self.waiting):
+            try:
+                kind, worker, _ = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            self.mark(kind, worker)
+        return True
 
     def check(self, kata: Kata):
-        """Answer from the waiting workers; call ``prepare`` afterwards for the next ones."""
-        workers = self.waiting or [Worker(self._warm_copy(kata))]
-        groups = split(kata.test_ids, len(workers), self.durations)
-        workers, self.waiting = workers[: len(groups)], workers[len(groups) :]
-        self.used += workers
-        for worker, group in zip(workers, groups, strict=True):
-            worker.send(kata, group)
-        run = merge([worker.result() for worker in workers])
-        self.durations.update({t: r.duration_s for t, r in run.results.items()})
-        return run
-
-    def prepare(self, kata: Kata) -> None:
-        """Start warming the next workers (after the verdict is shown, not before)."""
-        self.used = [w for w in self.used if w.process.is_alive()]
-        while len(self.waiting) < self.parallel:
-            self.waiting.append(Worker(self._warm_copy(kata)))
+        """One check, waiting for its answer (call ``prepare`` afterwards for the next)."""
+        check = None
+        while True:
+            check = check or self.dispatch(kata)
+            kind, worker, payload = self.events.get()
+            self.mark(kind, worker)
+            if check is not None and check.take(kind, worker, payload):
+                self.finish(check)
+                if check.failure:
+                    raise RuntimeError(check.failure)
+                return check.run()
 
     def close(self) -> None:
         for worker in self.used + self.waiting:
