@@ -1,15 +1,26 @@
-"""Time `kata watch`: from a saved file to a printed verdict, for every kata.
+"""Time `kata watch`: from a saved file to a printed verdict, for every kata, side by side
+with the import floor; and `kata list` side by side with its own floor.
 
-    .venv/bin/python bench/bench_watch.py [--saves 6] [--pause 4] [--kata ID ...]
+    .venv/bin/python bench/bench_watch.py [--saves 4] [--pause 4] [--cancels 2]
+                                          [--kata ID ...] [--list-runs 7]
 
 For each kata, in a temporary git copy of the catalogue, `kata watch ID` runs as a
 subprocess; the script waits for its first verdict, then saves the kata's module
 alternately with the reference fix applied (green) and as shipped (red), each time
 timing from the write to the `green:`/`red:` line, with `--pause` seconds between saves
-(a candidate reads the verdict and edits; the next worker warms up meanwhile).  The
-import floor (`python -c "import torch, pytest, hypothesis"`) is timed in the same run
-for scale.  Target: median save-to-verdict at most 0.5 s for each kata, below the floor.
-Also times `kata list` and `kata status` (target: under 0.3 s; they must not import torch).
+(a candidate reads the verdict and edits; the next workers warm up meanwhile).  Then,
+`--cancels` times: a save that never finishes loading (it sleeps at import), and
+`--cancel-after` seconds later the fix; timed from the fix's save to its verdict (the
+first check is cancelled and its workers killed).  The import floor
+(`python -c "import torch, pytest, hypothesis"`) is timed before each kata and once
+more at the end, in the same run, and every figure is also given as a multiple of its
+median.  Targets: at one save every 4 s, median save-to-verdict <= 0.2 x floor over the
+katas and the worst kata <= 0.3 x floor; a cancelled check's save within the same bounds.
+
+`kata list` is timed against `python -c "import rich.console, tomllib"` (its floor:
+nothing it prints can come faster), alternating, `--list-runs` of each, after one
+untimed run (which checks the catalogue and remembers it); target <= 1.5 x floor.
+`kata status` is timed alongside.  Neither may import torch.
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FLOOR = [sys.executable, "-c", "import torch, pytest, hypothesis"]
+LIST_FLOOR = [sys.executable, "-c", "import rich.console, tomllib"]
+STUCK = "\nimport time as _bench_time\n\n_bench_time.sleep(600)\n"  # a save that hangs
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.invalid",
@@ -40,6 +53,7 @@ GIT_ENV = {
 def copy_repo(into: Path) -> Path:
     shutil.copytree(ROOT / "katas", into / "katas", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "grader" / "private", into / "grader" / "private")
+    (into / ".gitignore").write_text(".kata/\n__pycache__/\n")
     env = {**os.environ, **GIT_ENV}
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "template"]):
         subprocess.run(["git", *args], cwd=into, env=env, check=True)
@@ -61,41 +75,69 @@ def versions(repo: Path, kata_id: str) -> tuple[dict[str, str], dict[str, str]]:
     return buggy, fixed
 
 
-def time_watch(repo: Path, kata_id: str, saves: int, pause: float) -> list[tuple[str, float]]:
-    buggy, fixed = versions(repo, kata_id)
-    proc = subprocess.Popen(
-        [str(BIN / "kata"), "watch", kata_id],
-        cwd=repo,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    verdicts: queue.Queue = queue.Queue()
+class Watch:
+    def __init__(self, repo: Path, kata_id: str):
+        self.repo, self.kata_id = repo, kata_id
+        self.proc = subprocess.Popen(
+            [str(BIN / "kata"), "watch", kata_id],
+            cwd=repo,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        self.verdicts: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
 
-    def read() -> None:
-        for line in proc.stdout:
+    def _read(self) -> None:
+        for line in self.proc.stdout:
             if line.startswith(("green:", "red:")):
-                verdicts.put((time.perf_counter(), line.split(":")[0]))
+                self.verdicts.put((time.perf_counter(), line.split(":")[0]))
 
-    threading.Thread(target=read, daemon=True).start()
-    timings = []
+    def save(self, texts: dict[str, str]) -> float:
+        start = time.perf_counter()
+        for name, text in texts.items():
+            (self.repo / "katas" / self.kata_id / name).write_text(text)
+        return start
+
+    def verdict(self, since: float) -> tuple[str, float]:
+        while True:
+            at, verdict = self.verdicts.get(timeout=120)
+            if at >= since:
+                return verdict, at - since
+
+    def close(self) -> None:
+        self.proc.stdin.write("q\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def time_watch(repo: Path, kata_id: str, args) -> tuple[list[tuple[str, float]], list[float]]:
+    buggy, fixed = versions(repo, kata_id)
+    watch = Watch(repo, kata_id)
+    saves, cancels = [], []
     try:
-        verdicts.get(timeout=120)  # the first, cold check
-        for i in range(saves):
-            time.sleep(pause)
+        watch.verdict(0.0)  # the first, cold check
+        for i in range(args.saves):
+            time.sleep(args.pause)
             texts = fixed if i % 2 == 0 else buggy
-            start = time.perf_counter()
-            for name, text in texts.items():
-                (repo / "katas" / kata_id / name).write_text(text)
-            at, verdict = verdicts.get(timeout=60)
-            timings.append((verdict, at - start))
+            saves.append(watch.verdict(watch.save(texts)))
+        for _ in range(args.cancels):
+            time.sleep(args.pause)
+            watch.save(buggy)  # red again, then a save that hangs, then the fix
+            watch.verdict(0.0)
+            time.sleep(args.pause)
+            watch.save({name: text + STUCK for name, text in buggy.items()})
+            time.sleep(args.cancel_after)
+            verdict, seconds = watch.verdict(watch.save(fixed))
+            assert verdict == "green", verdict
+            cancels.append(seconds)
     finally:
-        proc.stdin.write("q\n")
-        proc.stdin.close()
-        proc.wait(timeout=30)
-    return timings
+        watch.close()
+        for name, text in buggy.items():
+            (repo / "katas" / kata_id / name).write_text(text)
+    return saves, cancels
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -106,37 +148,66 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--saves", type=int, default=6, help="saves per kata (half green)")
+    parser.add_argument("--saves", type=int, default=4, help="saves per kata (half green)")
     parser.add_argument("--pause", type=float, default=4.0, help="seconds between saves")
+    parser.add_argument("--cancels", type=int, default=2, help="cancelled checks per kata")
+    parser.add_argument("--cancel-after", type=float, default=1.0, help="seconds into a check")
     parser.add_argument("--kata", nargs="*", help="katas to time (default: all)")
+    parser.add_argument("--list-runs", type=int, default=7, help="kata list runs (and floor)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp:
         repo = copy_repo(Path(tmp))
         ids = args.kata or sorted(p.parent.name for p in (repo / "katas").glob("*/kata.toml"))
-        floor = statistics.median(timed(FLOOR, repo) for _ in range(3))
-        print(f"import floor (median of 3): {floor:.2f} s")
-        print(f"{'kata':28} {'median s':>8} {'green s':>8} {'red s':>7} {'max s':>6}  x floor")
-        medians = []
+        floors, rows = [], []
         for kata_id in ids:
-            timings = time_watch(repo, kata_id, args.saves, args.pause)
-            seconds = [s for _, s in timings]
+            floors.append(timed(FLOOR, repo))
+            rows.append((kata_id, *time_watch(repo, kata_id, args)))
+        floors.append(timed(FLOOR, repo))
+        floor = statistics.median(floors)
+        print(f"import floor (median of {len(floors)}, one before each kata): {floor:.2f} s")
+        print(
+            f"{'kata':26} {'median s':>8} {'green s':>7} {'red s':>6} {'max s':>6} "
+            f"{'x floor':>7} {'cancel s':>8} {'x floor':>7}"
+        )
+        medians, cancel_medians = [], []
+        for kata_id, saves, cancels in rows:
+            seconds = [s for _, s in saves]
             by = {
-                v: statistics.median([s for w, s in timings if w == v] or [0])
+                v: statistics.median([s for w, s in saves if w == v] or [0])
                 for v in ("green", "red")
             }
             median = statistics.median(seconds)
             medians.append(median)
+            cancel = statistics.median(cancels) if cancels else float("nan")
+            cancel_medians += [cancel] if cancels else []
             print(
-                f"{kata_id:28} {median:8.3f} {by['green']:8.3f} {by['red']:7.3f} "
-                f"{max(seconds):6.3f}  {median / floor:.2f}"
+                f"{kata_id:26} {median:8.3f} {by['green']:7.3f} {by['red']:6.3f} "
+                f"{max(seconds):6.3f} {median / floor:7.2f} {cancel:8.3f} {cancel / floor:7.2f}"
             )
+        overall, worst = statistics.median(medians), max(medians)
         print(
-            f"median over katas: {statistics.median(medians):.3f} s; "
-            f"worst kata {max(medians):.3f} s"
+            f"median over katas: {overall:.3f} s ({overall / floor:.2f} x floor); "
+            f"worst kata {worst:.3f} s ({worst / floor:.2f} x floor)"
         )
-        for command in (["list"], ["status"]):
-            runs = [timed([str(BIN / "kata"), *command], repo) for _ in range(5)]
-            print(f"kata {command[0]:7} median of 5: {statistics.median(runs):.3f} s")
+        if cancel_medians:
+            overall, worst = statistics.median(cancel_medians), max(cancel_medians)
+            print(
+                f"after a cancel: median {overall:.3f} s ({overall / floor:.2f} x floor); "
+                f"worst kata {worst:.3f} s ({worst / floor:.2f} x floor)"
+            )
+        timed([str(BIN / "kata"), "list"], repo)  # checks the catalogue once, remembered
+        runs: dict[str, list[float]] = {"floor": [], "list": [], "status": []}
+        for _ in range(args.list_runs):
+            runs["floor"].append(timed(LIST_FLOOR, repo))
+            runs["list"].append(timed([str(BIN / "kata"), "list"], repo))
+            runs["status"].append(timed([str(BIN / "kata"), "status"], repo))
+        list_floor = statistics.median(runs["floor"])
+        print(f"list floor (import rich.console, tomllib), median of {args.list_runs}: ", end="")
+        print(f"{list_floor:.3f} s")
+        for name in ("list", "status"):
+            median = statistics.median(runs[name])
+            print(f"kata {name:7} median of {args.list_runs}: {median:.3f} s", end="")
+            print(f" ({median / list_floor:.2f} x floor)")
     return 0
 
 

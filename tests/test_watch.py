@@ -475,3 +475,25 @@ def test_the_zygote_stays_single_threaded_so_forking_it_is_safe(tmp_path):
             assert "libtorch" in modules  # it did import torch: what forking saves
         finally:
             workers.close()
+
+
+def test_a_module_that_loops_when_imported_stops_the_check_too(repo):
+    """The per-test limit only runs while a test does; loading the module is not one."""
+    watch = Watch(repo, "good", "--test-timeout", "2")
+    try:
+        watch.until("red: 1 of 2 tests fail")
+        path = repo / MODULE
+        path.write_text(path.read_text() + "\nwhile True:\n    pass\n")
+        watch.until("good: checking …")
+        stopped = watch.until("does the code loop when it is imported?")[-1]
+        assert re.fullmatch(
+            r"stopped: no test finished in \d+ s \(a test may take 2 s\): "
+            r"does the code loop when it is imported\?",
+            stopped,
+        ), stopped
+        watch.until("h next hint")  # the check is over: the watch listens for the next save
+        fix(repo)
+        path.write_text(path.read_text().replace("\nwhile True:\n    pass\n", ""))
+        watch.until("green: all 2 tests pass")
+    finally:
+        assert watch.close() == 0

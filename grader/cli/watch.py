@@ -32,6 +32,7 @@ IDLE_S = 0.5  # how often the loop looks at the clock when nothing happens
 COUNTDOWN_S = 60.0  # a mock round's time left, printed this often
 SLOW_NOTICE_S = 5.0  # a check running this long says which test runs
 MAX_LOST = 3
+STALL_GRACE_S = 5.0  # past the per-test limit, for what runs around the tests
 KEYS = "h next hint · r re-run · l list · q quit"
 
 
@@ -210,6 +211,14 @@ class _Session:
                 f"{self.test_timeout_s:g} s)",
                 markup=False,
             )
+        check = self.check
+        if check is not None and now - check.progressed > self.test_timeout_s + STALL_GRACE_S:
+            # no test finished for longer than one may take: stuck before any test ran
+            check.failure = (
+                f"stopped: no test finished in {now - check.progressed:.0f} s (a test may take "
+                f"{self.test_timeout_s:g} s): does the code loop when it is imported?"
+            )
+            self.finish()
         if self.deadline and now >= self.countdown_at:
             self.countdown_at = now + COUNTDOWN_S
             self.out.print(_left(self.deadline), style="dim")

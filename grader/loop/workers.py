@@ -156,6 +156,7 @@ class Check:
     kata: Kata
     assigned: dict[Worker, list[str]]
     started: float = field(default_factory=time.monotonic)
+    progressed: float = field(default_factory=time.monotonic)  # when a test last finished
     results: dict = field(default_factory=dict)
     collection_errors: list[str] = field(default_factory=list)
     exit_code: int = 0
@@ -171,6 +172,7 @@ class Check:
         if kind == "test":
             result = TestResult(**{**payload, "exceptions": tuple(payload["exceptions"])})
             self.results[result.nodeid] = result
+            self.progressed = time.monotonic()
         elif kind == "done":
             for raw in payload["results"]:
                 self.results.setdefault(
