@@ -38,6 +38,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The copy of the catalogue lives inside this checkout, as a candidate's katas live in
+# their copy: pytest collects from the directory above the kata folder up to where the
+# grader's pytest.ini lives, so a copy in /tmp would also list every entry of /tmp
+# (hundreds on a shared machine) on every check, which no candidate pays.
+WORK = ROOT / "bench" / ".work"
 BIN = Path(sys.executable).parent
 FLOOR = [sys.executable, "-c", "import torch, pytest, hypothesis"]
 LIST_FLOOR = [sys.executable, "-c", "import rich.console, tomllib"]
@@ -155,7 +160,8 @@ def main() -> int:
     parser.add_argument("--kata", nargs="*", help="katas to time (default: all)")
     parser.add_argument("--list-runs", type=int, default=7, help="kata list runs (and floor)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp:
+    WORK.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-watch-", dir=WORK) as tmp:
         repo = copy_repo(Path(tmp))
         ids = args.kata or sorted(p.parent.name for p in (repo / "katas").glob("*/kata.toml"))
         floors, rows = [], []

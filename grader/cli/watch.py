@@ -160,7 +160,8 @@ class _Session:
         self.workers.finish(check)
         kata = check.kata
         self.first_checks.discard(kata.id)
-        self.workers.prepare(kata, cold=bool(self.pending))
+        if self.pending:  # a check waits: fork its workers now, to answer without warm-up
+            self.workers.prepare(self.pending[0], cold=True)
         if check.failure:
             self.out.print(f"[red]{present.escape(check.failure)}[/]")
         else:
@@ -175,6 +176,7 @@ class _Session:
                 attempt = History.read(self.root).attempt(kata.id)
                 present.announce_first_green(self.out, self.root, kata, attempt)
         self.out.print(self.footer(), style="dim")
+        self.workers.prepare(kata)  # after the verdict: warming up takes both cores
         self.dispatch()
 
     def _explained(self, check):

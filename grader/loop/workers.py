@@ -45,7 +45,7 @@ def zygote_imports() -> list[str]:
     """What the zygote imports: the cost every check would pay, paid once per watch."""
     from grader.grading.runner import WARM_IMPORTS
 
-    return [*WARM_IMPORTS, "torch._dynamo", "grader.loop.workers"]
+    return [*WARM_IMPORTS, "torch._dynamo", "grader.loop.workers", "grader.loop.zygote"]
 
 
 def _send(conn, kind: str, payload: object = None) -> None:
@@ -97,12 +97,24 @@ class Worker:
         self.process = context.Process(
             target=_serve, args=(child, warm, str(log), test_timeout_s), daemon=True
         )
-        self.process.start()
-        child.close()
         self.ready = False
-        threading.Thread(target=self._listen, args=(events,), daemon=True).start()
+        self.started = self.stopped = False
+        threading.Thread(target=self._start, args=(child, events), daemon=True).start()
 
-    def _listen(self, events: queue.Queue) -> None:
+    def _start(self, child, events: queue.Queue) -> None:
+        """Start the process off the caller's thread (the first start waits for the zygote
+        to import torch: seconds, during which ``kata watch`` keeps answering keys), then
+        turn its messages into events."""
+        try:
+            self.process.start()
+        except Exception:  # the zygote is gone (the watch is closing)
+            events.put(("gone", self, None))
+            return
+        finally:
+            child.close()
+        self.started = True
+        if self.stopped:  # stopped while starting: ``stop`` could not kill it yet
+            self._kill()
         try:
             while True:
                 kind, payload = json.loads(self.conn.recv_bytes(_MAX_MESSAGE))
@@ -126,10 +138,16 @@ class Worker:
         self.stop()
         self.conn.close()
         with contextlib.suppress(ValueError):  # still running after the kill: left to gc
-            self.process.close()
+            if self.started:
+                self.process.close()
 
     def stop(self) -> None:
         """Kill the worker's whole process group (what its check started dies too)."""
+        self.stopped = True
+        if self.started:
+            self._kill()
+
+    def _kill(self) -> None:
         # ProcessLookupError: not leading its group yet (so it started nothing), or gone
         with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
             os.killpg(self.process.pid, signal.SIGKILL)
