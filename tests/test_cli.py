@@ -262,3 +262,37 @@ def test_the_grade_table_renders_whole_at_80_columns_in_a_pipe(monkeypatch, caps
         "2", "yes",
     ]  # fmt: skip
     assert any(line.startswith("tries: commits that change the kata's files") for line in lines)
+
+
+def test_listing_checks_the_catalogue_once_per_change_of_its_files(repo):
+    """The check (jsonschema, every test file parsed) runs when a kata's files change,
+    and its result is remembered: a plain `kata list` does not pay for it again."""
+    code = (
+        "import sys; from grader.cli.main import main; code = main(['list', '--json']); "
+        "sys.exit(10 + code if 'jsonschema' in sys.modules else code)"
+    )
+
+    def listing() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "KATA_ROOT": str(repo)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    toml = repo / "katas" / "good" / "kata.toml"
+    toml.write_text(toml.read_text().replace("budget_minutes = 5", "budget_minutes = 6"))
+    assert listing().returncode == 10  # a changed kata.toml is checked
+    assert listing().returncode == 0, "the unchanged catalogue was checked again"
+    tests = repo / "katas" / "good" / "test_good_stats.py"
+    tests.write_text(tests.read_text().replace("def test_spread", "def _spread"))
+    broken = listing()
+    assert broken.returncode == 12  # a changed test file too, and its problem is reported
+    assert "test_good_stats.py defines no test named 'test_spread'" in broken.stderr
+    tests.write_text(tests.read_text().replace("def _spread", "def test_spread"))
+    assert listing().returncode == 0  # as before: known good
+    (repo / "katas" / "good" / "good_stats.py").unlink()
+    gone = listing()
+    assert gone.returncode == 12  # a file the kata names, deleted
+    assert "files: 'good_stats.py' does not exist" in gone.stderr

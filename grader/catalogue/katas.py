@@ -6,6 +6,7 @@ reported with the file, the field and what to do about it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tomllib
@@ -176,21 +177,86 @@ def _semantic_problems(where: str, folder: Path, data: dict) -> list[str]:
     return problems
 
 
+# Checking a kata (the schema with jsonschema, every test file parsed) costs more than
+# listing the catalogue, so a kata found valid is remembered by a digest of everything the
+# check reads; a change to any of it, to the schema or to this module checks it again.
+CHECKED_PATH = Path(".kata") / "checked-katas.json"  # under the repository root, git-ignored
+_CHECKED_KEPT = 200
+
+
+@cache
+def _checker_digest() -> bytes:
+    return hashlib.sha256(SCHEMA_PATH.read_bytes() + Path(__file__).read_bytes()).digest()
+
+
+def _check_digest(folder: Path, toml_text: str, data: dict) -> str | None:
+    """What the check of this kata depends on, or None when ``data`` is too malformed to
+    say (then it is simply checked)."""
+    try:
+        test_files = sorted(
+            {t.split("::", 1)[0] for group in data["tests"].values() for t in group}
+        )
+        digest = hashlib.sha256(_checker_digest())
+        digest.update(f"{folder.name}\0{toml_text}\0".encode())
+        digest.update("\0".join(sorted(p.name for p in folder.iterdir() if p.is_file())).encode())
+        for name in test_files:
+            path = folder / name
+            digest.update(b"\0" + (path.read_bytes() if path.is_file() else b"(missing)"))
+        return digest.hexdigest()
+    except (AttributeError, KeyError, TypeError, ValueError, OSError):
+        return None
+
+
+def _checked_file(folder: Path) -> Path:
+    return folder.parent.parent / CHECKED_PATH
+
+
+@cache
+def _known_good(path: Path) -> set[str]:
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return set()
+    return set(found) if isinstance(found, list) else set()
+
+
+def _remember_good(path: Path, digest: str) -> None:
+    known = _known_good(path)
+    if digest in known:
+        return
+    known.add(digest)
+    import tempfile
+
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".checked-", suffix=".json")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(sorted(known)[-_CHECKED_KEPT:], handle)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only checkout: check every time, as before
+
+
 def load_kata(folder: Path) -> Kata:
     """Load ``folder/kata.toml``; raise CatalogueError naming every problem found."""
     toml_path = folder / "kata.toml"
     where = str(toml_path)
     try:
-        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        text = toml_path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise CatalogueError([f"{where}: missing; every folder in katas/ needs one"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError([f"{where}: not valid TOML: {exc}"]) from None
-    problems = schema_problems(where, data)
-    if not problems:
-        problems = _semantic_problems(where, folder, data)
-    if problems:
-        raise CatalogueError(problems)
+    digest = _check_digest(folder, text, data)
+    if digest is None or digest not in _known_good(_checked_file(folder)):
+        problems = schema_problems(where, data)
+        if not problems:
+            problems = _semantic_problems(where, folder, data)
+        if problems:
+            raise CatalogueError(problems)
+        if digest is not None:
+            _remember_good(_checked_file(folder), digest)
     return Kata(
         id=data["id"],
         title=data["title"],

@@ -232,7 +232,12 @@ class _Session:
         from grader.loop.workers import Workers
 
         stop = threading.Event()
-        self.workers = Workers(tmp, events=self.events, test_timeout_s=self.test_timeout_s)
+        self.workers = Workers(
+            tmp,
+            events=self.events,
+            test_timeout_s=self.test_timeout_s,
+            preload=("grader.cli.main",),  # what `kata`'s script imports, run by each child
+        )
         threads = [
             threading.Thread(
                 target=_watch_files,

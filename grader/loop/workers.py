@@ -41,11 +41,12 @@ TIMEOUT_EXCEPTION = "TestTimeout"  # grader.grading.runner.TestTimeout, by name
 _MAX_MESSAGE = 8_000_000
 
 
-def zygote_imports() -> list[str]:
-    """What the zygote imports: the cost every check would pay, paid once per watch."""
+def zygote_imports(extra: tuple[str, ...] = ()) -> list[str]:
+    """What the zygote imports: the cost every check would pay, paid once per watch
+    (``extra``: the caller's main module, which every forked child imports again)."""
     from grader.grading.runner import WARM_IMPORTS
 
-    return [*WARM_IMPORTS, "torch._dynamo", "grader.loop.workers", "grader.loop.zygote"]
+    return [*WARM_IMPORTS, "torch._dynamo", *extra, "grader.loop.workers", "grader.loop.zygote"]
 
 
 def _send(conn, kind: str, payload: object = None) -> None:
@@ -98,6 +99,7 @@ class Worker:
             target=_serve, args=(child, warm, str(log), test_timeout_s), daemon=True
         )
         self.ready = False
+        self.warming = warm is not None  # warming up takes a while; a cold fork is ready at once
         self.started = self.stopped = False
         threading.Thread(target=self._start, args=(child, events), daemon=True).start()
 
@@ -247,13 +249,14 @@ class Workers:
         parallel: int | None = None,
         events: queue.Queue | None = None,
         test_timeout_s: float = TEST_TIMEOUT_S,
+        preload: tuple[str, ...] = (),
     ):
         self.tmp = tmp
         self.parallel = parallel or max(1, min(2, os.cpu_count() or 1))
         self.events: queue.Queue = events if events is not None else queue.Queue()
         self.test_timeout_s = test_timeout_s
         self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(zygote_imports())
+        self.context.set_forkserver_preload(zygote_imports(preload))
         self.warm_copies: dict[str, Path] = {}
         self.durations: dict[str, float] = {}
         self.forked = 0
@@ -288,10 +291,10 @@ class Workers:
         """Start a check on the workers that are warm now (it does not wait for the
         others); None while none is, and then the first to be warm is the next to ask."""
         ready = [w for w in self.waiting if w.ready]
-        if not ready:
-            if not self.waiting:
-                self.prepare(kata, cold=True)
-            return None
+        if not self.waiting:
+            self.prepare(kata, cold=True)
+        if not ready or any(not w.ready and not w.warming for w in self.waiting):
+            return None  # a cold fork is ready in a moment: it takes its share
         groups = split(kata.test_ids, len(ready), self.durations)
         chosen = ready[: len(groups)]
         self.waiting = [w for w in self.waiting if w not in chosen]
@@ -305,7 +308,9 @@ class Workers:
 
     def finish(self, check: Check) -> None:
         """After a check: remember how long its tests took, kill what is still running."""
-        self.durations.update({t: r.duration_s for t, r in check.results.items()})
+        for test_id, result in check.results.items():  # a passing run is the long one:
+            earlier = self.durations.get(test_id, 0.0)  # remembered, fading, through red runs
+            self.durations[test_id] = max(result.duration_s, earlier / 2)
         for worker in check.assigned:
             if worker not in check.finished:
                 worker.stop()
