@@ -296,3 +296,15 @@ def test_listing_checks_the_catalogue_once_per_change_of_its_files(repo):
     gone = listing()
     assert gone.returncode == 12  # a file the kata names, deleted
     assert "files: 'good_stats.py' does not exist" in gone.stderr
+
+
+def test_a_command_parses_as_before_though_only_its_own_parser_is_built(repo):
+    typo = kata(repo, "lsit")
+    assert typo.returncode == 2
+    assert "invalid choice: 'lsit' (choose from 'list', 'test', 'validate', 'start'" in typo.stderr
+    bad_option = kata(repo, "list", "--bogus")
+    assert bad_option.returncode == 2
+    assert "unrecognized arguments: --bogus" in bad_option.stderr
+    nested = kata(repo, "leaderboard", "render", "--help")
+    assert nested.returncode == 0 and "--dir DIR" in nested.stdout
+    assert kata(repo, "list", "--help").stdout.startswith("usage: kata list [-h]")
