@@ -161,6 +161,8 @@ def main() -> int:
     parser.add_argument("--list-runs", type=int, default=7, help="kata list runs (and floor)")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
+    # as scripts/install.sh leaves the checkout (and as PYTHONDONTWRITEBYTECODE would not)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "grader")], check=True)
     with tempfile.TemporaryDirectory(prefix="bench-watch-", dir=WORK) as tmp:
         repo = copy_repo(Path(tmp))
         ids = args.kata or sorted(p.parent.name for p in (repo / "katas").glob("*/kata.toml"))

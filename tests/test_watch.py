@@ -446,9 +446,11 @@ def test_a_check_starts_on_the_first_warm_worker_without_waiting_for_the_others(
         workers = Workers(Path(tmp), parallel=2, test_timeout_s=600)
         try:
             workers.check(kata)  # the cold start
-            warming = workers.fork((str(slow), ["test_slow.py"]))  # warm in ten minutes
-            workers.waiting.append(warming)
-            workers.prepare(kata)  # and one that is warm in a moment
+            workers.prepare(kata)  # two workers warm up on the kata ...
+            assert workers.wait_ready(WAIT_S)
+            warming = workers.waiting[0]  # ... and one of them again, for ten minutes
+            warming.warm = False
+            warming.send(slow, ["test_slow.py"], kind="warm")
             run = workers.check(kata)
             assert run.verdicts() == {
                 "test_good_stats.py::test_mean_of_four": "failed",

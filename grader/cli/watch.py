@@ -137,7 +137,7 @@ class _Session:
 
     def on_worker(self, kind: str, worker, payload) -> None:
         waiting = worker in self.workers.waiting
-        self.workers.mark(kind, worker)
+        self.workers.mark(kind, worker, payload)
         check = self.check
         if check is not None and (check.take(kind, worker, payload) or check.timed_out()):
             self.finish()  # answered, or one test ran past its limit (the rest would too)
@@ -160,8 +160,6 @@ class _Session:
         self.workers.finish(check)
         kata = check.kata
         self.first_checks.discard(kata.id)
-        if self.pending:  # a check waits: fork its workers now, to answer without warm-up
-            self.workers.prepare(self.pending[0], cold=True)
         if check.failure:
             self.out.print(f"[red]{present.escape(check.failure)}[/]")
         else:
@@ -176,8 +174,8 @@ class _Session:
                 attempt = History.read(self.root).attempt(kata.id)
                 present.announce_first_green(self.out, self.root, kata, attempt)
         self.out.print(self.footer(), style="dim")
-        self.workers.prepare(kata)  # after the verdict: warming up takes both cores
-        self.dispatch()
+        self.dispatch()  # a check that waited takes the idle workers as they are
+        self.workers.prepare(kata)  # the others warm up now: that takes both cores
 
     def _explained(self, check):
         """The run, with a test past its time limit said in words, and why the others

@@ -53,8 +53,9 @@ def _send(conn, kind: str, payload: object = None) -> None:
     conn.send_bytes(json.dumps([kind, payload]).encode())
 
 
-def _serve(conn, warm: tuple[str, list[str]] | None, log: str, test_timeout_s: float) -> None:
-    """Worker process: warm up on the pristine copy, answer one check, exit."""
+def _serve(conn, log: str, test_timeout_s: float) -> None:
+    """Worker process: say ``ready``; warm up when asked (then ``ready`` again, warm);
+    answer one check; exit."""
     os.setpgid(0, 0)  # its own process group: a cancel kills what the check started too
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for `kata watch` to answer
     output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -65,11 +66,15 @@ def _serve(conn, warm: tuple[str, list[str]] | None, log: str, test_timeout_s: f
     from grader.grading.runner import run_tests
 
     torch.set_num_threads(1)  # workers run side by side, one per core
-    if warm is not None:  # bounded too: a kata as shipped never loops, but if it did
-        run_tests(Path(warm[0]), warm[1], test_timeout_s=test_timeout_s)
     try:
-        _send(conn, "ready")
-        folder, test_ids = json.loads(conn.recv_bytes(_MAX_MESSAGE))
+        _send(conn, "ready", {"warm": False})
+        while True:
+            kind, (folder, test_ids) = json.loads(conn.recv_bytes(_MAX_MESSAGE))
+            if kind == "check":
+                break
+            # bounded too: a kata as shipped never loops, but if it did
+            run_tests(Path(folder), test_ids, test_timeout_s=test_timeout_s)
+            _send(conn, "ready", {"warm": True})
     except (EOFError, OSError):  # `kata watch` is gone (or dropped this worker)
         return
 
@@ -92,14 +97,15 @@ class Worker:
     """One forked worker and the thread that turns its messages into events:
     ``(kind, worker, payload)`` with kind ``ready``, ``test``, ``done`` or ``gone``."""
 
-    def __init__(self, context, warm, log: Path, events: queue.Queue, test_timeout_s: float):
+    def __init__(self, context, log: Path, events: queue.Queue, test_timeout_s: float):
         self.conn, child = context.Pipe()
         self.log = log
         self.process = context.Process(
-            target=_serve, args=(child, warm, str(log), test_timeout_s), daemon=True
+            target=_serve, args=(child, str(log), test_timeout_s), daemon=True
         )
-        self.ready = False
-        self.warming = warm is not None  # warming up takes a while; a cold fork is ready at once
+        self.ready = False  # it can take a check now
+        self.warm = False  # it has run a kata's tests once (first-call setup done)
+        self.warming = False  # it is doing so: that takes a while; a fork is ready at once
         self.started = self.stopped = False
         threading.Thread(target=self._start, args=(child, events), daemon=True).start()
 
@@ -126,8 +132,9 @@ class Worker:
         except (EOFError, OSError, ValueError):
             events.put(("gone", self, None))
 
-    def send(self, folder: Path, test_ids: list[str]) -> None:
-        self.conn.send_bytes(json.dumps([str(folder), test_ids]).encode())
+    def send(self, folder: Path, test_ids: list[str], kind: str = "check") -> None:
+        self.conn.send_bytes(json.dumps([kind, [str(folder), test_ids]]).encode())
+        self.ready, self.warming = False, kind == "warm"
 
     def log_tail(self, lines: int = 5) -> list[str]:
         try:
@@ -141,10 +148,12 @@ class Worker:
         self.conn.close()
         with contextlib.suppress(ValueError):  # still running after the kill: left to gc
             if self.started:
+                self.process.join(timeout=5)
                 self.process.close()
 
     def stop(self) -> None:
-        """Kill the worker's whole process group (what its check started dies too)."""
+        """Kill the worker's whole process group (what its check started dies too); it is
+        reaped later (``release``), so a cancel does not wait for it."""
         self.stopped = True
         if self.started:
             self._kill()
@@ -153,9 +162,9 @@ class Worker:
         # ProcessLookupError: not leading its group yet (so it started nothing), or gone
         with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
+        with contextlib.suppress(ValueError):
+            if self.process.is_alive():
+                self.process.kill()
 
 
 def split(test_ids: tuple[str, ...], parts: int, durations: dict[str, float]) -> list[list[str]]:
@@ -239,9 +248,10 @@ class Check:
 
 
 class Workers:
-    """Forked workers, one per core: waiting (warming up or ready), then each answers one
-    check.  ``events`` receives every worker's messages; without one, ``check`` waits
-    for the answer itself."""
+    """Forked workers, one per core, always waiting beside the ones at work: forked idle
+    (ready for a check at once, cold), warmed up once a verdict is out, then each answers
+    one check.  ``events`` receives every worker's messages; without one, ``check``
+    waits for the answer itself."""
 
     def __init__(
         self,
@@ -260,42 +270,51 @@ class Workers:
         self.warm_copies: dict[str, Path] = {}
         self.durations: dict[str, float] = {}
         self.forked = 0
-        # the first check pays the cold start in one process: no warm-up to share
-        self.waiting: list[Worker] = [self.fork(None)]
+        self.waiting: list[Worker] = []
         self.used: list[Worker] = []
+        self.fork()  # the first check pays the cold start in one process: no warm-up to share
 
-    def fork(self, warm: tuple[str, list[str]] | None) -> Worker:
-        """A new worker from the zygote; ``warm``: the tests it warms up on first."""
+    def fork(self) -> Worker:
+        """A new idle worker from the zygote, waiting."""
         self.forked += 1
         log = self.tmp / f"worker-{self.forked}.log"
-        return Worker(self.context, warm, log, self.events, self.test_timeout_s)
+        worker = Worker(self.context, log, self.events, self.test_timeout_s)
+        self.waiting.append(worker)
+        return worker
 
-    def _warm_copy(self, kata: Kata) -> tuple[str, list[str]]:
+    def _spares(self) -> None:
+        while len(self.waiting) < self.parallel:
+            self.fork()
+
+    def warm_copy(self, kata: Kata) -> tuple[Path, list[str]]:
+        """The kata as shipped, in a folder of its own: what workers warm up on."""
         from grader.catalogue import pristine
 
         if kata.id not in self.warm_copies:
             folder = self.tmp / kata.id
             pristine.materialize(kata, folder)
             self.warm_copies[kata.id] = folder
-        return str(self.warm_copies[kata.id]), list(kata.test_files)
+        return self.warm_copies[kata.id], list(kata.test_files)
 
-    def mark(self, kind: str, worker: Worker) -> None:
-        """Note what a worker said: ``ready``, or gone while waiting."""
+    def mark(self, kind: str, worker: Worker, payload=None) -> None:
+        """Note what a worker said: ``ready`` (warm or not), or gone while waiting."""
         if kind == "ready":
-            worker.ready = True
+            worker.ready, worker.warming = True, False
+            worker.warm = bool(payload and payload.get("warm"))
         elif kind == "gone" and worker in self.waiting:
             self.waiting.remove(worker)
             worker.stop()
 
     def dispatch(self, kata: Kata) -> Check | None:
-        """Start a check on the workers that are warm now (it does not wait for the
-        others); None while none is, and then the first to be warm is the next to ask."""
-        ready = [w for w in self.waiting if w.ready]
+        """Start a check on the workers that can take it now, warm ones first; it does not
+        wait for one still warming up.  None while none can: the next ``ready`` is the
+        moment to ask again."""
         if not self.waiting:
-            self.prepare(kata, cold=True)
+            self._spares()
+        ready = sorted((w for w in self.waiting if w.ready), key=lambda w: not w.warm)
         if not ready or any(not w.ready and not w.warming for w in self.waiting):
-            return None  # a cold fork is ready in a moment: it takes its share
-        groups = split(kata.test_ids, len(ready), self.durations)
+            return None  # a fork is ready in a moment: it takes its share
+        groups = split(kata.test_ids, min(len(ready), self.parallel), self.durations)
         chosen = ready[: len(groups)]
         self.waiting = [w for w in self.waiting if w not in chosen]
         self.used += chosen
@@ -304,6 +323,7 @@ class Workers:
         self.used = self.used[-USED_KEPT:]
         for worker, group in zip(chosen, groups, strict=True):
             worker.send(kata.path, group)
+        self._spares()  # idle beside the check (no warm-up yet): a cancel has them at once
         return Check(kata, dict(zip(chosen, groups, strict=True)))
 
     def finish(self, check: Check) -> None:
@@ -315,22 +335,27 @@ class Workers:
             if worker not in check.finished:
                 worker.stop()
 
-    def prepare(self, kata: Kata, cold: bool = False) -> None:
-        """Fork workers until one per core waits.  ``cold`` when a check waits for them:
-        answering at once beats warming up first (the warm-up is the same first-call
-        cost)."""
-        while len(self.waiting) < self.parallel:
-            self.waiting.append(self.fork(None if cold else self._warm_copy(kata)))
+    def prepare(self, kata: Kata) -> None:
+        """Workers until one per core waits, each warming up on ``kata`` as shipped (call
+        it once a verdict is out: warming up takes both cores)."""
+        self._spares()
+        folder, test_files = self.warm_copy(kata)
+        for worker in self.waiting:
+            if worker.ready and not worker.warm:
+                worker.send(folder, test_files, kind="warm")
 
     def wait_ready(self, timeout: float) -> bool:
-        """Wait until every waiting worker is warm (when nothing else reads ``events``)."""
+        """Wait until every waiting worker is ready and none is warming up (when nothing
+        else reads ``events``)."""
         deadline = time.monotonic() + timeout
         while not all(w.ready for w in self.waiting):
             try:
-                kind, worker, _ = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
+                kind, worker, payload = self.events.get(
+                    timeout=max(0.0, deadline - time.monotonic())
+                )
             except queue.Empty:
                 return False
-            self.mark(kind, worker)
+            self.mark(kind, worker, payload)
         return True
 
     def check(self, kata: Kata):
@@ -339,7 +364,7 @@ class Workers:
         while True:
             check = check or self.dispatch(kata)
             kind, worker, payload = self.events.get()
-            self.mark(kind, worker)
+            self.mark(kind, worker, payload)
             if check is not None and check.take(kind, worker, payload):
                 self.finish(check)
                 if check.failure:
@@ -349,3 +374,7 @@ class Workers:
     def close(self) -> None:
         for worker in self.used + self.waiting:
             worker.stop()
+        for worker in self.used + self.waiting:
+            with contextlib.suppress(ValueError, AssertionError):
+                if worker.started:
+                    worker.process.join(timeout=5)
