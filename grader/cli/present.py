@@ -33,7 +33,9 @@ def console(stderr: bool = False):
             self.quiet = True
             raise BrokenPipeError
 
-    return KataConsole(stderr=stderr, highlight=False, soft_wrap=True)
+    # emoji=False: text is shown as written (":name:" stays), and rich's emoji table
+    # (2 ms of every command) is never loaded
+    return KataConsole(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def catalogue() -> tuple[Path, list[Kata]]:

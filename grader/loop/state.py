@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +40,8 @@ def load(root: Path) -> dict:
 
 def save(root: Path, data: dict) -> None:
     """Write atomically so an interrupted run never leaves a half-written file."""
+    import tempfile
+
     path = state_path(root)
     path.parent.mkdir(exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-", suffix=".json")
