@@ -149,6 +149,7 @@ class _Session:
                 raise UsageError(f"{MAX_LOST} test workers stopped while warming up: giving up")
             self.dispatch()
         elif kind == "ready":
+            self.lost = 0  # workers do start: an earlier loss was a passing problem
             self.dispatch()
 
     def finish(self) -> None:
