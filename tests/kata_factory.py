@@ -177,23 +177,27 @@ def fix(root: Path, module: Path = MODULE) -> None:
 
 
 def run_kata(
-    root: Path, *args: str, stdin: str | None = None, columns: int = 160
+    root: Path, *args: str, stdin: str | None = None, columns: int | None = 160
 ) -> subprocess.CompletedProcess[str]:
-    """``kata ARGS`` in a subprocess on the catalogue at ``root`` (git identity set)."""
+    """``kata ARGS`` in a subprocess on the catalogue at ``root`` (git identity set);
+    ``columns=None``: no COLUMNS, as in a pipe or a CI log (80 columns)."""
+    env = {"KATA_ROOT": str(root), **({"COLUMNS": str(columns)} if columns else {})}
+    return run_cli(list(args), cwd=root, env=env, stdin=stdin)
+
+
+def run_cli(
+    args: list[str], *, cwd: Path, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m grader.cli ARGS`` with this environment minus what says where the
+    catalogue is or how wide the terminal is, plus the git identity and ``env``."""
     import os
     import sys
 
-    env = {
-        **os.environ,
-        **GIT_ENV,
-        "KATA_ROOT": str(root),
-        "NO_COLOR": "1",
-        "COLUMNS": str(columns),
-    }
+    base = {k: v for k, v in os.environ.items() if k not in ("KATA_ROOT", "COLUMNS", "LINES")}
     return subprocess.run(
         [sys.executable, "-m", "grader.cli", *args],
-        env=env,
-        cwd=root,
+        env={**base, **GIT_ENV, "NO_COLOR": "1", **env},
+        cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,

@@ -138,7 +138,7 @@ def test_outside_any_catalogue_no_command_falls_back_to_the_clone_kata_runs_from
     the package stands in for that clone, so a regression commits there, not here."""
     import shutil
 
-    from kata_factory import GIT_ENV, git, two_kata_repo
+    from kata_factory import git, run_cli, two_kata_repo
 
     installed = two_kata_repo(tmp_path / "installed")
     shutil.copytree(
@@ -149,18 +149,10 @@ def test_outside_any_catalogue_no_command_falls_back_to_the_clone_kata_runs_from
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("KATA_ROOT", "PYTHONPATH")}
-    env = {**env, **GIT_ENV, "PYTHONPATH": str(installed), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    env = {"PYTHONPATH": str(installed), "GIT_CEILING_DIRECTORIES": str(tmp_path)}
 
     def kata_elsewhere(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "grader.cli", *args],
-            cwd=elsewhere,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        return run_cli(list(args), cwd=elsewhere, env=env)
 
     for args in (["start", "good"], ["list"], ["hint", "good"]):
         done = kata_elsewhere(*args)
@@ -206,21 +198,9 @@ def test_kata_alone_shows_the_commands_and_version_says_which(repo):
     assert version.stdout == f"kata {installed('ml-debug-katas')}\n"
 
 
-def plain_env(**extra: str) -> dict[str, str]:
-    """Not a terminal and no COLUMNS: what a pipe or a CI log gets (80 columns)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "KATA_ROOT")}
-    return {**env, "NO_COLOR": "1", **extra}
-
-
 def test_the_kata_table_renders_whole_rows_at_80_columns_in_a_pipe():
     project = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "list"],
-        env=plain_env(KATA_ROOT=str(project)),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_kata(project, "list", columns=None)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80

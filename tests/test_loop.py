@@ -260,27 +260,13 @@ def test_solution_prints_square_brackets_as_written(repo):
 
 
 def test_the_brief_keeps_long_code_lines_whole_in_a_pipe(repo):
-    import os
-    import subprocess
-    import sys
-
-    from kata_factory import GIT_ENV
-
     long_line = (
         "print(torch.bincount(sampler(logits.expand(1000, -1)), minlength=3))  # [1000, 0, 0]"
     )
     brief = repo / "katas" / "good" / "README.md"
     brief.write_text(f"Averages look too big.\n\n```python\n{long_line}\n```\n")
     git(repo, "commit", "-qam", "a brief with code")
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    done = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "start", "good"],
-        env={**env, **GIT_ENV, "KATA_ROOT": str(repo), "NO_COLOR": "1"},
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_kata(repo, "start", "good", columns=None)
     assert done.returncode == 0, done.stderr
     assert long_line in done.stdout.splitlines()
 
