@@ -499,3 +499,18 @@ def test_a_module_that_loops_when_imported_stops_the_check_too(repo):
         watch.until("green: all 2 tests pass")
     finally:
         assert watch.close() == 0
+
+
+def test_workers_that_turn_up_after_a_verdict_warm_up_too(tmp_path):
+    """Spares forked beside a check were left cold when they were not ready yet at the
+    verdict: the next save then paid their first-call setup."""
+    write_kata(tmp_path, "good", "good_stats")
+    (kata,) = load_catalogue(tmp_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = Workers(Path(tmp), parallel=2)
+        try:
+            workers.prepare(kata)  # at once: no worker is ready yet (the zygote is starting)
+            assert workers.wait_ready(WAIT_S)
+            assert [w.warm for w in workers.waiting] == [True, True]
+        finally:
+            workers.close()

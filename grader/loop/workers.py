@@ -270,6 +270,7 @@ class Workers:
         self.warm_copies: dict[str, Path] = {}
         self.durations: dict[str, float] = {}
         self.forked = 0
+        self.warm_on: Kata | None = None  # set by ``prepare`` until the next check starts
         self.waiting: list[Worker] = []
         self.used: list[Worker] = []
         self.fork()  # the first check pays the cold start in one process: no warm-up to share
@@ -297,10 +298,14 @@ class Workers:
         return self.warm_copies[kata.id], list(kata.test_files)
 
     def mark(self, kind: str, worker: Worker, payload=None) -> None:
-        """Note what a worker said: ``ready`` (warm or not), or gone while waiting."""
+        """Note what a worker said: ``ready`` (warm or not), or gone while waiting.  A
+        worker that turns up ready but cold while warming up is in order (``prepare``)
+        starts its warm-up too."""
         if kind == "ready":
             worker.ready, worker.warming = True, False
             worker.warm = bool(payload and payload.get("warm"))
+            if self.warm_on is not None and not worker.warm and worker in self.waiting:
+                worker.send(*self.warm_copy(self.warm_on), kind="warm")
         elif kind == "gone" and worker in self.waiting:
             self.waiting.remove(worker)
             worker.stop()
@@ -314,6 +319,7 @@ class Workers:
         ready = sorted((w for w in self.waiting if w.ready), key=lambda w: not w.warm)
         if not ready or any(not w.ready and not w.warming for w in self.waiting):
             return None  # a fork is ready in a moment: it takes its share
+        self.warm_on = None  # no warm-up beside a check: it would take the check's cores
         groups = split(kata.test_ids, min(len(ready), self.parallel), self.durations)
         chosen = ready[: len(groups)]
         self.waiting = [w for w in self.waiting if w not in chosen]
@@ -338,11 +344,11 @@ class Workers:
     def prepare(self, kata: Kata) -> None:
         """Workers until one per core waits, each warming up on ``kata`` as shipped (call
         it once a verdict is out: warming up takes both cores)."""
+        self.warm_on = kata
         self._spares()
-        folder, test_files = self.warm_copy(kata)
         for worker in self.waiting:
             if worker.ready and not worker.warm:
-                worker.send(folder, test_files, kind="warm")
+                worker.send(*self.warm_copy(kata), kind="warm")
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until every waiting worker is ready and none is warming up (when nothing
