@@ -66,18 +66,20 @@ def read_seal(kata: Kata) -> dict[str, str] | None:
         ) from None
 
 
-def fingerprint(kata: Kata) -> str:
-    """One id for the current content of the files the candidate edits."""
-    blobs = current_blobs(kata, kata.files)
+def fingerprint(kata: Kata, blobs: dict[str, str | None] | None = None) -> str:
+    """One id for the current content of the files the candidate edits (``blobs``: their
+    ``current_blobs``, when the caller has read them already)."""
+    blobs = current_blobs(kata, kata.files) if blobs is None else blobs
     return hashlib.sha256(json.dumps(blobs, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def is_untouched(kata: Kata) -> bool | None:
+def is_untouched(kata: Kata, blobs: dict[str, str | None] | None = None) -> bool | None:
     """Whether the editable files are as shipped; None when the kata is not sealed."""
     seal = read_seal(kata)
     if seal is None:
         return None
-    return all(seal.get(name) == blob for name, blob in current_blobs(kata, kata.files).items())
+    blobs = current_blobs(kata, kata.files) if blobs is None else blobs
+    return all(seal.get(name) == blob for name, blob in blobs.items())
 
 
 def materialize(kata: Kata, dest: Path) -> bool:

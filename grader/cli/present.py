@@ -142,11 +142,19 @@ def print_kata_table(out, rows: list[dict]) -> None:
             padded[4] = f"[{status_style}]{padded[4]}[/]"
         return " ".join(padded).rstrip()
 
-    out.print(f"{len(rows)} katas")
-    out.print(line(header), style="bold")
-    out.print("─" * (sum(widths) + len(widths) - 1))
-    for row, values in zip(rows, cells, strict=True):
-        out.print(line(values, STATUS_STYLE.get(row["status"], "")))
+    out.print(
+        "\n".join(
+            [
+                f"{len(rows)} katas",
+                f"[bold]{line(header)}[/]",
+                "─" * (sum(widths) + len(widths) - 1),
+                *(
+                    line(v, STATUS_STYLE.get(r["status"], ""))
+                    for r, v in zip(rows, cells, strict=True)
+                ),
+            ]
+        )
+    )
 
 
 def humanize(test_id: str) -> str:

@@ -8,8 +8,8 @@ give-ups as the candidate's terminal did.  Nothing here imports torch.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from grader.catalogue.katas import Kata
 from grader.grading.gitdata import (
@@ -23,8 +23,9 @@ from grader.grading.gitdata import (
 from grader.usage import UsageError
 
 
-@dataclass(frozen=True)
-class Attempt:
+# Named tuples rather than frozen dataclasses: defining one costs a tenth as much, and
+# `kata list` imports this module.
+class Attempt(NamedTuple):
     """The current attempt at one kata: from its newest start marker in HEAD's history."""
 
     kata_id: str
@@ -75,8 +76,7 @@ class History:
         return self.newest_start()[1]
 
 
-@dataclass(frozen=True)
-class KataProgress:
+class KataProgress(NamedTuple):
     """What every command says about one kata, read in one place (``progress``):
     ``kata list``, ``status``, ``solution``, ``start``, ``hint``, ``watch`` and ``mock``
     agree because they all read this."""
@@ -155,8 +155,7 @@ def files_at_start(root: Path, kata: Kata, attempt: Attempt) -> dict[str, str]:
         return {name: (Path(tmp) / name).read_text() for name in kata.files}
 
 
-@dataclass(frozen=True)
-class GreenReport:
+class GreenReport(NamedTuple):
     elapsed_s: int | None
     lines: int | None  # None when the starting version cannot be recovered
     tokens: int | None

@@ -102,12 +102,13 @@ def status_of(kata, data: dict, started: bool = False) -> str:
     from grader.catalogue import pristine
 
     entry = data["katas"].get(kata.id, {})
-    current = pristine.fingerprint(kata)
+    blobs = pristine.current_blobs(kata, kata.files)  # read once, for both questions
+    current = pristine.fingerprint(kata, blobs)
     if current in entry.get("green_versions", ()) or (
         entry.get("status") == GREEN and entry.get("fingerprint") == current
     ):
         return GREEN
-    if started or pristine.is_untouched(kata) is False:
+    if started or pristine.is_untouched(kata, blobs) is False:
         return IN_PROGRESS
     return SOLVED if went_green(data, kata.id) else UNTOUCHED
 
