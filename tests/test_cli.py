@@ -246,7 +246,11 @@ def test_the_grade_table_renders_whole_at_80_columns_in_a_pipe(monkeypatch, caps
 
 def test_listing_checks_the_catalogue_once_per_change_of_its_files(repo):
     """The check (jsonschema, every test file parsed) runs when a kata's files change,
-    and its result is remembered: a plain `kata list` does not pay for it again."""
+    and its result is remembered (in the git directory: the work tree stays clean): a
+    plain `kata list` does not pay for it again."""
+    from kata_factory import git
+
+    git(repo, "init", "-q")
     code = (
         "import sys; from grader.cli.main import main; code = main(['list', '--json']); "
         "sys.exit(10 + code if 'jsonschema' in sys.modules else code)"
@@ -276,6 +280,8 @@ def test_listing_checks_the_catalogue_once_per_change_of_its_files(repo):
     gone = listing()
     assert gone.returncode == 12  # a file the kata names, deleted
     assert "files: 'good_stats.py' does not exist" in gone.stderr
+    written = [p for p in repo.rglob("*.json") if ".git" not in p.parts]
+    assert written == [repo / "grader" / "private" / "good" / "pristine.json"]  # the seal only
 
 
 def test_a_command_parses_as_before_though_only_its_own_parser_is_built(repo):

@@ -180,7 +180,9 @@ def _semantic_problems(where: str, folder: Path, data: dict) -> list[str]:
 # Checking a kata (the schema with jsonschema, every test file parsed) costs more than
 # listing the catalogue, so a kata found valid is remembered by a digest of everything the
 # check reads; a change to any of it, to the schema or to this module checks it again.
-CHECKED_PATH = Path(".kata") / "checked-katas.json"  # under the repository root, git-ignored
+# The digests live in the repository's .git directory, where nothing is ever committed
+# (without one, every command checks, as before).
+CHECKED_FILE = "kata-checked-katas.json"
 _CHECKED_KEPT = 200
 
 
@@ -207,31 +209,36 @@ def _check_digest(folder: Path, toml_text: str, data: dict) -> str | None:
         return None
 
 
-def _checked_file(folder: Path) -> Path:
-    return folder.parent.parent / CHECKED_PATH
+@cache
+def _checked_file(root: Path) -> Path | None:
+    """Where the digests of ``root``'s valid katas are kept: in its ``.git`` directory,
+    where nothing is committed.  None (check every time) without one: outside git, or in
+    a worktree, whose git directory lives in another checkout."""
+    dot_git = root / ".git"
+    return dot_git / CHECKED_FILE if dot_git.is_dir() else None
 
 
 @cache
-def _known_good(path: Path) -> set[str]:
+def _known_good(path: Path | None) -> dict[str, None]:
+    """The digests, oldest first (a dict keeps the order)."""
     try:
-        found = json.loads(path.read_text())
+        found = json.loads(path.read_text()) if path else []
     except (OSError, ValueError):
-        return set()
-    return set(found) if isinstance(found, list) else set()
+        return {}
+    return dict.fromkeys(found) if isinstance(found, list) else {}
 
 
-def _remember_good(path: Path, digest: str) -> None:
+def _remember_good(path: Path | None, digest: str) -> None:
     known = _known_good(path)
-    if digest in known:
+    if path is None or digest in known:
         return
-    known.add(digest)
+    known[digest] = None
     import tempfile
 
     try:
-        path.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".checked-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kata-checked-", suffix=".json")
         with os.fdopen(fd, "w") as handle:
-            json.dump(sorted(known)[-_CHECKED_KEPT:], handle)
+            json.dump(list(known)[-_CHECKED_KEPT:], handle)
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only checkout: check every time, as before
@@ -249,14 +256,15 @@ def load_kata(folder: Path) -> Kata:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError([f"{where}: not valid TOML: {exc}"]) from None
     digest = _check_digest(folder, text, data)
-    if digest is None or digest not in _known_good(_checked_file(folder)):
+    remembered = _checked_file(folder.parent.parent)
+    if digest is None or digest not in _known_good(remembered):
         problems = schema_problems(where, data)
         if not problems:
             problems = _semantic_problems(where, folder, data)
         if problems:
             raise CatalogueError(problems)
         if digest is not None:
-            _remember_good(_checked_file(folder), digest)
+            _remember_good(remembered, digest)
     return Kata(
         id=data["id"],
         title=data["title"],
