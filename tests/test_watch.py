@@ -511,6 +511,7 @@ def test_workers_that_turn_up_after_a_verdict_warm_up_too(tmp_path):
         try:
             workers.prepare(kata)  # at once: no worker is ready yet (the zygote is starting)
             assert workers.wait_ready(WAIT_S)
-            assert [w.warm for w in workers.waiting] == [True, True]
+            assert len(workers.waiting) == 4  # two per core: a check takes two
+            assert all(w.warm for w in workers.waiting)
         finally:
             workers.close()

@@ -365,8 +365,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "watch",
         help="re-run a kata's tests on every save (keys: h hint, r re-run, l list, q quit)",
         description="Re-run the kata's visible tests each time one of its files is saved. "
-        "A warm worker answers in a fraction of a second. Keys: h next hint, r re-run, "
-        "l list, q quit. In a mock round, watches the round's katas with a countdown.",
+        "Warm workers answer without importing torch again; a save or r while a check "
+        "runs starts it over. Keys: h next hint, r re-run, l list, q quit. In a mock round, "
+        "watches the round's katas with a countdown.",
     )
     p.add_argument("id", nargs="?", help="kata id (default: the kata in progress)")
     p.add_argument(

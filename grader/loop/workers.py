@@ -248,9 +248,9 @@ class Check:
 
 
 class Workers:
-    """Forked workers, one per core, always waiting beside the ones at work: forked idle
-    (ready for a check at once, cold), warmed up once a verdict is out, then each answers
-    one check.  ``events`` receives every worker's messages; without one, ``check``
+    """Forked workers, one per core for each check and as many waiting beside it: forked
+    idle (ready for a check at once, cold), warmed up once a verdict is out, then each
+    answers one check.  ``events`` receives every worker's messages; without one, ``check``
     waits for the answer itself."""
 
     def __init__(
@@ -283,8 +283,8 @@ class Workers:
         self.waiting.append(worker)
         return worker
 
-    def _spares(self) -> None:
-        while len(self.waiting) < self.parallel:
+    def _spares(self, count: int) -> None:
+        while len(self.waiting) < count:
             self.fork()
 
     def warm_copy(self, kata: Kata) -> tuple[Path, list[str]]:
@@ -315,9 +315,10 @@ class Workers:
         wait for one still warming up.  None while none can: the next ``ready`` is the
         moment to ask again."""
         if not self.waiting:
-            self._spares()
+            self._spares(self.parallel)
         ready = sorted((w for w in self.waiting if w.ready), key=lambda w: not w.warm)
-        if not ready or any(not w.ready and not w.warming for w in self.waiting):
+        forking = any(not w.ready and not w.warming for w in self.waiting)
+        if not ready or (forking and len(ready) < self.parallel):
             return None  # a fork is ready in a moment: it takes its share
         self.warm_on = None  # no warm-up beside a check: it would take the check's cores
         groups = split(kata.test_ids, min(len(ready), self.parallel), self.durations)
@@ -329,7 +330,9 @@ class Workers:
         self.used = self.used[-USED_KEPT:]
         for worker, group in zip(chosen, groups, strict=True):
             worker.send(kata.path, group)
-        self._spares()  # idle beside the check (no warm-up yet): a cancel has them at once
+        # one per core stays idle beside the check (forked cold if need be; no warm-up
+        # now: it would take the check's cores), so a save that cancels it has workers
+        self._spares(self.parallel)
         return Check(kata, dict(zip(chosen, groups, strict=True)))
 
     def finish(self, check: Check) -> None:
@@ -342,10 +345,13 @@ class Workers:
                 worker.stop()
 
     def prepare(self, kata: Kata) -> None:
-        """Workers until one per core waits, each warming up on ``kata`` as shipped (call
-        it once a verdict is out: warming up takes both cores)."""
+        """Two workers per core waiting, each warming up on ``kata`` as shipped (call it
+        once a verdict is out: warming up takes both cores).  A check takes one per core,
+        and the other half stays warm and idle beside it: a save that cancels the check is
+        answered by warm workers too (an idle worker shares most of its memory with the
+        zygote)."""
         self.warm_on = kata
-        self._spares()
+        self._spares(2 * self.parallel)
         for worker in self.waiting:
             if worker.ready and not worker.warm:
                 worker.send(*self.warm_copy(kata), kind="warm")
