@@ -515,3 +515,27 @@ def test_workers_that_turn_up_after_a_verdict_warm_up_too(tmp_path):
             assert all(w.warm for w in workers.waiting)
         finally:
             workers.close()
+
+
+def test_a_check_leaves_warm_workers_idle_beside_it_and_forks_nothing_meanwhile(tmp_path):
+    """A save that cancels a check is answered by warm workers; forking or warming up
+    beside a check would take its cores."""
+    write_kata(tmp_path, "good", "good_stats")
+    (kata,) = load_catalogue(tmp_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = Workers(Path(tmp), parallel=2)
+        try:
+            workers.check(kata)
+            workers.prepare(kata)
+            assert workers.wait_ready(WAIT_S)
+            forked = workers.forked
+            check = workers.dispatch(kata)
+            assert check is not None and len(check.assigned) == 2
+            assert len(workers.waiting) == 2
+            assert all(w.ready and w.warm for w in workers.waiting)
+            workers.finish(check)  # cancelled by a save: its workers are killed ...
+            again = workers.dispatch(kata)  # ... and the save's check takes the warm ones
+            assert again is not None and all(w.warm for w in again.assigned)
+            assert workers.forked == forked  # nothing forked beside either check
+        finally:
+            workers.close()

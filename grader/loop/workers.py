@@ -330,9 +330,8 @@ class Workers:
         self.used = self.used[-USED_KEPT:]
         for worker, group in zip(chosen, groups, strict=True):
             worker.send(kata.path, group)
-        # one per core stays idle beside the check (forked cold if need be; no warm-up
-        # now: it would take the check's cores), so a save that cancels it has workers
-        self._spares(self.parallel)
+        # no fork or warm-up beside the check (it would take the check's cores): the idle
+        # workers ``prepare`` left (one per core) answer a save that cancels it
         return Check(kata, dict(zip(chosen, groups, strict=True)))
 
     def finish(self, check: Check) -> None:
