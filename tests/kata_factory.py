@@ -31,25 +31,29 @@ def spread(values: list[float]) -> float:
 VISIBLE_TESTS = """\
 import math
 
-from {module} import mean, spread
+from grader.grading.boundary import candidate
+
+stats = candidate("{module}")
 
 
 def test_mean_of_four():
-    got = mean([1.0, 2.0, 3.0, 6.0])
+    got = stats.mean([1.0, 2.0, 3.0, 6.0])
     assert math.isclose(got, 3.0), f"mean of [1, 2, 3, 6] is 3, got {{got}}"
 
 
 def test_spread():
-    assert spread([1.0, 4.0]) == 3.0, "spread of [1, 4] is 3"
+    assert stats.spread([1.0, 4.0]) == 3.0, "spread of [1, 4] is 3"
 """
 
 HOLDOUT_TESTS = """\
-from {module} import mean
+from grader.grading.boundary import candidate
+
+stats = candidate("{module}")
 
 
 def test_mean_of_other_lengths():
     for n in (1, 2, 3, 5, 8):
-        got = mean([2.0] * n)
+        got = stats.mean([2.0] * n)
         assert got == 2.0, f"mean of {{n}} twos is 2, got {{got}}"
 """
 

@@ -47,6 +47,7 @@ class KataValidation:
     checks: list[Check] = field(default_factory=list)
     reference_lines: int | None = None
     decoys_caught_by: dict[str, list[str]] = field(default_factory=dict)
+    reference_timings: dict[str, float] = field(default_factory=dict)  # slowest run, per test
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -193,6 +194,10 @@ def _judge(kata: Kata, variant: str, runs: list[RunResult], result: KataValidati
     not_run = [t for t in kata.test_ids if t not in first.results]
     failing = sorted(nodeid for nodeid, r in first.results.items() if r.outcome != "passed")
     if variant == REFERENCE:
+        result.reference_timings = {
+            nodeid: max(run.results[nodeid].duration_s for run in runs if nodeid in run.results)
+            for nodeid in first.results
+        }
         result.add(
             "reference: every visible and holdout test passes",
             not failing and not not_run and first.exit_code == 0,
