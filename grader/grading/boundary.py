@@ -25,6 +25,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -39,7 +40,9 @@ from typing import Any
 from grader.grading import wire
 
 WARM = ("numpy", "torch", "torch.nn", "torch.nn.functional")
-SUBJECT_UID = 64_321  # full isolation: the subject's user and group (no account needed)
+# Full isolation: each subject gets a user and group of its own from this range (no account
+# needed), so killing "every process of the subject's user" never touches another subject.
+SUBJECT_UIDS = range(2_000_000, 2_900_000)
 READY_TIMEOUT_S = 120.0
 
 
@@ -86,6 +89,7 @@ class Subject:
         self.limits = limits or Limits()
         self.folder: Path | None = None
         self.root = _subject_root(isolation)
+        self.uid = random.SystemRandom().choice(SUBJECT_UIDS) if isolation == "full" else None
         ours, theirs = socket.socketpair()
         command = [
             sys.executable,
@@ -109,7 +113,7 @@ class Subject:
         ]
         command += ["--warm", ",".join(warm)]
         if isolation == "full":
-            command += ["--root", str(self.root), "--uid", str(SUBJECT_UID)]
+            command += ["--root", str(self.root), "--uid", str(self.uid)]
             for path in hide:
                 command += ["--hide", str(path)]
         env = {
@@ -175,8 +179,8 @@ class Subject:
         """Point the subject at the folder it imports from (once)."""
         self.wait_ready()
         self.folder = folder
-        if self.isolation == "full":
-            _hand_over(folder)
+        if self.uid is not None:
+            _hand_over(folder, self.uid)
         answer = self._exchange({"op": "load", "folder": str(folder)}, READY_TIMEOUT_S)
         if not isinstance(answer, dict) or "ok" not in answer:
             raise SubjectUnavailable(f"the subject process refused its folder: {answer!r:.200}")
@@ -244,8 +248,8 @@ class Subject:
         for target in (-self.process.pid, self.process.pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(target, 9)
-        if self.isolation == "full":
-            _kill_user(SUBJECT_UID)
+        if self.uid is not None:
+            _kill_user(self.uid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
         self.sock.close()
@@ -306,10 +310,10 @@ def _subject_root(isolation: str) -> Path:
     return _ROOTS[isolation]
 
 
-def _hand_over(folder: Path) -> None:
+def _hand_over(folder: Path, uid: int) -> None:
     """Full isolation: the subject user owns its folder, and only it."""
     for path in [folder, *folder.rglob("*")]:
-        os.chown(path, SUBJECT_UID, SUBJECT_UID, follow_symlinks=False)
+        os.chown(path, uid, uid, follow_symlinks=False)
     folder.chmod(0o700)
 
 

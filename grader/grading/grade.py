@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -177,10 +176,14 @@ class _KataGrader:
     ):
         self.repo, self.kata, self.sandbox, self.limits, self.tmp = repo, kata, sandbox, limits, tmp
         self.isolation = isolation
+        # Everything trusted is read once, here, before any candidate code has run: runs
+        # are written from this snapshot, never from a folder a run could have reached.
         self.reference_s = timeouts.reference_timings(kata)
         self.paths = attempt.kata_paths(kata)
         self.holdout = sorted((kata.private_dir / "holdout").glob("test_*.py"))
         self.expected = _expected_tests(kata, self.holdout)
+        self.snapshot = _snapshot(kata, self.holdout)
+        self.reference_size = diffsize.reference_size(kata, tmp)
         self.cache: dict[str, Evaluation] = {}
         self.started = time.monotonic()
 
@@ -192,14 +195,14 @@ class _KataGrader:
         key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
         if key not in self.cache:
             folder = self.tmp / f"{self.kata.id}-run-{len(self.cache)}"
-            shutil.copytree(self.kata.path, folder)
-            for test in self.holdout:
-                shutil.copy2(test, folder / test.name)
             modules = self.tmp / f"{self.kata.id}-modules-{len(self.cache)}"
-            modules.mkdir()
-            for path in self.kata.path.glob("*.py"):
-                if not path.name.startswith("test_"):
-                    shutil.copy2(path, modules / path.name)
+            for name, data in self.snapshot.items():
+                for target in (folder, modules) if "/" not in name else (folder,):
+                    if target is modules and (name.startswith("test_") or not name.endswith(".py")):
+                        continue
+                    (target / name).parent.mkdir(parents=True, exist_ok=True)
+                    (target / name).write_bytes(data)
+            modules.mkdir(exist_ok=True)
             for name, text in files.items():
                 if text is None:
                     (modules / name).unlink(missing_ok=True)
@@ -219,7 +222,7 @@ class _KataGrader:
         return self.cache[key]
 
     def reference_total(self) -> int | None:
-        return diffsize.reference_size(self.kata, self.tmp)
+        return self.reference_size
 
     def grade(self, fork_point: str, head: Commit, protected: list[str]) -> dict:
         kata, repo = self.kata, self.repo
@@ -368,6 +371,26 @@ def grade(
         "isolation": isolation,
         "katas": results,
     }
+
+
+def _snapshot(kata: Kata, holdout: list[Path]) -> dict[str, bytes]:
+    """The kata's files at base (and its holdout tests), checked against its seal."""
+    from grader.catalogue import pristine
+
+    files = {
+        str(path.relative_to(kata.path)): path.read_bytes()
+        for path in sorted(kata.path.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    for name, blob in (pristine.read_seal(kata) or {}).items():
+        if name in files and pristine.blob_id(files[name]) != blob:
+            raise GradeUsageError(
+                f"katas/{kata.id}/{name} at the base commit differs from its seal: "
+                f"the base is not a shipped version of the kata (`kata seal {kata.id}`)"
+            )
+    for path in holdout:
+        files[path.name] = path.read_bytes()
+    return files
 
 
 def hidden_paths() -> tuple[Path, ...]:
