@@ -357,7 +357,10 @@ class Run:
         if self.subject is None or not self.subject.alive():
             if self.subject is not None:
                 self.subject.kill()
-            self.subject = Subject(self.isolation, self.limits, self.hide, warm_for(self.folder))
+            warm = warm_for(self.folder)
+            self.subject = _take_spare(self.isolation, self.limits, self.hide, warm) or Subject(
+                self.isolation, self.limits, self.hide, warm
+            )
             self.started += 1
         return self.subject
 
@@ -376,6 +379,38 @@ class Run:
 
 
 _RUN: Run | None = None
+_SPARE: tuple[tuple, Subject] | None = None
+
+
+def prewarm(
+    folder: Path,
+    *,
+    isolation: str = "process",
+    limits: Limits | None = None,
+    hide: tuple[Path, ...] = (),
+) -> None:
+    """Start, in the background, the subject the next run on ``folder``'s kata will take:
+    it imports torch now, not when the candidate saves (``kata watch``)."""
+    global _SPARE
+    warm = warm_for(folder)
+    key = (isolation, limits, hide, warm)
+    if _SPARE is not None:
+        if _SPARE[0] == key and _SPARE[1].alive():
+            return
+        _SPARE[1].kill()
+    _SPARE = (key, Subject(isolation, limits, hide, warm))
+
+
+def _take_spare(isolation, limits, hide, warm) -> Subject | None:
+    global _SPARE
+    if _SPARE is None:
+        return None
+    key, subject = _SPARE
+    _SPARE = None
+    if key == (isolation, limits, hide, warm) and subject.alive():
+        return subject
+    subject.kill()
+    return None
 
 
 def start_run(
