@@ -229,6 +229,8 @@ def run_tests(
     """
     from grader.grading import boundary
 
+    if "torch" in sys.modules:  # oracles are small: one thread, so the subject gets a core
+        sys.modules["torch"].set_num_threads(1)
     folder = folder.resolve()
     source = (subject_from or folder).resolve()
     boundary.start_run(
