@@ -435,18 +435,30 @@ def stop_run() -> None:
         _RUN = None
 
 
-def current_run(caller_folder: Path | None) -> Run:
-    """The run ``start_run`` started; for a plain ``pytest katas/<id>``, one for the test
-    file's own folder, started on first use."""
-    global _RUN
-    if _RUN is None:
-        if caller_folder is None:
-            raise SubjectUnavailable("no run started and no kata folder to start one in")
-        _RUN = Run(caller_folder.resolve(), "process", None, (), owned=False)
-        import atexit
+_LOCAL_RUNS: dict[Path, Run] = {}
 
-        atexit.register(stop_run)
-    return _RUN
+
+def current_run(caller_folder: Path | None) -> Run:
+    """The run ``start_run`` started; for a plain ``pytest katas/...``, one per kata folder
+    (the test file's own), started on first use."""
+    if _RUN is not None:
+        return _RUN
+    if caller_folder is None:
+        raise SubjectUnavailable("no run started and no kata folder to start one in")
+    folder = caller_folder.resolve()
+    if folder not in _LOCAL_RUNS:
+        if not _LOCAL_RUNS:
+            import atexit
+
+            atexit.register(_stop_local_runs)
+        _LOCAL_RUNS[folder] = Run(folder, "process", None, (), owned=False)
+    return _LOCAL_RUNS[folder]
+
+
+def _stop_local_runs() -> None:
+    for run in _LOCAL_RUNS.values():
+        run.close()
+    _LOCAL_RUNS.clear()
 
 
 class _Function:
