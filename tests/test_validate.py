@@ -11,11 +11,12 @@ from grader.authoring.validate import KataValidation, validate
 from grader.catalogue.katas import CatalogueError, load_catalogue
 from grader.catalogue.pristine import write_seal
 
-# Wrong on the first call in its folder, right afterwards: the two runs of the buggy
-# kata disagree whichever worker runs first (the marker is created atomically).
+# Wrong on the first call, right afterwards (a marker outside the run's folder, since each
+# run imports a fresh copy of the module): the two runs of the buggy kata disagree
+# whichever worker runs first (the marker is created atomically).
 FLAKY_BUG = """\
     import os
-    marker = os.path.join(os.path.dirname(__file__), "called-before")
+    marker = os.path.join(MARKER_FOLDER, "called-before")
     try:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
     except FileExistsError:
@@ -29,7 +30,8 @@ def outcomes(tmp_path_factory) -> dict[str, KataValidation]:
     write_kata(root, "good", "good_stats")
     write_kata(root, "missed-decoy", "missed_stats", decoys={"same": REFERENCE, "p": WRONG_DECOY})
     write_kata(root, "loud", "loud_stats", bug_line="    return sum(values) / values.count(None)")
-    write_kata(root, "flaky", "flaky_stats", bug_line=FLAKY_BUG)
+    flaky = FLAKY_BUG.replace("MARKER_FOLDER", repr(str(root)))
+    write_kata(root, "flaky", "flaky_stats", bug_line=flaky)
     results = validate(load_catalogue(root), repeat=2, jobs=2, preload=())
     return {r.kata_id: r for r in results}
 

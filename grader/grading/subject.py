@@ -178,6 +178,8 @@ def _frames(tb, folder: Path) -> list[dict]:
     harness's), innermost last."""
     shown = []
     for frame in traceback.extract_tb(tb):
+        if frame.filename.startswith("<"):  # <frozen importlib...>, <string>: not a file
+            continue
         path = Path(frame.filename)
         try:
             name = str(path.resolve().relative_to(folder))
