@@ -433,6 +433,10 @@ def stop_run() -> None:
     if _RUN is not None:
         _RUN.close()
         _RUN = None
+    for isolation, root in list(_ROOTS.items()):
+        with contextlib.suppress(OSError):  # still in use (a spare's, a local run's): kept
+            root.rmdir()
+            del _ROOTS[isolation]
 
 
 _LOCAL_RUNS: dict[Path, Run] = {}
