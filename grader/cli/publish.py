@@ -91,7 +91,13 @@ def cmd_leaderboard_push(args: argparse.Namespace) -> int:
         raise UsageError(f"{folder} is not a folder: pass the leaderboard folder to --dir")
     try:
         outcome = push(
-            folder, args.remote, args.branch, catalogue=_catalogue_or_none(), attempts=args.attempts
+            folder,
+            args.remote,
+            args.branch,
+            catalogue=None if args.no_render else _catalogue_or_none(),
+            attempts=args.attempts,
+            render_pages=not args.no_render,
+            page_url=args.page_url,
         )
     except LeaderboardError as exc:
         print(f"kata leaderboard push: {exc}", file=sys.stderr)
@@ -109,12 +115,44 @@ def cmd_leaderboard_push(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_render(args: argparse.Namespace) -> int:
-    from grader.board.leaderboard import load_results, render
+    from grader.board.leaderboard import (
+        LeaderboardError,
+        load_results,
+        render_branch,
+        rendered_files,
+        write_rendered,
+    )
 
+    if args.remote:
+        try:
+            outcome = render_branch(
+                args.remote,
+                args.branch,
+                catalogue=_catalogue_or_none(),
+                attempts=args.attempts,
+                page_url=args.page_url,
+            )
+        except LeaderboardError as exc:
+            print(f"kata leaderboard render: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+        if outcome.commit is None:
+            print(f"kata leaderboard render: {args.branch} is already rendered")
+        else:
+            print(
+                f"kata leaderboard render: {outcome.added} results rendered on {args.branch} "
+                f"as {outcome.commit[:12]} (attempt {outcome.attempts})"
+            )
+        return EXIT_OK
     folder = Path(args.dir)
-    results = render(folder, _catalogue_or_none())
-    _, problems = load_results(folder)
-    print(f"kata leaderboard render: {len(results)} results -> {folder / 'README.md'}")
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder: pass the leaderboard folder to --dir")
+    results, problems = load_results(folder)
+    files = rendered_files(results, _catalogue_or_none(), problems, args.page_url)
+    written = write_rendered(folder, files)
+    print(
+        f"kata leaderboard render: {len(results)} results -> {folder / 'README.md'}, "
+        f"{folder / 'index.html'} ({written} of {len(files)} files changed)"
+    )
     for problem in problems:
         print(f"  skipped {problem}", file=sys.stderr)
     return EXIT_OK
@@ -181,17 +219,45 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     actions = board.add_subparsers(dest="leaderboard_action", required=True, metavar="ACTION")
     p = actions.add_parser(
         "push",
-        help="add a folder's results to the leaderboard branch, re-render, push (retries)",
-        description="Fetch the branch (or start it as an orphan), add every result file of "
-        "--dir, regenerate README.md and badges from all results, commit and push without "
-        "force; a push that lost a race starts over from the new tip, up to --attempts "
-        "times. No result is ever lost or overwritten by another run's.",
+        help="add a folder's results to the leaderboard branch (retries), and re-render",
+        description="Fetch the branch tip (or start the branch as an orphan), add every "
+        "result file of --dir in one commit, and push without force; a push that lost a "
+        "race starts over from the new tip, up to --attempts times. No result is ever lost "
+        "or overwritten by another run's. By default the commit also re-renders README, "
+        "badges and the page from all results; --no-render only adds the files (cheap: no "
+        "checkout), leaving the rendering to `kata leaderboard render --remote`, as the "
+        "publish workflow does.",
     )
     p.add_argument("--dir", required=True, help="leaderboard folder holding results/")
     p.add_argument("--remote", required=True, help="git remote name or URL")
     p.add_argument("--branch", default="leaderboard", help="the leaderboard branch (leaderboard)")
     p.add_argument("--attempts", type=int, default=30, help="pushes to try before giving up (30)")
+    p.add_argument(
+        "--no-render", action="store_true", help="only record the results; do not re-render"
+    )
+    _page_url_argument(p)
     p.set_defaults(func=cmd_leaderboard_push)
-    p = actions.add_parser("render", help="regenerate README.md and badges/ of a folder")
-    p.add_argument("--dir", required=True, help="leaderboard folder holding results/")
+    p = actions.add_parser(
+        "render",
+        help="regenerate README.md, badges and the page of a folder or of the branch",
+        description="With --dir: regenerate README.md, badges/ and the page (index.html, "
+        "users/, charts/) of a leaderboard folder from its results/, writing only the files "
+        "that changed. With --remote: the same on the branch tip, committed and pushed when "
+        "anything changed (retried like push): the aggregating job of the publish workflow.",
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--dir", help="leaderboard folder holding results/")
+    where.add_argument("--remote", help="git remote name or URL: render the branch there")
+    p.add_argument("--branch", default="leaderboard", help="with --remote (leaderboard)")
+    p.add_argument("--attempts", type=int, default=30, help="with --remote: pushes to try (30)")
+    _page_url_argument(p)
     p.set_defaults(func=cmd_leaderboard_render)
+
+
+def _page_url_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--page-url",
+        metavar="URL",
+        help="where GitHub Pages serves the page (https://...), for the README's link "
+        "(default: index.html on the branch)",
+    )
