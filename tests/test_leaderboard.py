@@ -19,6 +19,7 @@ from grader.board.leaderboard import (
     overall,
     push,
     render,
+    render_branch,
     render_readme,
     standing,
     write_result,
@@ -254,3 +255,145 @@ def test_twenty_publishes_racing_to_one_repository_lose_nothing(tmp_path):
     assert all(f"| user{n} |" in readme for n in range(20))
     history = on_branch(remote, "rev-list", "--count", "leaderboard").strip()
     assert history == "20"  # one commit per publish, none overwritten by another
+
+
+# --- at cohort scale: record, then render ------------------------------------------------
+
+
+def test_records_only_add_files_and_a_render_covers_them_all(tmp_path):
+    remote = bare(tmp_path)
+    for number, user in enumerate(["alice", "bob"], 1):
+        folder = tmp_path / f"publish-{number}"
+        write_result(folder, result(user, pr=number, commit_time_s=100 * number))
+        outcome = push(folder, str(remote), render_pages=False)
+        assert (outcome.added, outcome.attempts) == (1, 1)
+    assert push(folder, str(remote), render_pages=False).commit is None  # already there
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert files == ["results/good/pr1-run1.json", "results/good/pr2-run1.json"]
+    rendered = render_branch(str(remote))
+    assert (rendered.added, rendered.commit is not None) == (2, True)
+    readme = on_branch(remote, "show", "leaderboard:README.md")
+    assert "| 1 | alice |" in readme and "| 2 | bob |" in readme
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert {"index.html", "users/alice.html", "charts/good.svg", "badges/user-bob.svg"} <= set(
+        files
+    )
+    assert render_branch(str(remote)).commit is None  # nothing new: no commit
+    with pytest.raises(LeaderboardError, match="nothing to render"):
+        render_branch(str(bare(tmp_path / "empty")))
+
+
+def test_a_render_that_loses_to_a_record_moves_onto_the_new_tip(tmp_path, monkeypatch):
+    """A record lands while the render runs: the render is not redone (at cohort scale it
+    would lose every time) but rebased, keeping the newcomer for the next render."""
+    from grader.board import leaderboard
+
+    remote = bare(tmp_path)
+    first = tmp_path / "first"
+    write_result(first, result("alice"))
+    push(first, str(remote), render_pages=False)
+    late = tmp_path / "late"
+    write_result(late, result("bob", pr=2))
+    real, calls = leaderboard.rendered_files, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            push(late, str(remote), render_pages=False)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(leaderboard, "rendered_files", racing)
+    outcome = render_branch(str(remote), sleep=lambda _: None)
+    assert (outcome.attempts, len(calls)) == (2, 1)
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert "results/good/pr2-run1.json" in files and "index.html" in files
+    assert "| bob |" not in on_branch(remote, "show", "leaderboard:README.md")
+    render_branch(str(remote))
+    assert "| 2 | bob |" in on_branch(remote, "show", "leaderboard:README.md")
+
+
+def test_records_racing_a_render_lose_nothing(tmp_path):
+    remote = bare(tmp_path)
+    seed = tmp_path / "seed"
+    write_result(seed, result("seed", pr=99, run_id=99))
+    push(seed, str(remote), render_pages=False)
+    env = {**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    commands = []
+    for number in range(8):
+        folder = tmp_path / f"publish-{number}"
+        write_result(folder, result(f"user{number}", pr=number + 1, run_id=2000 + number))
+        commands.append(["push", "--dir", str(folder), "--remote", str(remote), "--no-render"])
+    commands.insert(4, ["render", "--remote", str(remote)])
+    racers = [
+        subprocess.Popen(
+            [str(KATA_BIN), "leaderboard", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for command in commands
+    ]
+    outcomes = [(racer.wait(timeout=300), racer.stderr.read()) for racer in racers]
+    assert [code for code, _ in outcomes] == [0] * 9, [err for _, err in outcomes]
+    render_branch(str(remote))  # the render that follows the last record
+    readme = on_branch(remote, "show", "leaderboard:README.md")
+    assert all(f"| user{n} |" in readme for n in range(8)) and "| seed |" in readme
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert len([f for f in files if f.startswith("results/")]) == 9
+
+
+# --- the compiled validator agrees with the schema ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("user", "<img src=x>"),
+        ("user", "a" * 40),
+        ("user", "bot[bot]"),
+        ("kata", "../x"),
+        ("kata", "Good"),
+        ("pr", True),
+        ("pr", -1),
+        ("pr", 1.5),
+        ("run_id", 10**16),
+        ("head", "A" * 40),
+        ("status", "purple"),
+        ("clock", "wall"),
+        ("clock", None),
+        ("unranked_reasons", ["x" * 301]),
+        ("unranked_reasons", ["x"] * 21),
+        ("hints_used", 1001),
+        ("commit_time_s", None),
+        ("grade_runs", 0),
+        ("schema_version", 2),
+        ("extra", 1),
+        ("diff", {"added": 1, "removed": 1, "total": 2, "tokens": 4}),
+        ("diff", {"added": 1, "removed": 1, "total": 2, "tokens": 4, "reference_total": None}),
+    ],
+)
+def test_the_compiled_validator_agrees_with_the_full_one(field, value):
+    from jsonschema import Draft202012Validator
+
+    from grader.board.leaderboard import SCHEMA_PATH, validate_result
+
+    changed = {**result("alice"), field: value}
+    full = Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    expected_valid = full.is_valid(changed)
+    try:
+        validate_result(changed)
+        valid = True
+    except LeaderboardError as exc:
+        valid = False
+        assert str(exc).startswith("result: ")
+    assert valid == expected_valid
+
+
+def test_the_compiled_validator_is_stricter_only_on_a_final_newline():
+    """jsonschema's `$` (Python's) matches before a final newline; JSON Schema's (ECMA
+    262's) does not.  The compiled validator follows the standard and refuses it."""
+    from grader.board.leaderboard import validate_result
+
+    with pytest.raises(LeaderboardError, match="user"):
+        validate_result(result("alice\n"))

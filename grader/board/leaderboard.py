@@ -82,6 +82,7 @@ DEFAULT_BRANCH = "leaderboard"
 BOT_NAME = "kata leaderboard"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 RENDERED_DIRS = ("badges", "users", "charts")  # wholly rendered: stale files are removed
+MAX_PAUSE_S = 10.0  # the longest pause between two attempts to push
 _RETRYABLE_PUSH = re.compile(
     r"\[rejected\]|non-fast-forward|fetch first|cannot lock ref|failed to update ref|"
     r"incorrect old value|stale info|unable to create .*\.lock",
@@ -379,7 +380,7 @@ def write_rendered(folder: Path, files: dict[str, str]) -> int:
         path = folder / name
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             _clear(path)
-        path.mkdir(exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
         made.add(path)
         wanted = {n.split("/", 1)[1] for n in files if n.startswith(f"{name}/")}
         for entry in os.scandir(path):
@@ -426,14 +427,15 @@ class PushOutcome:
     skipped: list[str] = field(default_factory=list)  # invalid files of the folder, not pushed
 
 
-def _git(cwd: Path, *args: str, env: dict | None = None, binary: bool = False):
+def _git(cwd: Path, *args: str, env: dict | None = None, stdin: str | None = None):
     """Git with hooks and signing off, and English messages (they are matched below)."""
     command = ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", *args]
     return subprocess.run(
         command,
         cwd=cwd,
         capture_output=True,
-        text=not binary,
+        text=True,
+        input=stdin,
         check=False,
         env={**os.environ, "LC_ALL": "C", "LANGUAGE": "", **(env or {})},
     )
@@ -510,6 +512,23 @@ def _add_texts(tree_dir: Path, texts: dict[Path, str]) -> list[str]:
     return changed
 
 
+def _tree_entries(work: Path, treeish: str, paths: list[str]) -> dict[str, str]:
+    """``path -> "mode type id"`` for the files under ``paths`` in ``treeish``."""
+    listed = _git(work, "ls-tree", "-r", "--full-tree", treeish, "--", *paths)
+    entries = {}
+    for line in _checked(listed, "git ls-tree").splitlines():
+        info, path = line.split("\t", 1)
+        entries[path] = info
+    return entries
+
+
+def _set_entries(work: Path, tree_dir: Path, entries: dict[str, str]) -> None:
+    """Put ``entries`` (as ``_tree_entries`` gives them) into the index."""
+    lines = "".join(f"{info}\t{path}\n" for path, info in entries.items())
+    env = _index_env(work, tree_dir)
+    _checked(_git(tree_dir, "update-index", "--index-info", env=env, stdin=lines), "git index")
+
+
 # A change to the branch: given the work repository, the tip (None: no branch yet) and an
 # empty folder to build in, a commit to push (None: nothing to do) and a count to report.
 Change = Callable[[Path, str | None, Path], tuple[str | None, int]]
@@ -519,8 +538,10 @@ def _update_branch(
     remote: str, branch: str, change: Change, attempts: int, sleep: Callable[[float], None]
 ) -> tuple[str | None, int, int]:
     """Apply ``change`` to the tip of ``branch`` and push without force; a push that lost
-    a race starts over from the new tip after a random, growing pause, up to ``attempts``
-    times; any other failure stops at once.  Returns (commit, count, attempts used)."""
+    a race starts over from the new tip after a random pause (exponential backoff with
+    full jitter, in units of the attempt's own duration, at most ``MAX_PAUSE_S``), up to
+    ``attempts`` times; any other failure stops at once.  Returns (commit, count,
+    attempts used)."""
     if not BRANCH.match(branch) or ".." in branch:
         raise LeaderboardError(f"branch {branch!r}: use letters, digits, '.', '-', '_' or '/'")
     last_error = ""
@@ -529,6 +550,7 @@ def _update_branch(
         work.mkdir()
         _checked(_git(work, "init", "-q"), "git init")
         for attempt in range(1, attempts + 1):
+            started = time.monotonic()
             parent = _fetch_tip(work, remote, branch)
             tree_dir = Path(tmp) / f"tree-{attempt}"
             commit, count = change(work, parent, tree_dir)
@@ -541,10 +563,17 @@ def _update_branch(
             if not _RETRYABLE_PUSH.search(last_error):
                 raise LeaderboardError(f"git push: {last_error}")
             shutil.rmtree(tree_dir, ignore_errors=True)
-            sleep(random.uniform(0, min(2.0, 0.05 * 2 ** min(attempt, 6))))
+            # back off in units of what an attempt takes here, so that many writers on a
+            # slow machine spread out instead of all colliding again
+            unit = max(0.05, time.monotonic() - started)
+            sleep(random.uniform(0, min(MAX_PAUSE_S, unit * 2 ** min(attempt - 1, 5))))
     raise LeaderboardError(
         f"gave up after {attempts} attempts: every push lost a race; last error: {last_error}"
     )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 def push(
@@ -565,27 +594,40 @@ def push(
     writes), so one bad file never blocks every later publish.
     With ``render_pages`` the commit also re-renders README, badges and page from all
     results (a whole checkout); without, it only adds the result files to the tip's tree
-    (what each publish does at cohort scale; ``render_branch`` renders later).
+    in the index, with no checkout (what each publish does at cohort scale: a short
+    window between fetch and push, so few races; ``render_branch`` renders later).
     """
     new, skipped = load_results(folder)
     texts = {_path_of(r): dump_result(r) for r in new}
+    blobs: dict[str, str] = {}  # path -> blob id, written once into the work repository
 
-    def change(work: Path, parent: str | None, tree_dir: Path) -> tuple[str | None, int]:
-        env = _index_env(work, tree_dir)
-        _start_index(work, tree_dir, parent, checkout=render_pages)
-        added = _add_texts(tree_dir, texts)
-        if render_pages:
-            render(tree_dir, catalogue, page_url)
-            _checked(_git(tree_dir, "add", "-A", ".", env=env), "git add")
-        elif added:
-            _checked(_git(tree_dir, "add", "--", *added, env=env), "git add")
-            if parent:  # the folder started empty: count only what differs from the tip
-                diff = _git(tree_dir, "diff-index", "--cached", "--name-only", parent, env=env)
-                added = _checked(diff, "git diff-index").split()
-        what = f"{len(added)} result{'s' if len(added) != 1 else ''} added"
-        message = f"Leaderboard: {what}{', re-rendered' if render_pages else ''}"
+    def record(work: Path, parent: str | None, tree_dir: Path) -> tuple[str | None, int]:
+        if not blobs:
+            for rel, text in texts.items():
+                written = _git(work, "hash-object", "-w", "--stdin", stdin=text)
+                blobs[rel.as_posix()] = _checked(written, "git hash-object").strip()
+        _start_index(work, tree_dir, parent, checkout=False)
+        held = _tree_entries(work, parent, list(blobs)) if parent and blobs else {}
+        added = {
+            path: f"100644 blob {blob}"
+            for path, blob in blobs.items()
+            if held.get(path) != f"100644 blob {blob}"
+        }
+        if not added:
+            return None, 0
+        _set_entries(work, tree_dir, added)
+        message = f"Leaderboard: {_plural(len(added), 'result')} added"
         return _commit_index(work, tree_dir, parent, message), len(added)
 
+    def record_and_render(work: Path, parent: str | None, tree_dir: Path):
+        _start_index(work, tree_dir, parent, checkout=True)
+        added = _add_texts(tree_dir, texts)
+        render(tree_dir, catalogue, page_url)
+        _checked(_git(tree_dir, "add", "-A", ".", env=_index_env(work, tree_dir)), "git add")
+        message = f"Leaderboard: {_plural(len(added), 'result')} added, re-rendered"
+        return _commit_index(work, tree_dir, parent, message), len(added)
+
+    change = record_and_render if render_pages else record
     commit, added, used = _update_branch(remote, branch, change, attempts, sleep)
     return PushOutcome(added, used, commit, skipped)
 
@@ -601,16 +643,40 @@ def render_branch(
 ) -> PushOutcome:
     """Re-render README, badges and page on ``branch`` from all its results, and push
     when anything changed (``added`` counts the results rendered).  The aggregating
-    job: one runs at a time, each covering every result recorded before it fetched."""
+    job: one runs at a time, each covering every result recorded before it fetched.
+
+    Records land while a render runs; a render that lost the race to them is not redone
+    (it would lose again at cohort scale) but moved onto the new tip: its rendered files
+    replace the tip's, every result stays, and the next render covers the newcomers.
+    Only when the tip changed more than ``results/`` (a hand edit, another render) does
+    it render again from the new tip."""
+    rendered: dict = {}  # the tip it rendered, its tree, the rendered paths, the count
 
     def change(work: Path, parent: str | None, tree_dir: Path) -> tuple[str | None, int]:
         if parent is None:
             raise LeaderboardError(f"{remote} has no branch {branch} yet: nothing to render")
-        _start_index(work, tree_dir, parent, checkout=True)
-        results = render(tree_dir, catalogue, page_url)
-        _checked(_git(tree_dir, "add", "-A", ".", env=_index_env(work, tree_dir)), "git add")
-        message = f"Leaderboard: rendered {len(results)} results"
-        return _commit_index(work, tree_dir, parent, message), len(results)
+        if rendered and _only_results_differ(work, rendered["tip"], parent):
+            _start_index(work, tree_dir, parent, checkout=False)
+            held = _tree_entries(work, parent, rendered["paths"])
+            stale = {path: "0 0000000000000000000000000000000000000000" for path in held}
+            _set_entries(work, tree_dir, {**stale, **rendered["entries"]})
+        else:
+            _start_index(work, tree_dir, parent, checkout=True)
+            results, problems = load_results(tree_dir)
+            files = rendered_files(results, catalogue, problems, page_url)
+            write_rendered(tree_dir, files)
+            _checked(_git(tree_dir, "add", "-A", ".", env=_index_env(work, tree_dir)), "git add")
+            paths = sorted({name.split("/", 1)[0] for name in files})
+            tree = _checked(_git(tree_dir, "write-tree", env=_index_env(work, tree_dir)), "tree")
+            entries = _tree_entries(work, tree.strip(), paths)
+            rendered.update(tip=parent, paths=paths, entries=entries, count=len(results))
+        message = f"Leaderboard: rendered {rendered['count']} results"
+        return _commit_index(work, tree_dir, parent, message), rendered["count"]
 
-    commit, rendered, used = _update_branch(remote, branch, change, attempts, sleep)
-    return PushOutcome(rendered, used, commit)
+    commit, count, used = _update_branch(remote, branch, change, attempts, sleep)
+    return PushOutcome(count, used, commit)
+
+
+def _only_results_differ(work: Path, old: str, new: str) -> bool:
+    changed = _checked(_git(work, "diff-tree", "-r", "--name-only", old, new), "git diff-tree")
+    return all(path.startswith("results/") for path in changed.split())
