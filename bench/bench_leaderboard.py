@@ -9,9 +9,12 @@
 imports, reading and checking every result, README, badges and HTML pages) on synthetic,
 schema-valid results the bench writes itself (``bench/leaderboard_data.py``), one file per
 graded run as on the leaderboard branch; the median of ``--runs`` for each size, side by
-side.  ``--code DIR`` runs the same command from another checkout's ``grader/`` (for
+side.  Each run renders a fresh copy of the results twice: *first* (nothing rendered yet:
+every output file is created) and *again* after 10 more results were added (what the
+render job meets on the branch: the previous render is there, so only changed files are
+written).  ``--code DIR`` runs the same command from another checkout's ``grader/`` (for
 example ``git archive 95fb64d grader | tar -x -C /tmp/old``), to compare before and after
-in one run.  Each run renders a fresh copy of the results (nothing rendered before).
+in one run.
 
 ``publish`` simulates the publish workflow at cohort scale against a local bare
 repository: ``--writers`` processes each record their share of ``--results`` results,
@@ -45,6 +48,7 @@ from leaderboard_data import synthetic_results  # noqa: E402
 from grader.catalogue.katas import load_catalogue  # noqa: E402
 
 PYTHON = sys.executable
+NEW_RESULTS = 10  # added between the first render and the next
 KATA_MAIN = "import sys; from grader.cli.main import main; sys.argv[0] = 'kata'; sys.exit(main())"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
@@ -90,27 +94,38 @@ def bench_render(args: argparse.Namespace) -> None:
     katas = load_catalogue(ROOT)
     code = Path(args.code).resolve() if args.code else ROOT
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-leaderboard-") as tmp:
+    base = Path(args.tmp) if args.tmp else None
+    with tempfile.TemporaryDirectory(prefix="bench-leaderboard-", dir=base) as tmp:
         for size in args.sizes:
+            results = synthetic_results(size + NEW_RESULTS, katas)
             source = Path(tmp) / f"source-{size}"
-            write_results(source, synthetic_results(size, katas))
-            times, note = [], ""
+            write_results(source, results[:size])
+            first, again, note = [], [], ""
             for run in range(args.runs):
                 folder = Path(tmp) / f"run-{size}-{run}"
                 subprocess.run(["cp", "-r", str(source), str(folder)], check=True)
                 command, env = kata_command(code, "leaderboard", "render", "--dir", str(folder))
+                first.append(timed(command, env)[0])
+                write_results(folder, results[size:])  # a few publishes later
                 elapsed, out = timed(command, env)
-                times.append(elapsed)
+                again.append(elapsed)
                 note = f"{out.strip()}; {size_of(folder)}"
                 subprocess.run(["rm", "-rf", str(folder)], check=True)
-            rows.append((size, times, note))
-    print(f"kata leaderboard render --dir D, code from {code}, median of {args.runs}:")
-    print(f"{'results':>8} | {'median':>8} | runs")
-    for size, times, _ in rows:
-        runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"{size:>8} | {statistics.median(times):>7.2f}s | {runs}")
-    for size, _, note in rows:
+            rows.append((size, first, again, note))
+    print(f"kata leaderboard render --dir D, code from {code}, median of {args.runs}")
+    print("first: a folder of results only; again: the same folder after it was rendered")
+    print(f"and {NEW_RESULTS} results were added (what the render job finds on the branch)")
+    print(f"{'results':>8} | {'first':>7} | {'again':>7} | runs (first / again)")
+    for size, first, again, _ in rows:
+        runs = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(first, again, strict=True))
+        print(
+            f"{size:>8} | {statistics.median(first):>6.2f}s | {statistics.median(again):>6.2f}s"
+            f" | {runs}"
+        )
+    for size, _, _, note in rows:
         print(f"  {size}: {note}")
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"load average at the end: {load} ({os.cpu_count()} cpus)")
 
 
 def bench_publish(args: argparse.Namespace) -> None:
@@ -220,6 +235,7 @@ def main() -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--code", help="a checkout whose grader/ to run (default: this one)")
+    p.add_argument("--tmp", help="where to make the folders (default: the system's temp)")
     p.set_defaults(func=bench_render)
     p = sub.add_parser("publish", help="concurrent publishes and renders on a bare repository")
     p.add_argument("--results", type=int, default=1000)

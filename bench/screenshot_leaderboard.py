@@ -14,47 +14,29 @@ page is served from 127.0.0.1 only, and Chromium runs with its background networ
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests"))  # browser.py: find Chromium, serve a folder
 
+from browser import CHROMIUM_FLAGS, find_chromium, serve  # noqa: E402
 from leaderboard_data import synthetic_results  # noqa: E402
 
 from grader.board.leaderboard import render, write_result  # noqa: E402
 from grader.catalogue.katas import load_catalogue  # noqa: E402
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
 
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if found := shutil.which(name):
-            return found
-    sys.exit("no Chromium on PATH: bash scripts/install-test-tools.sh installs Debian's")
+    found = find_chromium()
+    if not found:
+        sys.exit("no Chromium here: bash scripts/install-test-tools.sh installs Debian's")
+    return found
 
 
 def screenshot(url: str, out: Path, height: int) -> None:
@@ -62,6 +44,7 @@ def screenshot(url: str, out: Path, height: int) -> None:
         command = [
             chromium(),
             *CHROMIUM_FLAGS,
+            "--hide-scrollbars",
             f"--user-data-dir={profile}",
             f"--window-size=1200,{height}",
             f"--screenshot={out}",
@@ -89,15 +72,9 @@ def main() -> int:
         for result in synthetic_results(args.results, catalogue):
             write_result(site, result)
     render(site, catalogue)
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve(site) as base:
         screenshot(f"{base}/index.html?me={args.me}", out / "index.png", args.height)
         screenshot(f"{base}/users/{args.me}.html", out / "user.png", 1400)
-    finally:
-        server.shutdown()
     print(f"{out / 'index.png'}\n{out / 'user.png'}\n(rendered folder: {site})")
     return 0
 

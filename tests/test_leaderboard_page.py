@@ -10,18 +10,16 @@ tests are skipped with the reason, except under CI (``CI=true``), where they mus
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
 import shutil
 import tempfile
-import threading
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM_FLAGS, find_chromedriver, find_chromium, serve
 from test_leaderboard import result
 
 from grader.board.leaderboard import rendered_files, write_rendered
@@ -169,30 +167,18 @@ def test_write_rendered_writes_only_what_changed_and_replaces_symlinks(tmp_path)
 
 
 def _browser() -> tuple[str, str] | str:
-    """(chromium, chromedriver), or why they cannot be found."""
-    chromium = os.environ.get("KATA_CHROMIUM") or next(
-        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
-        None,
-    )
-    driver = os.environ.get("KATA_CHROMEDRIVER") or shutil.which("chromedriver")
-    if not driver and os.environ.get("CHROMEWEBDRIVER"):  # GitHub's Ubuntu runners
-        candidate = Path(os.environ["CHROMEWEBDRIVER"]) / "chromedriver"
-        driver = str(candidate) if candidate.exists() else None
+    """(chromium, chromedriver), or why they cannot be used."""
     try:
         import selenium  # noqa: F401
     except ImportError:
         return "selenium is not installed (the dev extra: bash scripts/install.sh)"
+    chromium, driver = find_chromium(), find_chromedriver()
     if not chromium or not driver:
         return (
             "no Chromium and chromedriver on this machine: `bash scripts/install-test-tools.sh`"
             " installs Debian's chromium and chromium-driver (needs root and apt)"
         )
     return chromium, driver
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -206,34 +192,19 @@ def browser(site):
     from selenium.webdriver.chrome.service import Service
 
     chromium, driver = found
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     profile = tempfile.mkdtemp(prefix="kata-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1200,900",
-    ):
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1200,900"):
         options.add_argument(flag)
-    session = webdriver.Chrome(service=Service(driver), options=options)
-    session.set_page_load_timeout(60)
-    try:
-        yield session, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        session.quit()
-        server.shutdown()
-        shutil.rmtree(profile, ignore_errors=True)
+    with serve(site) as base:
+        session = webdriver.Chrome(service=Service(driver), options=options)
+        session.set_page_load_timeout(60)
+        try:
+            yield session, base
+        finally:
+            session.quit()
+            shutil.rmtree(profile, ignore_errors=True)
 
 
 def column(session, table_kata: str, index: int) -> list[str]:
