@@ -41,7 +41,7 @@ from pathlib import Path
 import fastjsonschema
 
 from grader.board.badges import svg
-from grader.board.page import render_page, user_file
+from grader.board.page import duration, render_page, user_file
 from grader.board.ranking import (
     Overall,
     Standing,
@@ -52,7 +52,7 @@ from grader.board.ranking import (
     standings,
 )
 from grader.catalogue.katas import TOPICS, Kata
-from grader.grading.report import STATUS_MARK, escape_text, format_duration, loads_strict
+from grader.grading.report import STATUS_MARK, escape_text, loads_strict
 
 __all__ = [
     "LeaderboardError",
@@ -144,15 +144,15 @@ def parse_result(data: bytes, where: str) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise LeaderboardError(f"{where}: not valid JSON: {exc}") from None
     validate_result(result, where)
-    expected = _path_of(result)
-    if Path(where) != expected:
+    expected = f"results/{result['kata']}/pr{result['pr']}-run{result['run_id']}.json"
+    if where != expected:
         raise LeaderboardError(f"{where}: its fields say it belongs at {expected}")
     return result
 
 
 def read_result(path: Path, root: Path) -> dict:
     """A result file, checked: a regular file, then as ``parse_result`` says."""
-    where = str(path.relative_to(root))
+    where = path.relative_to(root).as_posix()
     if path.is_symlink() or not path.is_file():
         raise LeaderboardError(f"{where}: not a regular file")
     if path.stat().st_size > MAX_RESULT_BYTES:
@@ -188,10 +188,6 @@ def load_results(root: Path) -> tuple[list[dict], list[str]]:
 
 
 # --- rendering ----------------------------------------------------------------------
-
-
-def _duration(seconds: float | None) -> str:
-    return format_duration(None if seconds is None else round(seconds))
 
 
 def _diff_cell(result: dict) -> str:
@@ -263,7 +259,7 @@ def render_readme(
             ref = row.reference_lines
             lines.append(
                 f"| {position} | {escape_text(row.user)} "
-                f"| {len(row.solved)} | {_duration(row.median_s)} "
+                f"| {len(row.solved)} | {duration(row.median_s)} "
                 f"| {row.diff_lines}{f' ({ref})' if ref is not None else ''} "
                 f"| {row.tokens} | {row.hints} |"
             )
@@ -302,7 +298,7 @@ def render_readme(
                 lines.append(
                     f"| {position} | {escape_text(r['user'])} "
                     f"| {STATUS_MARK[r['status']]} {r['status']} "
-                    f"| {_duration(ranking_time(r))} | {r['clock'] or '—'} | {_diff_cell(r)} "
+                    f"| {duration(ranking_time(r))} | {r['clock'] or '—'} | {_diff_cell(r)} "
                     f"| {r['diff']['tokens']} | {r['hints_used']} "
                     f"| {r['grade_runs'] if r['grade_runs'] is not None else '—'} | #{r['pr']} |"
                 )

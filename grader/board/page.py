@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cache
 from html import escape
 from importlib.resources import files
 
@@ -42,6 +43,11 @@ BINS = 24
 TICKS = ((60, "1m"), (300, "5m"), (900, "15m"), (3600, "1h"), (4 * 3600, "4h"), (43200, "12h"))
 
 
+# escaping, remembered: the same names, times and numbers recur thousands of times
+_e = cache(escape)
+
+
+@cache
 def user_file(user: str) -> str:
     """A login as a file name: ``[bot]`` becomes ``_bot_`` (logins have no ``_``)."""
     return re.sub(r"[^A-Za-z0-9-]", "_", user)
@@ -54,7 +60,9 @@ def x_of(seconds: float) -> float:
     return round(LEFT + (value - low) / (high - low) * (RIGHT - LEFT), 1)
 
 
-def _duration(seconds: float | None) -> str:
+@cache
+def duration(seconds: float | None) -> str:
+    """A time to green as shown in tables (``12m 05s``), remembered."""
     return format_duration(None if seconds is None else round(seconds))
 
 
@@ -108,7 +116,7 @@ def chart_svg(kata: str, times: list[int], budget_minutes: int | None) -> str:
         x = x_of(median)
         parts.append(
             f'<line x1="{x}" y1="{TOP}" x2="{x}" y2="{BOTTOM}" stroke="#57606a" '
-            f'stroke-dasharray="5 3"><title>median {escape(_duration(median))}</title></line>'
+            f'stroke-dasharray="5 3"><title>median {escape(duration(median))}</title></line>'
         )
     else:
         parts.append(
@@ -158,12 +166,13 @@ def _th(label: str, kind: str = "text") -> str:
 
 
 def _td(text: str, sort: str | None = None, raw: bool = False) -> str:
-    shown = text if raw else escape(text)
-    return f"<td>{shown}</td>" if sort is None else f'<td data-sort="{escape(sort)}">{shown}</td>'
+    shown = text if raw else _e(text)
+    return f"<td>{shown}</td>" if sort is None else f'<td data-sort="{_e(sort)}">{shown}</td>'
 
 
+@cache
 def _user_link(user: str, prefix: str) -> str:
-    return f'<a href="{prefix}users/{escape(user_file(user))}.html">{escape(user)}</a>'
+    return f'<a href="{prefix}users/{_e(user_file(user))}.html">{_e(user)}</a>'
 
 
 def _status(result: dict) -> str:
@@ -182,11 +191,11 @@ def _kata_rows(board: Standing) -> list[str]:
     for position, r in enumerate(board.ranked, 1):
         seconds = ranking_time(r)
         rows.append(
-            f'<tr data-user="{escape(r["user"])}" data-seconds="{_num(seconds)}">'
+            f'<tr data-user="{_e(r["user"])}" data-seconds="{_num(seconds)}">'
             + _td(str(position))
             + _td(_user_link(r["user"], ""), sort=r["user"].lower(), raw=True)
             + _status(r)
-            + _td(_duration(seconds), sort=_num(seconds))
+            + _td(duration(seconds), sort=_num(seconds))
             + _td(r["clock"] or "—")
             + _diff_lines(r)
             + _td(str(r["diff"]["tokens"]))
@@ -287,11 +296,11 @@ def index_html(
             ref = row.reference_lines
             lines = f"{row.diff_lines}" + (f" ({ref})" if ref is not None else "")
             rows.append(
-                f'<tr data-user="{escape(row.user)}">'
+                f'<tr data-user="{_e(row.user)}">'
                 + _td(str(position))
                 + _td(_user_link(row.user, ""), sort=row.user.lower(), raw=True)
                 + _td(str(len(row.solved)))
-                + _td(_duration(row.median_s), sort=_num(row.median_s))
+                + _td(duration(row.median_s), sort=_num(row.median_s))
                 + _td(lines, sort=str(row.diff_lines))
                 + _td(str(row.tokens))
                 + _td(str(row.hints))
@@ -320,7 +329,7 @@ def index_html(
                 shown = f"{done}/{totals[topic]}" if totals[topic] else str(done)
                 cells.append(_td(shown, sort=str(done)))
             rows.append(
-                f'<tr data-user="{escape(row.user)}">'
+                f'<tr data-user="{_e(row.user)}">'
                 + _td(_user_link(row.user, ""), sort=row.user.lower(), raw=True)
                 + "".join(cells)
                 + "</tr>"
@@ -356,16 +365,28 @@ def index_html(
     return _document("Kata leaderboard", "", "".join(parts))
 
 
+USER_HEADS = [
+    _th("kata"),
+    _th("title"),
+    _th("status"),
+    _th("time to green", "number"),
+    _th("clock"),
+    _th("diff lines", "number"),
+    _th("hints", "number"),
+    _th("PR", "number"),
+    _th("ranked"),
+]
+
+
 def user_html(
     user: str,
     mine: list[tuple[str, dict]],
     solved: Overall | None,
-    catalogue: list[Kata],
+    by_id: dict[str, Kata],
 ) -> str:
     """One user's page: their best ranked (else latest unranked) result on each kata."""
-    by_id = {k.id: k for k in catalogue}
     count = len(solved.solved) if solved else 0
-    median = _duration(solved.median_s) if solved else "—"
+    median = duration(solved.median_s) if solved else "—"
     parts = [
         f'<header><p><a href="../index.html">← Kata leaderboard</a></p><h1>{escape(user)}</h1>',
         f"<p>{count} kata{'s' if count != 1 else ''} solved · median time to green {median}. "
@@ -382,7 +403,7 @@ def user_html(
             + _td(f'<a href="../index.html#kata-{escape(kata)}">{escape(kata)}</a>', kata, True)
             + _td(info.title if info else "")
             + _status(r)
-            + _td(_duration(seconds), sort=_num(seconds))
+            + _td(duration(seconds), sort=_num(seconds))
             + _td(r["clock"] or "—")
             + _diff_lines(r)
             + _td(str(r["hints_used"]))
@@ -391,21 +412,10 @@ def user_html(
             + "</tr>"
         )
         if r["ranked"] and r["status"] == "green" and seconds is not None:
-            caption = f"{escape(user)}: {escape(_duration(seconds))} on {escape(kata)}"
-            layer = _marker_layer(seconds, _duration(seconds))
+            caption = f"{escape(user)}: {escape(duration(seconds))} on {escape(kata)}"
+            layer = _marker_layer(seconds, duration(seconds))
             figures.append(_figure(kata, "../", caption, layer))
-    heads = [
-        _th("kata"),
-        _th("title"),
-        _th("status"),
-        _th("time to green", "number"),
-        _th("clock"),
-        _th("diff lines", "number"),
-        _th("hints", "number"),
-        _th("PR", "number"),
-        _th("ranked"),
-    ]
-    parts.append(_table(f"Results of {escape(user)}", heads, rows))
+    parts.append(_table(f"Results of {escape(user)}", USER_HEADS, rows))
     if figures:
         parts += ['<h2>Where you fall</h2><section class="charts">', *figures, "</section>"]
     parts.append("</main>")
@@ -441,6 +451,7 @@ def render_page(
             if r["user"] not in ranked_users:
                 mine.setdefault(r["user"], []).append((kata, r))
     solved = {row.user: row for row in table}
+    by_id = {k.id: k for k in catalogue}
     for user, entries in mine.items():
-        out[f"users/{user_file(user)}.html"] = user_html(user, entries, solved.get(user), catalogue)
+        out[f"users/{user_file(user)}.html"] = user_html(user, entries, solved.get(user), by_id)
     return out
