@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,13 +74,19 @@ def write_results(folder: Path, results: list[dict]) -> None:
         path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall time, CPU time (user + system) and output of a command that must succeed."""
+    cpu, start = _children_cpu(), time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{' '.join(command[3:])}: exit {done.returncode}\n{done.stdout}{done.stderr}")
-    return elapsed, done.stdout
+    return elapsed, _children_cpu() - cpu, done.stdout
 
 
 def size_of(folder: Path) -> str:
@@ -105,23 +112,26 @@ def bench_render(args: argparse.Namespace) -> None:
                 folder = Path(tmp) / f"run-{size}-{run}"
                 subprocess.run(["cp", "-r", str(source), str(folder)], check=True)
                 command, env = kata_command(code, "leaderboard", "render", "--dir", str(folder))
-                first.append(timed(command, env)[0])
+                first.append(timed(command, env)[:2])
                 write_results(folder, results[size:])  # a few publishes later
-                elapsed, out = timed(command, env)
-                again.append(elapsed)
+                wall, cpu, out = timed(command, env)
+                again.append((wall, cpu))
                 note = f"{out.strip()}; {size_of(folder)}"
                 subprocess.run(["rm", "-rf", str(folder)], check=True)
             rows.append((size, first, again, note))
     print(f"kata leaderboard render --dir D, code from {code}, median of {args.runs}")
     print("first: a folder of results only; again: the same folder after it was rendered")
-    print(f"and {NEW_RESULTS} results were added (what the render job finds on the branch)")
-    print(f"{'results':>8} | {'first':>7} | {'again':>7} | runs (first / again)")
+    print(f"and {NEW_RESULTS} results were added (what the render job finds on the branch);")
+    print("wall-clock seconds, and CPU seconds (user + system) in brackets")
+    print(f"{'results':>8} | {'first':>14} | {'again':>14} | runs: first / again")
+
+    def median(pairs: list[tuple[float, float]]) -> str:
+        wall, cpu = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+        return f"{wall:5.2f}s ({cpu:.2f})"
+
     for size, first, again, _ in rows:
-        runs = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(first, again, strict=True))
-        print(
-            f"{size:>8} | {statistics.median(first):>6.2f}s | {statistics.median(again):>6.2f}s"
-            f" | {runs}"
-        )
+        runs = ", ".join(f"{a[0]:.2f}/{b[0]:.2f}" for a, b in zip(first, again, strict=True))
+        print(f"{size:>8} | {median(first):>14} | {median(again):>14} | {runs}")
     for size, _, _, note in rows:
         print(f"  {size}: {note}")
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())

@@ -370,34 +370,38 @@ def write_rendered(folder: Path, files: dict[str, str]) -> int:
     """Make ``folder`` hold ``files``: write a file only when its text changed, and remove
     stale files from the wholly rendered folders (a symlink anywhere on the way is
     replaced, never followed).  Returns how many files were written."""
-    written = 0
-    made: set[Path] = set()
+    regular: dict[str, set[str]] = {}  # folder ("" for the top) -> its regular files
     for name in RENDERED_DIRS:
         path = folder / name
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             _clear(path)
         path.mkdir(parents=True, exist_ok=True)
-        made.add(path)
         wanted = {n.split("/", 1)[1] for n in files if n.startswith(f"{name}/")}
+        regular[name] = set()
         for entry in os.scandir(path):
-            if entry.name not in wanted or not entry.is_file(follow_symlinks=False):
+            if entry.name in wanted and entry.is_file(follow_symlinks=False):
+                regular[name].add(entry.name)
+            else:
                 _clear(Path(entry.path))
+    written = 0
     for name, text in files.items():
-        path = folder / name
-        if path.parent not in made:
-            if path.parent.is_symlink():
-                _clear(path.parent)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made.add(path.parent)
+        head, _, base = name.rpartition("/")
+        if head not in regular:
+            where = folder / head
+            if where.is_symlink() or (where.exists() and not where.is_dir()):
+                _clear(where)
+            where.mkdir(parents=True, exist_ok=True)
+            regular[head] = {e.name for e in os.scandir(where) if e.is_file(follow_symlinks=False)}
+        target = os.path.join(folder, name)
         data = text.encode()
-        try:
-            if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
-                continue
-        except OSError:
-            pass
-        if path.is_symlink() or path.is_dir():
-            _clear(path)
-        path.write_bytes(data)
+        if base in regular[head]:
+            with open(target, "rb") as handle:
+                if handle.read(len(data) + 1) == data:
+                    continue
+        elif os.path.lexists(target):
+            _clear(Path(target))
+        with open(target, "wb") as handle:
+            handle.write(data)
         written += 1
     return written
 
