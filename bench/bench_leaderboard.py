@@ -155,7 +155,7 @@ def bench_publish(args: argparse.Namespace) -> None:
                 write_results(folder, [results[index]])
                 command, env = kata_command(
                     ROOT, "leaderboard", "push", "--dir", str(folder), "--remote", str(remote),
-                    "--no-render", "--attempts", "100",
+                    "--no-render",
                 )  # fmt: skip
                 start = time.perf_counter()
                 done = subprocess.run(command, env=env, capture_output=True, text=True)
