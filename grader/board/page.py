@@ -73,6 +73,12 @@ def _num(value: float | None) -> str:
 # --- charts -------------------------------------------------------------------------
 
 
+def solver_times(board: Standing) -> list[int]:
+    """The times to green a kata's chart shows: each solver's best ranked result."""
+    times = (ranking_time(r) for r in board.ranked if r["status"] == "green")
+    return [t for t in times if t is not None]
+
+
 def chart_svg(kata: str, times: list[int], budget_minutes: int | None) -> str:
     """A histogram of ``times`` (seconds) on the fixed axis, with the median and the
     kata's budget marked; all text is escaped."""
@@ -342,7 +348,7 @@ def index_html(
         info = by_id.get(kata)
         title = f": {escape(info.title)}" if info else ""
         meta = f"{escape(info.topic)} · budget {info.budget_minutes} min · " if info else ""
-        times = [t for r in board.ranked if r["status"] == "green" if (t := ranking_time(r))]
+        times = solver_times(board)
         caption = (
             f"Time to green of the {len(times)} users who solved it (each user's best ranked "
             'result; dashed: median, dotted: budget). <span class="you-caption"></span>'
@@ -438,8 +444,7 @@ def render_page(
         out[name] = files("grader.board").joinpath("assets", name).read_text()
     out["index.html"] = index_html(results, boards, table, catalogue, order, problems)
     for kata in order:
-        times = [t for r in boards[kata].ranked if r["status"] == "green" if (t := ranking_time(r))]
-        out[f"charts/{kata}.svg"] = chart_svg(kata, times, budgets.get(kata))
+        out[f"charts/{kata}.svg"] = chart_svg(kata, solver_times(boards[kata]), budgets.get(kata))
     mine: dict[str, list[tuple[str, dict]]] = {}
     for kata in order:
         board = boards[kata]
