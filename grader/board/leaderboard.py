@@ -10,11 +10,14 @@ Layout of the leaderboard folder (and of the ``leaderboard`` branch)::
 
 Result files are only ever added, each under a name no other run uses, so concurrent
 writers never touch the same file.  Publishing is split in two so that it scales: each
-publish *records* its result as one small commit (``push(..., render=False)``: no checkout,
-no rendering), and an aggregating job *renders* README, badges and page from all results
-(``render_branch``), one render at a time, each covering everything recorded before it
-started.  Both retry when they lose a race, so no result is lost.  Ranking lives in
-``grader.board.ranking``.
+publish *records* its results (``record``): one small commit holding only its result
+files, pushed to a ref no other run writes, ``<branch>-inbox/pr<N>-run<RUN>``: no fetch,
+no checkout, no race, so nothing waits or retries however many publishes run at once.
+One aggregating job *renders* (``render_branch``): it merges the inbox into the branch,
+renders README, badges and page from all results, pushes, and only then deletes the
+records it merged; one render runs at a time.  ``push`` does both in one commit on the
+branch (for local use and small setups), retrying when it loses a race.  Ranking lives
+in ``grader.board.ranking``.
 
 Every result is checked against the schema once when it is read, by a compiled validator
 (fastjsonschema, about 10 µs a result); only an invalid one goes through the full
@@ -497,36 +500,19 @@ def _commit_index(work: Path, tree_dir: Path, parent: str | None, message: str) 
     return _checked(done, "git commit-tree").strip()
 
 
-def _add_texts(tree_dir: Path, texts: dict[Path, str]) -> list[str]:
+def _add_texts(tree_dir: Path, texts: dict[str, bytes]) -> list[str]:
     """Write ``texts`` into ``tree_dir``; the paths whose text is new or changed."""
     changed = []
-    for rel, text in texts.items():
+    for rel, data in texts.items():
         target = tree_dir / rel
-        if target.is_file() and not target.is_symlink() and target.read_text() == text:
+        if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink():
             _clear(target)
-        target.write_text(text)
-        changed.append(rel.as_posix())
+        target.write_bytes(data)
+        changed.append(rel)
     return changed
-
-
-def _tree_entries(work: Path, treeish: str, paths: list[str]) -> dict[str, str]:
-    """``path -> "mode type id"`` for the files under ``paths`` in ``treeish``."""
-    listed = _git(work, "ls-tree", "-r", "--full-tree", treeish, "--", *paths)
-    entries = {}
-    for line in _checked(listed, "git ls-tree").splitlines():
-        info, path = line.split("\t", 1)
-        entries[path] = info
-    return entries
-
-
-def _set_entries(work: Path, tree_dir: Path, entries: dict[str, str]) -> None:
-    """Put ``entries`` (as ``_tree_entries`` gives them) into the index."""
-    lines = "".join(f"{info}\t{path}\n" for path, info in entries.items())
-    env = _index_env(work, tree_dir)
-    _checked(_git(tree_dir, "update-index", "--index-info", env=env, stdin=lines), "git index")
 
 
 # A change to the branch: given the work repository, the tip (None: no branch yet) and an
@@ -534,46 +520,165 @@ def _set_entries(work: Path, tree_dir: Path, entries: dict[str, str]) -> None:
 Change = Callable[[Path, str | None, Path], tuple[str | None, int]]
 
 
+def _check_branch(branch: str) -> None:
+    if not BRANCH.match(branch) or ".." in branch:
+        raise LeaderboardError(f"branch {branch!r}: use letters, digits, '.', '-', '_' or '/'")
+
+
 def _update_branch(
-    remote: str, branch: str, change: Change, attempts: int, sleep: Callable[[float], None]
+    work: Path,
+    remote: str,
+    branch: str,
+    change: Change,
+    attempts: int,
+    sleep: Callable[[float], None],
 ) -> tuple[str | None, int, int]:
     """Apply ``change`` to the tip of ``branch`` and push without force; a push that lost
     a race starts over from the new tip after a random pause (exponential backoff with
     full jitter, in units of the attempt's own duration, at most ``MAX_PAUSE_S``), up to
     ``attempts`` times; any other failure stops at once.  Returns (commit, count,
     attempts used)."""
-    if not BRANCH.match(branch) or ".." in branch:
-        raise LeaderboardError(f"branch {branch!r}: use letters, digits, '.', '-', '_' or '/'")
     last_error = ""
-    with tempfile.TemporaryDirectory(prefix="kata-leaderboard-") as tmp:
-        work = Path(tmp) / "repo"
-        work.mkdir()
-        _checked(_git(work, "init", "-q"), "git init")
-        for attempt in range(1, attempts + 1):
-            started = time.monotonic()
-            parent = _fetch_tip(work, remote, branch)
-            tree_dir = Path(tmp) / f"tree-{attempt}"
-            commit, count = change(work, parent, tree_dir)
-            if commit is None:
-                return None, 0, attempt
-            done = _git(work, "push", "-q", remote, f"{commit}:refs/heads/{branch}")
-            if done.returncode == 0:
-                return commit, count, attempt
-            last_error = done.stderr.strip()
-            if not _RETRYABLE_PUSH.search(last_error):
-                raise LeaderboardError(f"git push: {last_error}")
-            shutil.rmtree(tree_dir, ignore_errors=True)
-            # back off in units of what an attempt takes here, so that many writers on a
-            # slow machine spread out instead of all colliding again
-            unit = max(0.05, time.monotonic() - started)
-            sleep(random.uniform(0, min(MAX_PAUSE_S, unit * 2 ** min(attempt - 1, 5))))
+    for attempt in range(1, attempts + 1):
+        started = time.monotonic()
+        parent = _fetch_tip(work, remote, branch)
+        tree_dir = work.parent / f"tree-{attempt}"
+        commit, count = change(work, parent, tree_dir)
+        if commit is None:
+            return None, 0, attempt
+        done = _git(work, "push", "-q", remote, f"{commit}:refs/heads/{branch}")
+        if done.returncode == 0:
+            return commit, count, attempt
+        last_error = done.stderr.strip()
+        if not _RETRYABLE_PUSH.search(last_error):
+            raise LeaderboardError(f"git push: {last_error}")
+        shutil.rmtree(tree_dir, ignore_errors=True)
+        # back off in units of what an attempt takes here, so that writers on a slow
+        # machine spread out instead of colliding again
+        unit = max(0.05, time.monotonic() - started)
+        sleep(random.uniform(0, min(MAX_PAUSE_S, unit * 2 ** min(attempt - 1, 5))))
     raise LeaderboardError(
         f"gave up after {attempts} attempts: every push lost a race; last error: {last_error}"
     )
 
 
+def _work_repo(tmp: str) -> Path:
+    work = Path(tmp) / "repo"
+    work.mkdir()
+    _checked(_git(work, "init", "-q"), "git init")
+    return work
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def inbox_prefix(branch: str) -> str:
+    """Where records wait for the next render: ``refs/heads/<branch>-inbox/``."""
+    return f"refs/heads/{branch}-inbox/"
+
+
+INBOX_NAME = re.compile(r"^pr\d{1,9}-run\d{1,15}$")
+
+
+def record(folder: Path, remote: str, branch: str = DEFAULT_BRANCH) -> PushOutcome:
+    """Record every valid result of ``folder`` in the branch's inbox, for the next
+    ``render_branch`` to merge: one small commit per graded run (holding only its result
+    files), pushed to a ref of its own, ``<branch>-inbox/pr<N>-run<RUN>``.  No fetch, no
+    checkout, and no race: no other run writes that ref, so a record never waits or
+    retries, however many publishes run at once (a re-run of the same run replaces its
+    own record).  ``added`` counts the result files recorded."""
+    _check_branch(branch)
+    results, skipped = load_results(folder)
+    runs: dict[str, dict[str, str]] = {}
+    for r in results:
+        name = f"pr{r['pr']}-run{r['run_id']}"
+        runs.setdefault(name, {})[_path_of(r).as_posix()] = dump_result(r)
+    if not runs:
+        return PushOutcome(0, 1, None, skipped)
+    with tempfile.TemporaryDirectory(prefix="kata-leaderboard-") as tmp:
+        work = _work_repo(tmp)
+        refspecs, commit = [], None
+        for name, texts in runs.items():
+            index = {"GIT_INDEX_FILE": str(work / f"index-{name}")}
+            lines = ""
+            for path, text in texts.items():
+                blob = _checked(_git(work, "hash-object", "-w", "--stdin", stdin=text), "blob")
+                lines += f"100644 {blob.strip()}\t{path}\n"
+            _checked(_git(work, "update-index", "--index-info", env=index, stdin=lines), "index")
+            tree = _checked(_git(work, "write-tree", env=index), "git write-tree").strip()
+            message = f"Leaderboard: {_plural(len(texts), 'result')} of {name} recorded"
+            identity = {
+                "GIT_AUTHOR_NAME": BOT_NAME,
+                "GIT_AUTHOR_EMAIL": BOT_EMAIL,
+                "GIT_COMMITTER_NAME": BOT_NAME,
+                "GIT_COMMITTER_EMAIL": BOT_EMAIL,
+            }
+            done = _git(work, "commit-tree", tree, "-m", message, env=identity)
+            commit = _checked(done, "git commit-tree").strip()
+            refspecs.append(f"+{commit}:{inbox_prefix(branch)}{name}")
+        _checked(_git(work, "push", "-q", remote, *refspecs), "git push")
+    return PushOutcome(sum(len(t) for t in runs.values()), 1, commit, skipped)
+
+
+def _fetch_inbox(work: Path, remote: str, branch: str) -> dict[str, str]:
+    """The records waiting in the branch's inbox: ref -> commit, fetched."""
+    listed = _git(work, "ls-remote", "--refs", remote, f"{inbox_prefix(branch)}*")
+    names = []
+    for line in _checked(listed, "git ls-remote").splitlines():
+        name = line.split("\t", 1)[1].removeprefix(inbox_prefix(branch))
+        if INBOX_NAME.match(name):
+            names.append(name)
+    if not names:
+        return {}
+    refspecs = [f"+{inbox_prefix(branch)}{n}:refs/kata/inbox/{n}" for n in names]
+    done = _git(work, "fetch", "-q", "--no-tags", "--depth=1", remote, *refspecs)
+    _checked(done, "git fetch")
+    local = _git(work, "for-each-ref", "--format=%(refname) %(objectname)", "refs/kata/inbox/")
+    fetched = dict(line.split() for line in _checked(local, "git for-each-ref").splitlines())
+    return {f"{inbox_prefix(branch)}{n}": fetched[f"refs/kata/inbox/{n}"] for n in names}
+
+
+def _inbox_files(work: Path, inbox: dict[str, str]) -> tuple[dict[str, bytes], list[str]]:
+    """The result files the inbox's records hold, read in one batch and checked like any
+    result file; a problem line for each one skipped."""
+    entries: list[tuple[str, str]] = []  # (path, blob)
+    for commit in inbox.values():
+        listed = _checked(_git(work, "ls-tree", "-r", commit), "git ls-tree")
+        for line in listed.splitlines():
+            info, path = line.split("\t", 1)
+            entries.append((path, info.split()[2]))
+    if not entries:
+        return {}, []
+    batch = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=work,
+        input="".join(f"{blob}\n" for _, blob in entries).encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    files, problems, offset = {}, [], 0
+    for path, _ in entries:
+        header_end = batch.index(b"\n", offset)
+        size = int(batch[offset:header_end].split()[2])
+        data = batch[header_end + 1 : header_end + 1 + size]
+        offset = header_end + 1 + size + 1
+        try:
+            parse_result(data, path)
+            files[path] = data
+        except LeaderboardError as exc:
+            problems.append(f"inbox: {exc}")
+    return files, problems
+
+
+def _empty_inbox(work: Path, remote: str, merged: dict[str, str]) -> list[str]:
+    """Delete the merged records, each only if it still holds what was merged (a re-run
+    may have replaced it: then the next render merges it again).  Problems, if any."""
+    if not merged:
+        return []
+    leases = [f"--force-with-lease={ref}:{commit}" for ref, commit in merged.items()]
+    done = _git(work, "push", "-q", *leases, remote, *(f":{ref}" for ref in merged))
+    return [] if done.returncode == 0 else [f"inbox not emptied: {done.stderr.strip()}"]
 
 
 def push(
@@ -584,42 +689,22 @@ def push(
     catalogue: list[Kata] | None = None,
     attempts: int = 30,
     sleep: Callable[[float], None] = time.sleep,
-    render_pages: bool = True,
     page_url: str | None = None,
 ) -> PushOutcome:
-    """Add every valid result of ``folder`` to ``branch`` of ``remote`` in one commit.
+    """Add every valid result of ``folder`` to ``branch`` of ``remote`` and re-render
+    README, badges and page from all results, in one commit on the branch (retried when
+    it loses a race).  At cohort scale publishes ``record`` instead and one job runs
+    ``render_branch``.
 
     Invalid files in ``folder`` are skipped and listed in the outcome (they can only
     come from the branch itself, e.g. a hand edit: ``kata publish`` validates what it
     writes), so one bad file never blocks every later publish.
-    With ``render_pages`` the commit also re-renders README, badges and page from all
-    results (a whole checkout); without, it only adds the result files to the tip's tree
-    in the index, with no checkout (what each publish does at cohort scale: a short
-    window between fetch and push, so few races; ``render_branch`` renders later).
     """
+    _check_branch(branch)
     new, skipped = load_results(folder)
-    texts = {_path_of(r): dump_result(r) for r in new}
-    blobs: dict[str, str] = {}  # path -> blob id, written once into the work repository
+    texts = {_path_of(r).as_posix(): dump_result(r).encode() for r in new}
 
-    def record(work: Path, parent: str | None, tree_dir: Path) -> tuple[str | None, int]:
-        if not blobs:
-            for rel, text in texts.items():
-                written = _git(work, "hash-object", "-w", "--stdin", stdin=text)
-                blobs[rel.as_posix()] = _checked(written, "git hash-object").strip()
-        _start_index(work, tree_dir, parent, checkout=False)
-        held = _tree_entries(work, parent, list(blobs)) if parent and blobs else {}
-        added = {
-            path: f"100644 blob {blob}"
-            for path, blob in blobs.items()
-            if held.get(path) != f"100644 blob {blob}"
-        }
-        if not added:
-            return None, 0
-        _set_entries(work, tree_dir, added)
-        message = f"Leaderboard: {_plural(len(added), 'result')} added"
-        return _commit_index(work, tree_dir, parent, message), len(added)
-
-    def record_and_render(work: Path, parent: str | None, tree_dir: Path):
+    def change(work: Path, parent: str | None, tree_dir: Path) -> tuple[str | None, int]:
         _start_index(work, tree_dir, parent, checkout=True)
         added = _add_texts(tree_dir, texts)
         render(tree_dir, catalogue, page_url)
@@ -627,8 +712,9 @@ def push(
         message = f"Leaderboard: {_plural(len(added), 'result')} added, re-rendered"
         return _commit_index(work, tree_dir, parent, message), len(added)
 
-    change = record_and_render if render_pages else record
-    commit, added, used = _update_branch(remote, branch, change, attempts, sleep)
+    with tempfile.TemporaryDirectory(prefix="kata-leaderboard-") as tmp:
+        work = _work_repo(tmp)
+        commit, added, used = _update_branch(work, remote, branch, change, attempts, sleep)
     return PushOutcome(added, used, commit, skipped)
 
 
@@ -641,42 +727,34 @@ def render_branch(
     sleep: Callable[[float], None] = time.sleep,
     page_url: str | None = None,
 ) -> PushOutcome:
-    """Re-render README, badges and page on ``branch`` from all its results, and push
-    when anything changed (``added`` counts the results rendered).  The aggregating
-    job: one runs at a time, each covering every result recorded before it fetched.
-
-    Records land while a render runs; a render that lost the race to them is not redone
-    (it would lose again at cohort scale) but moved onto the new tip: its rendered files
-    replace the tip's, every result stays, and the next render covers the newcomers.
-    Only when the tip changed more than ``results/`` (a hand edit, another render) does
-    it render again from the new tip."""
-    rendered: dict = {}  # the tip it rendered, its tree, the rendered paths, the count
+    """Merge the records waiting in the inbox into ``branch``, re-render README, badges
+    and page from all results, push when anything changed, then delete the merged
+    records.  The aggregating job: one runs at a time.  ``added`` counts the records'
+    result files new on the branch; ``skipped`` lists invalid ones (and an inbox that
+    could not be emptied: the next render merges those records again, which changes
+    nothing)."""
+    _check_branch(branch)
+    merged: dict[str, str] = {}
+    problems: list[str] = []
 
     def change(work: Path, parent: str | None, tree_dir: Path) -> tuple[str | None, int]:
-        if parent is None:
+        inbox = _fetch_inbox(work, remote, branch)
+        if parent is None and not inbox:
             raise LeaderboardError(f"{remote} has no branch {branch} yet: nothing to render")
-        if rendered and _only_results_differ(work, rendered["tip"], parent):
-            _start_index(work, tree_dir, parent, checkout=False)
-            held = _tree_entries(work, parent, rendered["paths"])
-            stale = {path: "0 0000000000000000000000000000000000000000" for path in held}
-            _set_entries(work, tree_dir, {**stale, **rendered["entries"]})
-        else:
-            _start_index(work, tree_dir, parent, checkout=True)
-            results, problems = load_results(tree_dir)
-            files = rendered_files(results, catalogue, problems, page_url)
-            write_rendered(tree_dir, files)
-            _checked(_git(tree_dir, "add", "-A", ".", env=_index_env(work, tree_dir)), "git add")
-            paths = sorted({name.split("/", 1)[0] for name in files})
-            tree = _checked(_git(tree_dir, "write-tree", env=_index_env(work, tree_dir)), "tree")
-            entries = _tree_entries(work, tree.strip(), paths)
-            rendered.update(tip=parent, paths=paths, entries=entries, count=len(results))
-        message = f"Leaderboard: rendered {rendered['count']} results"
-        return _commit_index(work, tree_dir, parent, message), rendered["count"]
+        files, skipped = _inbox_files(work, inbox)
+        merged.clear()
+        merged.update(inbox)
+        problems[:] = skipped
+        _start_index(work, tree_dir, parent, checkout=True)
+        added = _add_texts(tree_dir, files)
+        results = render(tree_dir, catalogue, page_url)
+        _checked(_git(tree_dir, "add", "-A", ".", env=_index_env(work, tree_dir)), "git add")
+        what = f"{_plural(len(added), 'result')} added, " if added else ""
+        message = f"Leaderboard: {what}rendered {len(results)} results"
+        return _commit_index(work, tree_dir, parent, message), len(added)
 
-    commit, count, used = _update_branch(remote, branch, change, attempts, sleep)
-    return PushOutcome(count, used, commit)
-
-
-def _only_results_differ(work: Path, old: str, new: str) -> bool:
-    changed = _checked(_git(work, "diff-tree", "-r", "--name-only", old, new), "git diff-tree")
-    return all(path.startswith("results/") for path in changed.split())
+    with tempfile.TemporaryDirectory(prefix="kata-leaderboard-") as tmp:
+        work = _work_repo(tmp)
+        commit, added, used = _update_branch(work, remote, branch, change, attempts, sleep)
+        problems += _empty_inbox(work, remote, merged)
+    return PushOutcome(added, used, commit, problems)

@@ -84,21 +84,23 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_push(args: argparse.Namespace) -> int:
-    from grader.board.leaderboard import LeaderboardError, push
+    from grader.board.leaderboard import LeaderboardError, push, record
 
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder: pass the leaderboard folder to --dir")
     try:
-        outcome = push(
-            folder,
-            args.remote,
-            args.branch,
-            catalogue=None if args.no_render else _catalogue_or_none(),
-            attempts=args.attempts,
-            render_pages=not args.no_render,
-            page_url=args.page_url,
-        )
+        if args.no_render:
+            outcome = record(folder, args.remote, args.branch)
+        else:
+            outcome = push(
+                folder,
+                args.remote,
+                args.branch,
+                catalogue=_catalogue_or_none(),
+                attempts=args.attempts,
+                page_url=args.page_url,
+            )
     except LeaderboardError as exc:
         print(f"kata leaderboard push: {exc}", file=sys.stderr)
         return EXIT_REFUSED
@@ -106,6 +108,11 @@ def cmd_leaderboard_push(args: argparse.Namespace) -> int:
         print(f"kata leaderboard push: skipped {problem}", file=sys.stderr)
     if outcome.commit is None:
         print(f"kata leaderboard push: {args.branch} already holds every result")
+    elif args.no_render:
+        print(
+            f"kata leaderboard push: {outcome.added} result(s) recorded in {args.branch}'s "
+            "inbox, for the next `kata leaderboard render --remote`"
+        )
     else:
         print(
             f"kata leaderboard push: {outcome.added} result(s) added to {args.branch} "
@@ -135,12 +142,14 @@ def cmd_leaderboard_render(args: argparse.Namespace) -> int:
         except LeaderboardError as exc:
             print(f"kata leaderboard render: {exc}", file=sys.stderr)
             return EXIT_REFUSED
+        for problem in outcome.skipped:
+            print(f"kata leaderboard render: skipped {problem}", file=sys.stderr)
         if outcome.commit is None:
             print(f"kata leaderboard render: {args.branch} is already rendered")
         else:
             print(
-                f"kata leaderboard render: {outcome.added} results rendered on {args.branch} "
-                f"as {outcome.commit[:12]} (attempt {outcome.attempts})"
+                f"kata leaderboard render: {outcome.added} result(s) merged from the inbox, "
+                f"{args.branch} rendered as {outcome.commit[:12]} (attempt {outcome.attempts})"
             )
         return EXIT_OK
     folder = Path(args.dir)
@@ -221,19 +230,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "push",
         help="add a folder's results to the leaderboard branch (retries), and re-render",
         description="Fetch the branch tip (or start the branch as an orphan), add every "
-        "result file of --dir in one commit, and push without force; a push that lost a "
-        "race starts over from the new tip, up to --attempts times. No result is ever lost "
-        "or overwritten by another run's. By default the commit also re-renders README, "
-        "badges and the page from all results; --no-render only adds the files (cheap: no "
-        "checkout), leaving the rendering to `kata leaderboard render --remote`, as the "
-        "publish workflow does.",
+        "result file of --dir, re-render README, badges and the page from all results, "
+        "and push one commit without force; a push that lost a race starts over from the "
+        "new tip, up to --attempts times, so no result is lost. With --no-render (what "
+        "each publish runs at cohort scale) it only records the results in the branch's "
+        "inbox instead: one small commit per graded run, pushed to a ref of its own "
+        "(<branch>-inbox/pr<N>-run<RUN>), which never races; `kata leaderboard render "
+        "--remote` merges the inbox into the branch.",
     )
     p.add_argument("--dir", required=True, help="leaderboard folder holding results/")
     p.add_argument("--remote", required=True, help="git remote name or URL")
     p.add_argument("--branch", default="leaderboard", help="the leaderboard branch (leaderboard)")
     p.add_argument("--attempts", type=int, default=30, help="pushes to try before giving up (30)")
     p.add_argument(
-        "--no-render", action="store_true", help="only record the results; do not re-render"
+        "--no-render",
+        action="store_true",
+        help="only record the results in the branch's inbox (no fetch, no race)",
     )
     _page_url_argument(p)
     p.set_defaults(func=cmd_leaderboard_push)
@@ -242,8 +254,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="regenerate README.md, badges and the page of a folder or of the branch",
         description="With --dir: regenerate README.md, badges/ and the page (index.html, "
         "users/, charts/) of a leaderboard folder from its results/, writing only the files "
-        "that changed. With --remote: the same on the branch tip, committed and pushed when "
-        "anything changed (retried like push): the aggregating job of the publish workflow.",
+        "that changed. With --remote: merge the results recorded in the branch's inbox into "
+        "the branch tip, render it the same way, commit and push when anything changed "
+        "(retried like push), then delete the merged records: the aggregating job of the "
+        "publish workflow.",
     )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--dir", help="leaderboard folder holding results/")
