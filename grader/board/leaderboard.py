@@ -444,10 +444,9 @@ def _git(cwd: Path, *args: str, env: dict | None = None, stdin: str | None = Non
     )
 
 
-def _checked(done: subprocess.CompletedProcess, what: str):
+def _checked(done: subprocess.CompletedProcess, what: str) -> str:
     if done.returncode != 0:
-        stderr = done.stderr if isinstance(done.stderr, str) else done.stderr.decode()
-        raise LeaderboardError(f"{what}: {stderr.strip()}")
+        raise LeaderboardError(f"{what}: {done.stderr.strip()}")
     return done.stdout
 
 
@@ -472,12 +471,12 @@ def _index_env(work: Path, tree_dir: Path) -> dict[str, str]:
     }
 
 
-def _start_index(work: Path, tree_dir: Path, parent: str | None, checkout: bool) -> None:
-    """The index (and, with ``checkout``, the files of ``tree_dir``) as of ``parent``."""
+def _checkout(work: Path, tree_dir: Path, parent: str | None) -> None:
+    """The index and the files of ``tree_dir`` as of ``parent`` (empty when None)."""
     (work / "kata-index").unlink(missing_ok=True)
     tree_dir.mkdir(parents=True, exist_ok=True)
     if parent:
-        args = ["read-tree", "--reset", *(["-u"] if checkout else []), parent]
+        args = ["read-tree", "--reset", "-u", parent]
         _checked(_git(tree_dir, *args, env=_index_env(work, tree_dir)), "git read-tree")
 
 
@@ -489,6 +488,11 @@ def _commit_index(work: Path, tree_dir: Path, parent: str | None, message: str) 
         old = _checked(_git(work, "rev-parse", f"{parent}^{{tree}}"), "git rev-parse").strip()
         if old == tree:
             return None
+    return _commit_tree(work, tree, parent, message)
+
+
+def _commit_tree(work: Path, tree: str, parent: str | None, message: str) -> str:
+    """A commit of ``tree`` by the leaderboard bot."""
     identity = {
         "GIT_AUTHOR_NAME": BOT_NAME,
         "GIT_AUTHOR_EMAIL": BOT_EMAIL,
@@ -505,6 +509,9 @@ def _add_texts(tree_dir: Path, texts: dict[str, bytes]) -> list[str]:
     changed = []
     for rel, data in texts.items():
         target = tree_dir / rel
+        for folder in reversed(target.relative_to(tree_dir).parents[:-1]):
+            if (tree_dir / folder).is_symlink():  # a hand-made link: replaced, not followed
+                _clear(tree_dir / folder)
         if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -608,14 +615,7 @@ def record(folder: Path, remote: str, branch: str = DEFAULT_BRANCH) -> PushOutco
             _checked(_git(work, "update-index", "--index-info", env=index, stdin=lines), "index")
             tree = _checked(_git(work, "write-tree", env=index), "git write-tree").strip()
             message = f"Leaderboard: {_plural(len(texts), 'result')} of {name} recorded"
-            identity = {
-                "GIT_AUTHOR_NAME": BOT_NAME,
-                "GIT_AUTHOR_EMAIL": BOT_EMAIL,
-                "GIT_COMMITTER_NAME": BOT_NAME,
-                "GIT_COMMITTER_EMAIL": BOT_EMAIL,
-            }
-            done = _git(work, "commit-tree", tree, "-m", message, env=identity)
-            commit = _checked(done, "git commit-tree").strip()
+            commit = _commit_tree(work, tree, None, message)
             refspecs.append(f"+{commit}:{inbox_prefix(branch)}{name}")
         _checked(_git(work, "push", "-q", remote, *refspecs), "git push")
     return PushOutcome(sum(len(t) for t in runs.values()), 1, commit, skipped)
@@ -705,7 +705,7 @@ def push(
     texts = {_path_of(r).as_posix(): dump_result(r).encode() for r in new}
 
     def change(work: Path, parent: str | None, tree_dir: Path) -> tuple[str | None, int]:
-        _start_index(work, tree_dir, parent, checkout=True)
+        _checkout(work, tree_dir, parent)
         added = _add_texts(tree_dir, texts)
         render(tree_dir, catalogue, page_url)
         _checked(_git(tree_dir, "add", "-A", ".", env=_index_env(work, tree_dir)), "git add")
@@ -745,7 +745,7 @@ def render_branch(
         merged.clear()
         merged.update(inbox)
         problems[:] = skipped
-        _start_index(work, tree_dir, parent, checkout=True)
+        _checkout(work, tree_dir, parent)
         added = _add_texts(tree_dir, files)
         results = render(tree_dir, catalogue, page_url)
         _checked(_git(tree_dir, "add", "-A", ".", env=_index_env(work, tree_dir)), "git add")
