@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -399,3 +400,29 @@ def test_the_compiled_validator_is_stricter_only_on_a_final_newline():
 
     with pytest.raises(LeaderboardError, match="user"):
         validate_result(result("alice\n"))
+
+
+def test_render_reads_the_branch_in_bulk_and_skips_what_a_hand_edit_broke(tmp_path):
+    remote = bare(tmp_path)
+    folder = tmp_path / "board"
+    write_result(folder, result("alice"))
+    push(folder, str(remote))
+    hand = tmp_path / "hand"
+    env = {**GIT_ENV, "HOME": str(tmp_path)}
+    subprocess.run(["git", "clone", "-q", "-b", "leaderboard", str(remote), str(hand)], env=env)
+    (hand / "results" / "good" / "pr9-run9.json").write_text(json.dumps(result("bob")))
+    shutil.rmtree(hand / "users")
+    (hand / "users").symlink_to("/etc")  # a link where rendered files go
+    shutil.rmtree(hand / "charts")
+    (hand / "charts").write_text("a file where a folder goes")
+    for command in (["add", "-A"], ["commit", "-qm", "hand edit"], ["push", "-q"]):
+        subprocess.run(["git", *command], cwd=hand, env=env, check=True)
+    outcome = render_branch(str(remote))
+    assert outcome.skipped == [
+        "results/good/pr9-run9.json: its fields say it belongs at results/good/pr1-run1.json"
+    ]
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert "users/alice.html" in files and "charts/good.svg" in files and "charts" not in files
+    assert "results/good/pr9-run9.json" in files  # left for a person to delete
+    readme = on_branch(remote, "show", "leaderboard:README.md")
+    assert "## Skipped files" in readme and "| bob |" not in readme

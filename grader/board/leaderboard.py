@@ -28,6 +28,7 @@ and one bad file must be skipped, never rendered and never block a publish.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -639,30 +640,84 @@ def _fetch_inbox(work: Path, remote: str, branch: str) -> dict[str, str]:
     return {f"{inbox_prefix(branch)}{n}": fetched[f"refs/kata/inbox/{n}"] for n in names}
 
 
-def _inbox_files(work: Path, inbox: dict[str, str]) -> tuple[dict[str, bytes], list[str]]:
-    """The result files the inbox's records hold, read in one batch and checked like any
-    result file; a problem line for each one skipped."""
-    entries: list[tuple[str, str]] = []  # (path, blob)
-    for commit in inbox.values():
-        listed = _checked(_git(work, "ls-tree", "-r", commit), "git ls-tree")
-        for line in listed.splitlines():
-            info, path = line.split("\t", 1)
-            entries.append((path, info.split()[2]))
-    if not entries:
-        return {}, []
+def _list_tree(work: Path, commit: str | None) -> dict[str, tuple[str, str]]:
+    """Every file of ``commit``: path -> (mode, blob id); empty for None."""
+    if commit is None:
+        return {}
+    listed = _checked(_git(work, "ls-tree", "-r", "-z", "--full-tree", commit), "git ls-tree")
+    entries = {}
+    for item in filter(None, listed.split("\0")):
+        info, path = item.split("\t", 1)
+        mode, _, blob = info.split()
+        entries[path] = (mode, blob)
+    return entries
+
+
+def _read_blobs(work: Path, blobs: list[str]) -> list[bytes]:
+    """The contents of ``blobs``, read by one ``git cat-file --batch``."""
+    if not blobs:
+        return []
     batch = subprocess.run(
         ["git", "cat-file", "--batch"],
         cwd=work,
-        input="".join(f"{blob}\n" for _, blob in entries).encode(),
+        input="".join(f"{blob}\n" for blob in blobs).encode(),
         capture_output=True,
         check=True,
     ).stdout
-    files, problems, offset = {}, [], 0
-    for path, _ in entries:
+    contents, offset = [], 0
+    for _ in blobs:
         header_end = batch.index(b"\n", offset)
         size = int(batch[offset:header_end].split()[2])
-        data = batch[header_end + 1 : header_end + 1 + size]
+        contents.append(batch[header_end + 1 : header_end + 1 + size])
         offset = header_end + 1 + size + 1
+    return contents
+
+
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _write_blobs(work: Path, contents: list[bytes]) -> None:
+    """Store ``contents`` as blobs in one ``git fast-import`` (their ids: ``_blob_id``)."""
+    stream = b"".join(b"blob\ndata %d\n" % len(data) + data + b"\n" for data in contents)
+    done = subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=work, input=stream, capture_output=True
+    )
+    if done.returncode != 0:
+        raise LeaderboardError(f"git fast-import: {done.stderr.decode().strip()}")
+
+
+def _results_in_tree(
+    tree: dict[str, tuple[str, str]], contents: dict[str, bytes]
+) -> tuple[list[dict], list[str]]:
+    """The results of a commit's files, checked as ``load_results`` checks a folder's."""
+    results, problems = [], []
+    for path in sorted((p for p in tree if p.startswith("results/")), key=lambda p: p.split("/")):
+        parts = path.split("/")
+        where = f"results/{parts[1]}"
+        if len(parts) != 3 or not KATA_ID.match(parts[1]):
+            if f"{where}: not a kata folder" not in problems:
+                problems.append(f"{where}: not a kata folder")
+        elif tree[path][0] not in ("100644", "100755"):
+            problems.append(f"{path}: not a regular file")
+        else:
+            try:
+                results.append(parse_result(contents[path], path))
+            except LeaderboardError as exc:
+                problems.append(str(exc))
+    return results, problems
+
+
+def _inbox_files(work: Path, inbox: dict[str, str]) -> tuple[dict[str, bytes], list[str]]:
+    """The result files the inbox's records hold, read in one batch and checked like any
+    result file; a problem line for each one skipped."""
+    entries = [
+        (path, blob)
+        for commit in inbox.values()
+        for path, (_, blob) in _list_tree(work, commit).items()
+    ]
+    files, problems = {}, []
+    for (path, _), data in zip(entries, _read_blobs(work, [b for _, b in entries]), strict=True):
         try:
             parse_result(data, path)
             files[path] = data
@@ -744,14 +799,42 @@ def render_branch(
         files, skipped = _inbox_files(work, inbox)
         merged.clear()
         merged.update(inbox)
-        problems[:] = skipped
-        _checkout(work, tree_dir, parent)
-        added = _add_texts(tree_dir, files)
-        results = render(tree_dir, catalogue, page_url)
-        _checked(_git(tree_dir, "add", "-A", ".", env=_index_env(work, tree_dir)), "git add")
-        what = f"{_plural(len(added), 'result')} added, " if added else ""
+        held = _list_tree(work, parent)
+        paths = [p for p in held if p.startswith("results/")]
+        contents = dict(zip(paths, _read_blobs(work, [held[p][1] for p in paths]), strict=True))
+        contents.update(files)
+        tree = {**held, **{path: ("100644", _blob_id(data)) for path, data in files.items()}}
+        results, found = _results_in_tree(tree, contents)
+        problems[:] = [*skipped, *found]
+        rendered = rendered_files(results, catalogue, found, page_url)
+        wanted = {**files, **{name: text.encode() for name, text in rendered.items()}}
+        changed = {
+            path: data
+            for path, data in wanted.items()
+            if held.get(path) != ("100644", _blob_id(data))
+        }
+        parents = {"/".join(p.split("/")[:i]) for p in wanted for i in range(1, p.count("/") + 1)}
+        stale = [
+            p
+            for p in held
+            if (p.split("/", 1)[0] in RENDERED_DIRS and p not in rendered) or p in parents
+        ]
+        if not changed and not stale:
+            return None, 0
+        _write_blobs(work, list(changed.values()))
+        index = {"GIT_INDEX_FILE": str(work / "kata-index")}
+        (work / "kata-index").unlink(missing_ok=True)
+        if parent:
+            _checked(_git(work, "read-tree", parent, env=index), "git read-tree")
+        lines = [f"0 {'0' * 40}\t{p}" for p in stale]
+        lines += [f"100644 {_blob_id(data)}\t{p}" for p, data in changed.items()]
+        info = "".join(f"{line}\0" for line in lines)
+        _checked(_git(work, "update-index", "-z", "--index-info", env=index, stdin=info), "index")
+        new_tree = _checked(_git(work, "write-tree", env=index), "git write-tree").strip()
+        added = sum(1 for path in files if path in changed)
+        what = f"{_plural(added, 'result')} added, " if added else ""
         message = f"Leaderboard: {what}rendered {len(results)} results"
-        return _commit_index(work, tree_dir, parent, message), len(added)
+        return _commit_tree(work, new_tree, parent, message), added
 
     with tempfile.TemporaryDirectory(prefix="kata-leaderboard-") as tmp:
         work = _work_repo(tmp)
