@@ -784,7 +784,10 @@ def render_branch(
 ) -> PushOutcome:
     """Merge the records waiting in the inbox into ``branch``, re-render README, badges
     and page from all results, push when anything changed, then delete the merged
-    records.  The aggregating job: one runs at a time.  ``added`` counts the records'
+    records.  The aggregating job: one runs at a time.  Nothing is checked out: the tip's
+    files are listed and its results read in one batch, the rendering happens in memory,
+    and only changed files become new blobs, so a render costs about what ``render --dir``
+    does, whatever the size of the branch.  ``added`` counts the records'
     result files new on the branch; ``skipped`` lists invalid ones (and an inbox that
     could not be emptied: the next render merges those records again, which changes
     nothing)."""
