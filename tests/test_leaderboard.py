@@ -229,6 +229,23 @@ def test_push_skips_invalid_files_and_stops_on_errors_that_retrying_cannot_fix(t
         push(good, str(bare(tmp_path / "x")), "../main")
 
 
+def race(commands: list[list[str]], home: Path) -> list[tuple[int, str]]:
+    """``kata leaderboard COMMAND`` for each command, all at once: (exit code, stderr)."""
+    env = {**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(home)}
+    racers = [
+        subprocess.Popen(
+            [str(KATA_BIN), "leaderboard", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for command in commands
+    ]
+    errors = [racer.communicate(timeout=300)[1] for racer in racers]
+    return [(racer.returncode, err) for racer, err in zip(racers, errors, strict=True)]
+
+
 def test_twenty_publishes_racing_to_one_repository_lose_nothing(tmp_path):
     remote = bare(tmp_path)
     folders = []
@@ -236,20 +253,8 @@ def test_twenty_publishes_racing_to_one_repository_lose_nothing(tmp_path):
         folder = tmp_path / f"publish-{number}"
         write_result(folder, result(f"user{number}", pr=number + 1, run_id=1000 + number))
         folders.append(folder)
-    env = {**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    racers = [
-        subprocess.Popen(
-            [str(KATA_BIN), "leaderboard", "push", "--dir", str(f), "--remote", str(remote)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for f in folders
-    ]
-    outcomes = [(*racer.communicate(timeout=300), racer.returncode) for racer in racers]
-    outcomes = [(code, out, err) for out, err, code in outcomes]
-    assert [code for code, _, _ in outcomes] == [0] * 20, [err for _, _, err in outcomes]
+    outcomes = race([["push", "--dir", str(f), "--remote", str(remote)] for f in folders], tmp_path)
+    assert [code for code, _ in outcomes] == [0] * 20, [err for _, err in outcomes]
     files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
     results = sorted(f for f in files if f.startswith("results/"))
     assert results == sorted(f"results/good/pr{n + 1}-run{1000 + n}.json" for n in range(20))
@@ -317,7 +322,6 @@ def test_an_invalid_record_is_skipped_and_never_reaches_the_branch(tmp_path):
 
 def test_records_racing_renders_lose_nothing(tmp_path):
     remote = bare(tmp_path)
-    env = {**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     commands = []
     for number in range(10):
         folder = tmp_path / f"publish-{number}"
@@ -325,17 +329,7 @@ def test_records_racing_renders_lose_nothing(tmp_path):
         commands.append(["push", "--dir", str(folder), "--remote", str(remote), "--no-render"])
     commands[3:3] = [["render", "--remote", str(remote)]]
     commands[8:8] = [["render", "--remote", str(remote)]]
-    racers = [
-        subprocess.Popen(
-            [str(KATA_BIN), "leaderboard", *command],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for command in commands
-    ]
-    outcomes = [(racer.wait(timeout=300), racer.stderr.read()) for racer in racers]
+    outcomes = race(commands, tmp_path)
     # a render that starts before any record finds nothing: that is its only failure
     assert all(code == 0 or "nothing to render" in err for code, err in outcomes), outcomes
     render_branch(str(remote))  # the render that follows the last record

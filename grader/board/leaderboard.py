@@ -154,16 +154,6 @@ def parse_result(data: bytes, where: str) -> dict:
     return result
 
 
-def read_result(path: Path, root: Path) -> dict:
-    """A result file, checked: a regular file, then as ``parse_result`` says."""
-    where = path.relative_to(root).as_posix()
-    if path.is_symlink() or not path.is_file():
-        raise LeaderboardError(f"{where}: not a regular file")
-    if path.stat().st_size > MAX_RESULT_BYTES:
-        raise LeaderboardError(f"{where}: larger than {MAX_RESULT_BYTES} bytes")
-    return parse_result(path.read_bytes(), where)
-
-
 def load_results(root: Path) -> tuple[list[dict], list[str]]:
     """Every result under ``root/results`` and a problem line for each file skipped.
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.usage import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from grader.board.leaderboard import PushOutcome
 
 EXIT_REFUSED = 1
 
@@ -83,29 +88,42 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _board_command(command: str, action: Callable[[], PushOutcome]) -> PushOutcome | None:
+    """Run a leaderboard push or render, reporting its error or skipped files."""
+    from grader.board.leaderboard import LeaderboardError
+
+    try:
+        outcome = action()
+    except LeaderboardError as exc:
+        print(f"kata leaderboard {command}: {exc}", file=sys.stderr)
+        return None
+    for problem in outcome.skipped:
+        print(f"kata leaderboard {command}: skipped {problem}", file=sys.stderr)
+    return outcome
+
+
 def cmd_leaderboard_push(args: argparse.Namespace) -> int:
-    from grader.board.leaderboard import LeaderboardError, push, record
+    from grader.board.leaderboard import push, record
 
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder: pass the leaderboard folder to --dir")
-    try:
-        if args.no_render:
-            outcome = record(folder, args.remote, args.branch)
-        else:
-            outcome = push(
+    if args.no_render:
+        outcome = _board_command("push", lambda: record(folder, args.remote, args.branch))
+    else:
+        outcome = _board_command(
+            "push",
+            lambda: push(
                 folder,
                 args.remote,
                 args.branch,
                 catalogue=_catalogue_or_none(),
                 attempts=args.attempts,
                 page_url=args.page_url,
-            )
-    except LeaderboardError as exc:
-        print(f"kata leaderboard push: {exc}", file=sys.stderr)
+            ),
+        )
+    if outcome is None:
         return EXIT_REFUSED
-    for problem in outcome.skipped:
-        print(f"kata leaderboard push: skipped {problem}", file=sys.stderr)
     if outcome.commit is None:
         print(f"kata leaderboard push: {args.branch} already holds every result")
     elif args.no_render:
@@ -122,28 +140,21 @@ def cmd_leaderboard_push(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_render(args: argparse.Namespace) -> int:
-    from grader.board.leaderboard import (
-        LeaderboardError,
-        load_results,
-        render_branch,
-        rendered_files,
-        write_rendered,
-    )
+    from grader.board.leaderboard import load_results, render_branch, rendered_files, write_rendered
 
     if args.remote:
-        try:
-            outcome = render_branch(
+        outcome = _board_command(
+            "render",
+            lambda: render_branch(
                 args.remote,
                 args.branch,
                 catalogue=_catalogue_or_none(),
                 attempts=args.attempts,
                 page_url=args.page_url,
-            )
-        except LeaderboardError as exc:
-            print(f"kata leaderboard render: {exc}", file=sys.stderr)
+            ),
+        )
+        if outcome is None:
             return EXIT_REFUSED
-        for problem in outcome.skipped:
-            print(f"kata leaderboard render: skipped {problem}", file=sys.stderr)
         if outcome.commit is None:
             print(f"kata leaderboard render: {args.branch} is already rendered")
         else:
