@@ -204,3 +204,29 @@ def run_kata(
         timeout=300,
         check=False,
     )
+
+
+def attempt_repo(root: Path, started_at: int | None = None, template_at: int = 0) -> Path:
+    """A repository with the sealed ``good`` kata committed as "template" on ``main``, and
+    an ``attempt`` branch checked out (with a ``Kata-Start`` marker at ``started_at``)."""
+    from grader.catalogue.katas import load_catalogue
+    from grader.catalogue.pristine import write_seal
+
+    write_kata(root, "good", "good_stats")
+    (kata,) = load_catalogue(root)
+    write_seal(kata)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "template", when=template_at)
+    git(root, "checkout", "-qb", "attempt")
+    if started_at is not None:
+        git(
+            root,
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "Start\n\nKata-Start: good",
+            when=started_at,
+        )
+    return root

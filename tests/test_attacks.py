@@ -12,10 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, git, write_kata
+from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, attempt_repo, git
 
-from grader.catalogue.katas import load_catalogue
-from grader.catalogue.pristine import write_seal
 from grader.grading.gitdata import Repo
 from grader.grading.grade import Limits, grade
 from grader.grading.report import validate_report
@@ -38,15 +36,7 @@ def sandbox() -> Sandbox:
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    write_kata(tmp_path, "good", "good_stats")
-    (kata,) = load_catalogue(tmp_path)
-    write_seal(kata)
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "template", when=T0 - 1000)
-    git(tmp_path, "checkout", "-qb", "attempt")
-    git(tmp_path, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
-    return tmp_path
+    return attempt_repo(tmp_path, started_at=T0, template_at=T0 - 1000)
 
 
 def commit(root: Path, when: int, module: str) -> str:

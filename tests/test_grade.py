@@ -13,10 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, git, write_kata
+from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, attempt_repo, git, write_kata
 
-from grader.catalogue.katas import load_catalogue
-from grader.catalogue.pristine import write_seal
 from grader.grading.gitdata import Repo
 from grader.grading.grade import GradeUsageError, Limits, grade
 from grader.grading.report import annotations, markdown, read_report, validate_report
@@ -34,15 +32,8 @@ def sandbox() -> Sandbox:
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    write_kata(tmp_path, "good", "good_stats")
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
-    (kata,) = load_catalogue(tmp_path)
-    write_seal(kata)
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "template", when=T0 - 1000)
-    git(tmp_path, "checkout", "-qb", "attempt")
-    return tmp_path
+    return attempt_repo(tmp_path, template_at=T0 - 1000)
 
 
 def start(root: Path, when: int = T0) -> None:

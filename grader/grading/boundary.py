@@ -143,21 +143,11 @@ class Subject:
 
     # --- the wire ---------------------------------------------------------------
 
-    def _read_exactly(self, n: int) -> bytes:
-        chunks, left = [], n
-        while left:
-            chunk = self.sock.recv(min(left, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
     def _exchange(self, request: Any, timeout: float | None = None) -> Any:
         self.sock.settimeout(timeout)
         if request is not None:
             self.sock.sendall(wire.encode(request))
-        return wire.decode(wire.read_frame(self._read_exactly))
+        return wire.receive(self.sock)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         if self.ready:
@@ -199,7 +189,7 @@ class Subject:
         try:
             self.sock.settimeout(None)
             self.sock.sendall(frame)
-            answer = wire.decode(wire.read_frame(self._read_exactly))
+            answer = wire.receive(self.sock)
         except wire.WireError as exc:
             self.kill()
             raise CandidateError(f"the code under test sent a malformed answer: {exc}") from None

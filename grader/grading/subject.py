@@ -156,18 +156,8 @@ class Channel:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
 
-    def read_exactly(self, n: int) -> bytes:
-        chunks, left = [], n
-        while left:
-            chunk = self.sock.recv(min(left, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
     def receive(self):
-        return wire.decode(wire.read_frame(self.read_exactly))
+        return wire.receive(self.sock)
 
     def send(self, value) -> None:
         self.sock.sendall(wire.encode(value))

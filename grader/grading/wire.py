@@ -236,3 +236,19 @@ def read_frame(read_exactly) -> bytes:
     if head_len > MAX_JSON_BYTES or head_len + raw_len > MAX_FRAME_BYTES:
         raise WireError(f"a message larger than {MAX_FRAME_BYTES // 2**20} MiB")
     return header + read_exactly(head_len + raw_len)
+
+
+def receive(sock) -> Any:
+    """One value from a stream socket (``EOFError`` when it closes first)."""
+
+    def read_exactly(n: int) -> bytes:
+        chunks, left = [], n
+        while left:
+            chunk = sock.recv(min(left, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    return decode(read_frame(read_exactly))
