@@ -86,6 +86,9 @@ def patch_text(kind: str, module: str, source: str, old: str, new: str) -> str:
 
 
 REFERENCE = "    return sum(values) / len(values)"
+LIBRARY_MEAN = (
+    "    import statistics; return statistics.fmean(values)"  # correct, written differently
+)
 TUNED_DECOY = "    return sum(values) / 4"  # passes the visible test, not the holdout
 WRONG_DECOY = "    return sum(values) / (len(values) + 1)"
 OLD_LINE = "    return sum(values) / (len(values) - 1)"
@@ -98,6 +101,7 @@ def write_kata(
     *,
     bug_line: str = OLD_LINE,
     decoys: dict[str, str] | None = None,
+    alternatives: dict[str, str] | None = None,
     extra_visible: str = "",
 ) -> Path:
     """A complete kata (public folder and private material) under ``root``.
@@ -122,6 +126,11 @@ def write_kata(
     for name, line in decoys.items():
         (private / "decoys" / f"{name}.patch").write_text(
             patch_text("Decoy", module, buggy_module, bug_line, line)
+        )
+    for name, line in (alternatives or {}).items():
+        (private / "alternatives").mkdir(exist_ok=True)
+        (private / "alternatives" / f"{name}.patch").write_text(
+            patch_text("Alternative", module, buggy_module, bug_line, line)
         )
     (private / "holdout" / f"test_{module}_holdout.py").write_text(
         HOLDOUT_TESTS.format(module=module)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kata_factory import REFERENCE, WRONG_DECOY, git, write_kata
+from kata_factory import LIBRARY_MEAN, REFERENCE, WRONG_DECOY, git, write_kata
 
 from grader.authoring.validate import KataValidation, validate
 from grader.catalogue.katas import CatalogueError, load_catalogue
@@ -27,7 +27,8 @@ FLAKY_BUG = """\
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory) -> dict[str, KataValidation]:
     root = tmp_path_factory.mktemp("repo")
-    write_kata(root, "good", "good_stats")
+    write_kata(root, "good", "good_stats", alternatives={"library": LIBRARY_MEAN})
+    write_kata(root, "rejected", "rejected_stats", alternatives={"off-by-one": WRONG_DECOY})
     write_kata(root, "missed-decoy", "missed_stats", decoys={"same": REFERENCE, "p": WRONG_DECOY})
     write_kata(root, "loud", "loud_stats", bug_line="    return sum(values) / values.count(None)")
     flaky = FLAKY_BUG.replace("MARKER_FOLDER", repr(str(root)))
@@ -48,6 +49,17 @@ def test_a_fair_kata_is_valid_and_its_fix_size_recorded(outcomes):
         "plus-one": ["test_good_stats.py::test_mean_of_four"],
         "tuned": ["test_good_stats_holdout.py::test_mean_of_other_lengths"],
     }
+    assert good.alternatives_passed == {"library": True}
+
+
+def test_a_correct_fix_written_differently_that_fails_makes_the_kata_invalid(outcomes):
+    # Here the "alternative" is wrong, so the check is seen to fail: the tests (or the
+    # alternative) need another look before the kata ships.
+    rejected = outcomes["rejected"]
+    assert failed_checks(rejected) == [
+        "alternative off-by-one: every visible and holdout test passes"
+    ]
+    assert rejected.alternatives_passed == {"off-by-one": False}
 
 
 def test_a_decoy_that_passes_every_test_makes_the_kata_invalid(outcomes):

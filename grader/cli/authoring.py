@@ -83,7 +83,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         caught = sum(1 for tests in result.decoys_caught_by.values() if tests)
         out.print(
             f"{mark} [bold]{result.kata_id}[/]  reference fix: {result.reference_lines} lines, "
-            f"decoys caught: {caught}/{len(result.decoys_caught_by)}"
+            f"decoys caught: {caught}/{len(result.decoys_caught_by)}, "
+            f"alternatives green: {sum(result.alternatives_passed.values())}"
+            f"/{len(result.alternatives_passed)}"
         )
         for note in result.notes:
             out.print(f"    note: {note}", markup=False)
