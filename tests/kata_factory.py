@@ -31,25 +31,29 @@ def spread(values: list[float]) -> float:
 VISIBLE_TESTS = """\
 import math
 
-from {module} import mean, spread
+from grader.grading.boundary import candidate
+
+stats = candidate("{module}")
 
 
 def test_mean_of_four():
-    got = mean([1.0, 2.0, 3.0, 6.0])
+    got = stats.mean([1.0, 2.0, 3.0, 6.0])
     assert math.isclose(got, 3.0), f"mean of [1, 2, 3, 6] is 3, got {{got}}"
 
 
 def test_spread():
-    assert spread([1.0, 4.0]) == 3.0, "spread of [1, 4] is 3"
+    assert stats.spread([1.0, 4.0]) == 3.0, "spread of [1, 4] is 3"
 """
 
 HOLDOUT_TESTS = """\
-from {module} import mean
+from grader.grading.boundary import candidate
+
+stats = candidate("{module}")
 
 
 def test_mean_of_other_lengths():
     for n in (1, 2, 3, 5, 8):
-        got = mean([2.0] * n)
+        got = stats.mean([2.0] * n)
         assert got == 2.0, f"mean of {{n}} twos is 2, got {{got}}"
 """
 
@@ -82,6 +86,9 @@ def patch_text(kind: str, module: str, source: str, old: str, new: str) -> str:
 
 
 REFERENCE = "    return sum(values) / len(values)"
+LIBRARY_MEAN = (
+    "    import statistics; return statistics.fmean(values)"  # correct, written differently
+)
 TUNED_DECOY = "    return sum(values) / 4"  # passes the visible test, not the holdout
 WRONG_DECOY = "    return sum(values) / (len(values) + 1)"
 OLD_LINE = "    return sum(values) / (len(values) - 1)"
@@ -94,6 +101,7 @@ def write_kata(
     *,
     bug_line: str = OLD_LINE,
     decoys: dict[str, str] | None = None,
+    alternatives: dict[str, str] | None = None,
     extra_visible: str = "",
 ) -> Path:
     """A complete kata (public folder and private material) under ``root``.
@@ -118,6 +126,11 @@ def write_kata(
     for name, line in decoys.items():
         (private / "decoys" / f"{name}.patch").write_text(
             patch_text("Decoy", module, buggy_module, bug_line, line)
+        )
+    for name, line in (alternatives or {}).items():
+        (private / "alternatives").mkdir(exist_ok=True)
+        (private / "alternatives" / f"{name}.patch").write_text(
+            patch_text("Alternative", module, buggy_module, bug_line, line)
         )
     (private / "holdout" / f"test_{module}_holdout.py").write_text(
         HOLDOUT_TESTS.format(module=module)
@@ -204,3 +217,29 @@ def run_cli(
         timeout=300,
         check=False,
     )
+
+
+def attempt_repo(root: Path, started_at: int | None = None, template_at: int = 0) -> Path:
+    """A repository with the sealed ``good`` kata committed as "template" on ``main``, and
+    an ``attempt`` branch checked out (with a ``Kata-Start`` marker at ``started_at``)."""
+    from grader.catalogue.katas import load_catalogue
+    from grader.catalogue.pristine import write_seal
+
+    write_kata(root, "good", "good_stats")
+    (kata,) = load_catalogue(root)
+    write_seal(kata)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "template", when=template_at)
+    git(root, "checkout", "-qb", "attempt")
+    if started_at is not None:
+        git(
+            root,
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "Start\n\nKata-Start: good",
+            when=started_at,
+        )
+    return root

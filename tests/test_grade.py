@@ -13,10 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, git, write_kata
+from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, attempt_repo, git, write_kata
 
-from grader.catalogue.katas import load_catalogue
-from grader.catalogue.pristine import write_seal
 from grader.grading.gitdata import Repo
 from grader.grading.grade import GradeUsageError, Limits, grade
 from grader.grading.report import annotations, markdown, read_report, validate_report
@@ -34,15 +32,8 @@ def sandbox() -> Sandbox:
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
-    write_kata(tmp_path, "good", "good_stats")
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
-    (kata,) = load_catalogue(tmp_path)
-    write_seal(kata)
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "template", when=T0 - 1000)
-    git(tmp_path, "checkout", "-qb", "attempt")
-    return tmp_path
+    return attempt_repo(tmp_path, template_at=T0 - 1000)
 
 
 def start(root: Path, when: int = T0) -> None:
@@ -255,46 +246,47 @@ def test_a_new_test_file_does_not_count(repo, sandbox):
     assert_unranked_for(kata, "katas/good/test_mine.py")
 
 
-def test_sys_exit_at_import_is_an_error_and_flagged(repo, sandbox):
+def test_sys_exit_at_import_fails_every_test_and_is_flagged(repo, sandbox):
     change(repo, T0, {MODULE: "import sys\n\nsys.exit(0)\n" + fixed()})
     kata = graded(repo, sandbox)
-    assert kata["status"] == "error"
-    assert kata["message"] == (
-        "no tests ran (pytest exit status 3: internal error, "
-        "e.g. SystemExit raised while importing the code)"
-    )
+    assert kata["status"] == "red"
+    assert {t["status"] for t in kata["tests"]} == {"error"}
+    assert all(t["message"].startswith("CandidateError: SystemExit: 0") for t in kata["tests"])
     assert kata["ranked"] is False
     assert any(
         "suspicious code at katas/good/good_stats.py:3" in r for r in kata["unranked_reasons"]
     )
 
 
-def test_os_exit_at_import_is_an_error_and_flagged(repo, sandbox):
+def test_os_exit_at_import_fails_every_test_and_is_flagged(repo, sandbox):
     change(repo, T0, {MODULE: "import os\n\nos._exit(0)\n" + fixed()})
     kata = graded(repo, sandbox)
-    assert kata["status"] == "error"
-    assert kata["message"].startswith("the test process exited (status 0) before reporting")
-    assert all(t["status"] == "error" for t in kata["tests"])
-    assert kata["ranked"] is False
-
-
-def test_monkeypatching_the_oracle_is_detected_at_run_time(repo, sandbox):
-    # Written through a helper the scan cannot resolve, to show the run-time check alone.
-    cheat = "def _patch(m):\n    m.isclose = lambda *a, **k: True\n\n\n_patch(__import__('math'))\n"
-    change(repo, T0, {MODULE: fixed().replace(OLD_LINE.strip(), "return 0.0") + cheat})
-    kata = graded(repo, sandbox)
-    assert kata["status"] == "error"
-    assert kata["message"] == (
-        "the code under test replaced functions the tests rely on: math.isclose"
+    assert kata["status"] == "red"
+    assert all(
+        t["status"] == "error"
+        and "the process running the code under test ended (exit status 0)" in t["message"]
+        for t in kata["tests"]
     )
     assert kata["ranked"] is False
+
+
+def test_monkeypatching_the_oracle_cannot_reach_the_tests(repo, sandbox):
+    # Written through a helper the scan cannot resolve: the patch lands in the subject
+    # process, and the tests' math.isclose (in the trusted process) is untouched.
+    cheat = "def _patch(m):\n    m.isclose = lambda *a, **k: True\n\n\n_patch(__import__('math'))\n"
+    change(repo, T0, {MODULE: buggy_with("    return 0.0") + cheat})
+    kata = graded(repo, sandbox)
+    assert kata["status"] == "red"
+    assert statuses(kata)["test_good_stats.py::test_mean_of_four"] == "fail"
+    messages = {t["name"]: t["message"] for t in kata["tests"]}
+    assert messages["test_good_stats.py::test_mean_of_four"] == "mean of [1, 2, 3, 6] is 3, got 0.0"
 
 
 def test_a_plain_monkeypatch_is_flagged_by_the_scan(repo, sandbox):
     cheat = "\n\nimport math\n\nmath.isclose = lambda *a, **k: True\n"
     change(repo, T0, {MODULE: BUGGY_MODULE + cheat})
     kata = graded(repo, sandbox)
-    assert kata["status"] == "error"
+    assert kata["status"] == "red"
     assert any(
         r.startswith("suspicious code at katas/good/good_stats.py:15")
         for r in kata["unranked_reasons"]
@@ -305,11 +297,11 @@ def test_skipping_from_the_module_counts_as_failing_and_is_flagged(repo, sandbox
     skip = "import pytest\n\npytest.skip('not today', allow_module_level=True)\n"
     change(repo, T0, {MODULE: skip + fixed()})
     kata = graded(repo, sandbox)
-    assert kata["status"] == "error"
-    assert kata["message"] == "no tests ran (pytest exit status 5: nothing collected)"
-    assert {t["message"] for t in kata["tests"]} == {
-        "not run: the test was not collected; a test that does not run fails"
-    }
+    assert kata["status"] == "red"
+    assert all(
+        t["status"] == "error" and t["message"].startswith("CandidateError: Skipped: not today")
+        for t in kata["tests"]
+    )
     assert kata["ranked"] is False
     assert any("good_stats.py:1" in r for r in kata["unranked_reasons"])
 
@@ -320,7 +312,9 @@ def test_an_infinite_loop_times_out_as_a_test_error(repo, sandbox):
     assert kata["status"] == "red"
     assert statuses(kata)["test_good_stats.py::test_mean_of_four"] == "error"
     messages = {t["name"]: t["message"] for t in kata["tests"]}
-    assert messages["test_good_stats.py::test_mean_of_four"] == "timed out after 2 s"
+    assert messages["test_good_stats.py::test_mean_of_four"] == (
+        "timed out after 2 s: does the code loop?"
+    )
 
 
 def test_printing_a_fake_pytest_summary_changes_nothing(repo, sandbox):

@@ -96,3 +96,67 @@ def test_module_is_realistic_in_size_and_unmarked(kata_id):
             if token.type == tokenize.COMMENT and GIVEAWAY.search(token.string)
         ]
         assert not comments, f"{name}: comments that give the bug away: {comments}"
+
+
+@pytest.fixture(scope="module")
+def grading_sandbox():
+    from grader.grading.sandbox import Sandbox
+
+    return Sandbox()
+
+
+def _attempt_repo(tmp_path: Path, kata_id: str) -> Path:
+    """A cohort-like repository holding this kata as shipped, with `kata start` done."""
+    import shutil
+
+    from kata_factory import git
+
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "katas" / kata_id, repo / "katas" / kata_id)
+    shutil.copytree(ROOT / "grader" / "private" / kata_id, repo / "grader" / "private" / kata_id)
+    for cache in repo.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "template", when=1_700_000_000)
+    git(repo, "checkout", "-qb", "attempt")
+    git(
+        repo,
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        f"Start\n\nKata-Start: {kata_id}",
+        when=1_700_000_060,
+    )
+    return repo
+
+
+@pytest.mark.parametrize("kata_id", sorted(BY_ID))
+def test_kata_grade_ranks_the_reference_fix_green_and_the_shipped_bug_red(
+    kata_id, tmp_path, grading_sandbox
+):
+    """The path CI takes: `kata grade` on the reference fix committed after `kata start`."""
+    from kata_factory import git
+
+    from grader.catalogue import patches
+    from grader.grading.gitdata import Repo
+    from grader.grading.grade import grade
+
+    repo = _attempt_repo(tmp_path, kata_id)
+    (buggy,) = grade(Repo(repo), "main", "HEAD", [kata_id], sandbox=grading_sandbox)["katas"]
+    assert buggy["status"] == "red", buggy["message"]
+    applied = patches.apply(
+        repo / "grader/private" / kata_id / "reference.patch", repo / "katas" / kata_id
+    )
+    assert applied.returncode == 0, applied.stderr
+    git(repo, "commit", "-qam", "Fix", when=1_700_000_660)
+    report = grade(Repo(repo), "main", "HEAD", None, sandbox=grading_sandbox)
+    (fixed,) = report["katas"]
+    failing = [
+        f"{t['name']}: {t['message'][:200]}" for t in fixed["tests"] if t["status"] != "pass"
+    ]
+    assert (fixed["status"], failing) == ("green", []), fixed["message"]
+    assert fixed["ranked"], fixed["unranked_reasons"]
+    assert fixed["time_to_green_s"] == 600
+    assert fixed["diff"]["total"] == fixed["diff"]["reference_total"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -18,7 +19,9 @@ from grader.board.leaderboard import (
     load_results,
     overall,
     push,
+    record,
     render,
+    render_branch,
     render_readme,
     standing,
     write_result,
@@ -226,6 +229,23 @@ def test_push_skips_invalid_files_and_stops_on_errors_that_retrying_cannot_fix(t
         push(good, str(bare(tmp_path / "x")), "../main")
 
 
+def race(commands: list[list[str]], home: Path) -> list[tuple[int, str]]:
+    """``kata leaderboard COMMAND`` for each command, all at once: (exit code, stderr)."""
+    env = {**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(home)}
+    racers = [
+        subprocess.Popen(
+            [str(KATA_BIN), "leaderboard", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for command in commands
+    ]
+    errors = [racer.communicate(timeout=300)[1] for racer in racers]
+    return [(racer.returncode, err) for racer, err in zip(racers, errors, strict=True)]
+
+
 def test_twenty_publishes_racing_to_one_repository_lose_nothing(tmp_path):
     remote = bare(tmp_path)
     folders = []
@@ -233,20 +253,8 @@ def test_twenty_publishes_racing_to_one_repository_lose_nothing(tmp_path):
         folder = tmp_path / f"publish-{number}"
         write_result(folder, result(f"user{number}", pr=number + 1, run_id=1000 + number))
         folders.append(folder)
-    env = {**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    racers = [
-        subprocess.Popen(
-            [str(KATA_BIN), "leaderboard", "push", "--dir", str(f), "--remote", str(remote)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for f in folders
-    ]
-    outcomes = [(*racer.communicate(timeout=300), racer.returncode) for racer in racers]
-    outcomes = [(code, out, err) for out, err, code in outcomes]
-    assert [code for code, _, _ in outcomes] == [0] * 20, [err for _, _, err in outcomes]
+    outcomes = race([["push", "--dir", str(f), "--remote", str(remote)] for f in folders], tmp_path)
+    assert [code for code, _ in outcomes] == [0] * 20, [err for _, err in outcomes]
     files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
     results = sorted(f for f in files if f.startswith("results/"))
     assert results == sorted(f"results/good/pr{n + 1}-run{1000 + n}.json" for n in range(20))
@@ -288,3 +296,161 @@ def test_push_takes_a_remote_name_or_a_relative_path_of_the_repository_it_runs_i
     assert unknown.returncode == 2
     assert "'upstream' is neither a remote of" in unknown.stderr
     assert "git remote -v" in unknown.stderr
+
+
+# --- at cohort scale: record, then render ------------------------------------------------
+
+
+def refs(remote: Path) -> list[str]:
+    return on_branch(remote, "for-each-ref", "--format=%(refname)").split()
+
+
+def test_records_wait_in_the_inbox_and_a_render_merges_them_all(tmp_path):
+    remote = bare(tmp_path)
+    for number, user in enumerate(["alice", "bob"], 1):
+        folder = tmp_path / f"publish-{number}"
+        write_result(folder, result(user, pr=number, run_id=10 + number))
+        write_result(folder, result(user, kata="other", pr=number, run_id=10 + number))
+        outcome = record(folder, str(remote))
+        assert (outcome.added, outcome.attempts) == (2, 1)
+    assert refs(remote) == [
+        "refs/heads/leaderboard-inbox/pr1-run11",
+        "refs/heads/leaderboard-inbox/pr2-run12",
+    ]  # one small commit per graded run, on a ref of its own: no branch yet, no race
+    record(folder, str(remote))  # a re-run of the same run replaces its own record
+    rendered = render_branch(str(remote))
+    assert (rendered.added, rendered.skipped) == (4, [])
+    assert refs(remote) == ["refs/heads/leaderboard"]  # the inbox is emptied
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert {
+        "results/good/pr1-run11.json",
+        "results/other/pr2-run12.json",
+        "index.html",
+        "users/alice.html",
+        "charts/good.svg",
+        "badges/user-bob.svg",
+    } <= set(files)
+    readme = on_branch(remote, "show", "leaderboard:README.md")
+    assert "| 1 | alice |" in readme and "| 2 | bob |" in readme
+    assert render_branch(str(remote)).commit is None  # nothing new: no commit
+    with pytest.raises(LeaderboardError, match="nothing to render"):
+        render_branch(str(bare(tmp_path / "empty")))
+
+
+def test_an_invalid_record_is_skipped_and_never_reaches_the_branch(tmp_path):
+    remote = bare(tmp_path)
+    good = tmp_path / "good"
+    write_result(good, result("alice"))
+    record(good, str(remote))
+    bad = tmp_path / "bad"
+    write_result(bad, result("mallory", pr=2))
+    path = bad / "results" / "good" / "pr2-run1.json"
+    path.write_text(path.read_text().replace('"pr": 2', '"pr": 3'))  # misplaced now
+    forged = record(bad, str(remote))
+    assert (forged.added, len(forged.skipped)) == (0, 1)  # record checks what it sends
+    rendered = render_branch(str(remote))
+    assert rendered.added == 1 and "| mallory |" not in on_branch(
+        remote, "show", "leaderboard:README.md"
+    )
+
+
+def test_records_racing_renders_lose_nothing(tmp_path):
+    remote = bare(tmp_path)
+    commands = []
+    for number in range(10):
+        folder = tmp_path / f"publish-{number}"
+        write_result(folder, result(f"user{number}", pr=number + 1, run_id=2000 + number))
+        commands.append(["push", "--dir", str(folder), "--remote", str(remote), "--no-render"])
+    commands[3:3] = [["render", "--remote", str(remote)]]
+    commands[8:8] = [["render", "--remote", str(remote)]]
+    outcomes = race(commands, tmp_path)
+    # a render that starts before any record finds nothing: that is its only failure
+    assert all(code == 0 or "nothing to render" in err for code, err in outcomes), outcomes
+    render_branch(str(remote))  # the render that follows the last record
+    readme = on_branch(remote, "show", "leaderboard:README.md")
+    assert all(f"| user{n} |" in readme for n in range(10))
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert len([f for f in files if f.startswith("results/")]) == 10
+    assert refs(remote) == ["refs/heads/leaderboard"]
+
+
+# --- the compiled validator agrees with the schema ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("user", "<img src=x>"),
+        ("user", "a" * 40),
+        ("user", "bot[bot]"),
+        ("kata", "../x"),
+        ("kata", "Good"),
+        ("pr", True),
+        ("pr", -1),
+        ("pr", 1.5),
+        ("run_id", 10**16),
+        ("head", "A" * 40),
+        ("status", "purple"),
+        ("clock", "wall"),
+        ("clock", None),
+        ("unranked_reasons", ["x" * 301]),
+        ("unranked_reasons", ["x"] * 21),
+        ("hints_used", 1001),
+        ("commit_time_s", None),
+        ("grade_runs", 0),
+        ("schema_version", 2),
+        ("extra", 1),
+        ("diff", {"added": 1, "removed": 1, "total": 2, "tokens": 4}),
+        ("diff", {"added": 1, "removed": 1, "total": 2, "tokens": 4, "reference_total": None}),
+    ],
+)
+def test_the_compiled_validator_agrees_with_the_full_one(field, value):
+    from jsonschema import Draft202012Validator
+
+    from grader.board.leaderboard import SCHEMA_PATH, validate_result
+
+    changed = {**result("alice"), field: value}
+    full = Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    expected_valid = full.is_valid(changed)
+    try:
+        validate_result(changed)
+        valid = True
+    except LeaderboardError as exc:
+        valid = False
+        assert str(exc).startswith("result: ")
+    assert valid == expected_valid
+
+
+def test_the_compiled_validator_is_stricter_only_on_a_final_newline():
+    """jsonschema's `$` (Python's) matches before a final newline; JSON Schema's (ECMA
+    262's) does not.  The compiled validator follows the standard and refuses it."""
+    from grader.board.leaderboard import validate_result
+
+    with pytest.raises(LeaderboardError, match="user"):
+        validate_result(result("alice\n"))
+
+
+def test_render_reads_the_branch_in_bulk_and_skips_what_a_hand_edit_broke(tmp_path):
+    remote = bare(tmp_path)
+    folder = tmp_path / "board"
+    write_result(folder, result("alice"))
+    push(folder, str(remote))
+    hand = tmp_path / "hand"
+    env = {**GIT_ENV, "HOME": str(tmp_path)}
+    subprocess.run(["git", "clone", "-q", "-b", "leaderboard", str(remote), str(hand)], env=env)
+    (hand / "results" / "good" / "pr9-run9.json").write_text(json.dumps(result("bob")))
+    shutil.rmtree(hand / "users")
+    (hand / "users").symlink_to("/etc")  # a link where rendered files go
+    shutil.rmtree(hand / "charts")
+    (hand / "charts").write_text("a file where a folder goes")
+    for command in (["add", "-A"], ["commit", "-qm", "hand edit"], ["push", "-q"]):
+        subprocess.run(["git", *command], cwd=hand, env=env, check=True)
+    outcome = render_branch(str(remote))
+    assert outcome.skipped == [
+        "results/good/pr9-run9.json: its fields say it belongs at results/good/pr1-run1.json"
+    ]
+    files = on_branch(remote, "ls-tree", "-r", "--name-only", "leaderboard").split()
+    assert "users/alice.html" in files and "charts/good.svg" in files and "charts" not in files
+    assert "results/good/pr9-run9.json" in files  # left for a person to delete
+    readme = on_branch(remote, "show", "leaderboard:README.md")
+    assert "## Skipped files" in readme and "| bob |" not in readme

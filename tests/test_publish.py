@@ -94,6 +94,7 @@ def honest_report(root: Path) -> dict:
         "schema_version": 1,
         "base": sha(root, "main"),
         "head": sha(root, "attempt"),
+        "isolation": "full",
         "katas": [kata],
     }
 
@@ -453,3 +454,13 @@ def test_a_hand_made_report_matches_what_the_schema_requires(repo):
 
     report = copy.deepcopy(honest_report(repo))
     validate_report(report)
+
+
+def test_a_report_graded_without_full_isolation_is_unranked(repo):
+    report = honest_report(repo) | {"isolation": "process"}
+    code, comment, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    (reason,) = result["unranked_reasons"]
+    assert reason.startswith("graded with isolation 'process': a pull request ranks only when")
+    assert "Unranked" in comment

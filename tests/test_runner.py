@@ -82,17 +82,81 @@ def test_collection_errors_are_reported(tmp_path):
 
 
 def test_a_second_run_sees_edited_modules(tmp_path):
-    write(tmp_path, "scale_mod.py", "FACTOR = 1\n")
+    write(tmp_path, "scale_mod.py", "def factor():\n    return 1\n")
     write(
         tmp_path,
         "test_scale_mod.py",
         """
-        from scale_mod import FACTOR
+        from grader.grading.boundary import candidate
+
+        scale = candidate("scale_mod")
 
         def test_f():
-            assert FACTOR == 2, f"FACTOR={FACTOR}"
+            assert scale.factor() == 2, f"factor={scale.factor()}"
         """,
     )
     assert run_tests(tmp_path).verdicts() == {"test_scale_mod.py::test_f": "failed"}
-    write(tmp_path, "scale_mod.py", "FACTOR = 2\n")
+    write(tmp_path, "scale_mod.py", "def factor():\n    return 2\n")
     assert run_tests(tmp_path).verdicts() == {"test_scale_mod.py::test_f": "passed"}
+
+
+def test_the_tests_cannot_import_the_kata_module_itself(tmp_path):
+    write(tmp_path, "scale_mod.py", "import sys\nFACTOR = 2\nsys.modules['ran'] = True\n")
+    write(
+        tmp_path, "test_scale_mod.py", "from scale_mod import FACTOR\n\ndef test_f():\n    pass\n"
+    )
+    run = run_tests(tmp_path)
+    assert run.results == {}
+    assert "grader.grading.boundary.candidate" in run.collection_errors[0]
+    import sys
+
+    assert "ran" not in sys.modules  # the module never ran in this (the trusted) process
+
+
+def test_what_the_code_under_test_raises_comes_back_with_its_own_frames(tmp_path):
+    write(
+        tmp_path,
+        "shapes.py",
+        """
+        def check(n):
+            if n < 0:
+                raise ValueError(f"n must be >= 0, got {n}")
+            return n
+
+        class Odd(Exception):
+            pass
+
+        def odd():
+            raise Odd("strange")
+        """,
+    )
+    write(
+        tmp_path,
+        "test_shapes.py",
+        """
+        import pytest
+        from grader.grading.boundary import CandidateError, candidate
+
+        shapes = candidate("shapes")
+
+        def test_builtin_type_is_kept():
+            with pytest.raises(ValueError, match="got -1"):
+                shapes.check(-1)
+
+        def test_other_types_are_candidate_errors():
+            with pytest.raises(CandidateError, match="Odd: strange"):
+                shapes.odd()
+
+        def test_unexpected_error():
+            shapes.check(-2)
+        """,
+    )
+    run = run_tests(tmp_path)
+    assert run.verdicts() == {
+        "test_shapes.py::test_builtin_type_is_kept": "passed",
+        "test_shapes.py::test_other_types_are_candidate_errors": "passed",
+        "test_shapes.py::test_unexpected_error": "failed",
+    }
+    message = run.results["test_shapes.py::test_unexpected_error"].message
+    assert message.startswith("ValueError: n must be >= 0, got -2")
+    assert "shapes.py:4 in check: raise ValueError" in message

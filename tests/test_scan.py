@@ -122,6 +122,25 @@ CHEATS = {
         "import sys\nsys.meta_path.insert(0, object())\nsys.path_hooks.clear()\n",
         [(2, "import-hooks"), (3, "import-hooks")],
     ),
+    "environment": (
+        "import os\nimport sys\nA = os.environ.get('PYTEST_CURRENT_TEST')\n"
+        "B = os.getenv('CI')\nC = len(sys.argv)\nfrom os import environ\n",
+        [(3, "environment"), (4, "environment"), (5, "environment"), (6, "environment")],
+    ),
+    "serialization": (
+        "import pickle\nimport marshal as m\nfrom runpy import run_path\n",
+        [(1, "serialization"), (2, "serialization"), (3, "serialization")],
+    ),
+    "processes": (
+        "import subprocess\nimport os\npid = os.fork()\nimport multiprocessing.connection\n",
+        [(1, "processes"), (3, "processes"), (4, "processes")],
+    ),
+    "network": ("import socket\nfrom urllib import request\n", [(1, "network"), (2, "network")]),
+    "torch-overrides": (
+        "import torch\nfrom torch.overrides import TorchFunctionMode\n"
+        "M = torch.utils._python_dispatch.TorchDispatchMode\n",
+        [(2, "torch-overrides"), (3, "torch-overrides")],
+    ),
 }
 
 

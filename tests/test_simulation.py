@@ -305,6 +305,15 @@ class World:
             )
             assert pushed.returncode == 0, pushed.stderr
             result["push"] = pushed.stdout
+            rendered = run_step(  # the render job, which the record job's success starts
+                "publish.yml",
+                "render",
+                "Render",
+                {**env, "RUNNER_TEMP": str(lb_temp), "GITHUB_OUTPUT": str(lb_runner / "out")},
+                lb_workspace,
+            )
+            assert rendered.returncode == 0, rendered.stderr
+            result["render"] = rendered.stdout
         return result
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kata_factory import REFERENCE, WRONG_DECOY, git, write_kata
+from kata_factory import LIBRARY_MEAN, REFERENCE, WRONG_DECOY, git, write_kata
 
 from grader.authoring.validate import KataValidation, validate
 from grader.catalogue.katas import CatalogueError, load_catalogue
 from grader.catalogue.pristine import write_seal
 
-# Wrong on the first call in its folder, right afterwards: the two runs of the buggy
-# kata disagree whichever worker runs first (the marker is created atomically).
+# Wrong on the first call, right afterwards (a marker outside the run's folder, since each
+# run imports a fresh copy of the module): the two runs of the buggy kata disagree
+# whichever worker runs first (the marker is created atomically).
 FLAKY_BUG = """\
     import os
-    marker = os.path.join(os.path.dirname(__file__), "called-before")
+    marker = os.path.join(MARKER_FOLDER, "called-before")
     try:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
     except FileExistsError:
@@ -26,10 +27,12 @@ FLAKY_BUG = """\
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory) -> dict[str, KataValidation]:
     root = tmp_path_factory.mktemp("repo")
-    write_kata(root, "good", "good_stats")
+    write_kata(root, "good", "good_stats", alternatives={"library": LIBRARY_MEAN})
+    write_kata(root, "rejected", "rejected_stats", alternatives={"off-by-one": WRONG_DECOY})
     write_kata(root, "missed-decoy", "missed_stats", decoys={"same": REFERENCE, "p": WRONG_DECOY})
     write_kata(root, "loud", "loud_stats", bug_line="    return sum(values) / values.count(None)")
-    write_kata(root, "flaky", "flaky_stats", bug_line=FLAKY_BUG)
+    flaky = FLAKY_BUG.replace("MARKER_FOLDER", repr(str(root)))
+    write_kata(root, "flaky", "flaky_stats", bug_line=flaky)
     results = validate(load_catalogue(root), repeat=2, jobs=2, preload=())
     return {r.kata_id: r for r in results}
 
@@ -46,6 +49,17 @@ def test_a_fair_kata_is_valid_and_its_fix_size_recorded(outcomes):
         "plus-one": ["test_good_stats.py::test_mean_of_four"],
         "tuned": ["test_good_stats_holdout.py::test_mean_of_other_lengths"],
     }
+    assert good.alternatives_passed == {"library": True}
+
+
+def test_a_correct_fix_written_differently_that_fails_makes_the_kata_invalid(outcomes):
+    # Here the "alternative" is wrong, so the check is seen to fail: the tests (or the
+    # alternative) need another look before the kata ships.
+    rejected = outcomes["rejected"]
+    assert failed_checks(rejected) == [
+        "alternative off-by-one: every visible and holdout test passes"
+    ]
+    assert rejected.alternatives_passed == {"off-by-one": False}
 
 
 def test_a_decoy_that_passes_every_test_makes_the_kata_invalid(outcomes):

@@ -90,7 +90,13 @@ def test_no_permissions_at_workflow_level_and_minimal_ones_per_job():
         job_id: {k for k, v in job["permissions"].items() if v == "write"}
         for job_id, job in jobs("publish").items()
     }
-    assert writers == {"prepare": set(), "comment": {"pull-requests"}, "leaderboard": {"contents"}}
+    assert writers == {
+        "prepare": set(),
+        "comment": {"pull-requests"},
+        "leaderboard": {"contents"},
+        "render": {"contents"},
+        "pages": {"pages", "id-token"},
+    }
 
 
 def test_actions_are_pinned_by_commit_with_the_version_in_a_comment():
@@ -138,12 +144,20 @@ def test_grade_takes_grader_and_tests_from_the_base_commit():
     }
 
 
-def test_concurrency_cancels_old_grades_and_queues_leaderboard_writes():
+def test_concurrency_cancels_old_grades_and_coalesces_leaderboard_renders():
     grade = WORKFLOWS["grade"]["concurrency"]
     assert grade["cancel-in-progress"] is True
     assert "pull_request.number" in grade["group"]
-    writes = jobs("publish")["leaderboard"]["concurrency"]
-    assert (writes["cancel-in-progress"], writes["queue"]) == (False, "max")
+    publish = jobs("publish")
+    # records race and retry (no queue to overflow); renders and deployments run one at
+    # a time with at most one pending, a newer one replacing it (no queue: max)
+    assert "concurrency" not in publish["leaderboard"]
+    assert "--no-render" in publish["leaderboard"]["steps"][-1]["run"]
+    for job_id in ("render", "pages"):
+        group = publish[job_id]["concurrency"]
+        assert group["cancel-in-progress"] is False and "queue" not in group, job_id
+    assert publish["render"]["needs"] == "leaderboard"
+    assert "leaderboard render --remote" in publish["render"]["steps"][-2]["run"]
 
 
 def test_publish_triggers_on_grade_runs_and_finds_the_pr_by_head_sha():
@@ -162,11 +176,11 @@ def test_publish_triggers_on_grade_runs_and_finds_the_pr_by_head_sha():
 
 def test_publish_installs_only_dependencies_the_project_declares():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    text = (GITHUB / "workflows" / "publish.yml").read_text()
-    installed = re.findall(r'pip install --quiet "([^"]+)" "([^"]+)"', text)
+    text = (GITHUB / "workflows" / "publish.yml").read_text().replace("\\\n", " ")
+    installed = re.findall(r'pip install --quiet ((?:"[^"]+" *)+)', text)
     assert installed
     for specs in installed:
-        for spec in specs:
+        for spec in re.findall(r'"([^"]+)"', specs):
             assert spec in declared, spec
 
 

@@ -63,6 +63,11 @@ VISIBLE_TESTS = '''\
 """Property tests for {module}: each states a property that holds for every valid input,
 checked on hypothesis-generated inputs.  The bug must break the fail-to-pass tests and
 no others.  TODO ({placeholder}): replace both tests; list every test in kata.toml.
+
+The tests run in the trusted process and reach the module only through ``candidate``:
+each call runs in the subject process and passes plain data (tensors, arrays, numbers,
+lists, dicts).  What cannot cross (a model, an optimizer) is built by a ``harness.py``
+next to the module (see CONTRIBUTING.md); every check and oracle stays here.
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 {imports}
+{module} = candidate("{module}")
+
 
 @st.composite
 def inputs(draw, max_rows: int = 4, max_cols: int = 8) -> torch.Tensor:
@@ -87,7 +94,7 @@ def oracle(x: np.ndarray) -> np.ndarray:
 
 @given(x=inputs())
 def test_matches_the_float64_oracle(x):
-    got, want = transform(x).numpy(), oracle(x.numpy())
+    got, want = {module}.transform(x).numpy(), oracle(x.numpy())
     err = float(np.abs(got - want).max())
     assert err < 1e-9, (
         f"shape {{tuple(x.shape)}}: output differs from the float64 oracle by {{err:.3e}}"
@@ -96,7 +103,7 @@ def test_matches_the_float64_oracle(x):
 
 @given(x=inputs())
 def test_output_keeps_the_input_shape(x):
-    out = transform(x)
+    out = {module}.transform(x)
     assert out.shape == x.shape, f"shape {{tuple(x.shape)}} in, {{tuple(out.shape)}} out"
 '''
 
@@ -109,12 +116,14 @@ TODO ({placeholder}): properties the reference fix passes and decoys fail.
 from __future__ import annotations
 
 {imports}
+{module} = candidate("{module}")
+
 
 @given(x=inputs(max_rows=16, max_cols=64))
 def test_rows_are_transformed_independently(x):
-    batched = transform(x)
+    batched = {module}.transform(x)
     for i in range(x.size(0)):
-        err = (transform(x[i : i + 1])[0] - batched[i]).abs().max().item()
+        err = ({module}.transform(x[i : i + 1])[0] - batched[i]).abs().max().item()
         assert err < 1e-9, f"row {{i}} changes by {{err:.3e}} when transformed on its own"
 '''
 
@@ -268,10 +277,10 @@ def files(kata: NewKata) -> dict[str, str]:
     mod, tests = kata.module, kata.test_module
     public, private = f"katas/{kata.id}", f"grader/private/{kata.id}"
     fields = {"id": kata.id, "title": kata.title, "module": mod, "placeholder": PLACEHOLDER}
-    visible = _imports(
-        ("hypothesis", "given"), ("hypothesis", "strategies as st"), (mod, "transform")
-    )
-    holdout = _imports(("hypothesis", "given"), (mod, "transform"), (tests, "inputs"))
+    visible = _imports(("hypothesis", "given"), ("hypothesis", "strategies as st"))
+    visible += "\nfrom grader.grading.boundary import candidate\n"
+    holdout = _imports(("hypothesis", "given"), (tests, "inputs"))
+    holdout += "\nfrom grader.grading.boundary import candidate\n"
     out = {
         f"{public}/kata.toml": _toml(kata.toml_data()),
         f"{public}/README.md": BRIEF.format(**fields),

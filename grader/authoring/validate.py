@@ -5,6 +5,8 @@ A kata is valid when, on a pristine copy of it:
     and the failures are assertion failures (the bug is silent) unless the kata says otherwise;
   * with the reference fix every visible and holdout test passes;
   * each decoy (a plausible wrong fix) fails at least one visible or holdout test;
+  * each alternative (a correct fix written differently: a library equivalent, another
+    valid algorithm) passes every visible and holdout test, as the reference does;
   * the buggy and the fixed kata give the same verdicts when run again (in separate
     worker processes).
 
@@ -32,6 +34,7 @@ BUGGY = "buggy"
 MAX_MESSAGE_LINE = 300
 DUMPS = ("tensor(", "array(", "Mismatched elements")
 REFERENCE = "reference"
+ALTERNATIVE = "alternative "  # variant-name prefix; decoy and alternative names may not clash
 
 
 @dataclass
@@ -47,6 +50,8 @@ class KataValidation:
     checks: list[Check] = field(default_factory=list)
     reference_lines: int | None = None
     decoys_caught_by: dict[str, list[str]] = field(default_factory=dict)
+    alternatives_passed: dict[str, bool] = field(default_factory=dict)
+    reference_timings: dict[str, float] = field(default_factory=dict)  # slowest run, per test
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -63,6 +68,7 @@ class KataValidation:
             "ok": self.ok,
             "reference_lines": self.reference_lines,
             "decoys_caught_by": self.decoys_caught_by,
+            "alternatives_passed": self.alternatives_passed,
             "checks": [check.__dict__ for check in self.checks],
             "notes": self.notes,
             "seconds": round(self.seconds, 2),
@@ -109,13 +115,19 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
         "private material",
         not private.problems,
         "; ".join(private.problems)
-        or f"{len(private.decoys)} decoys, {len(private.holdout)} holdout",
+        or f"{len(private.decoys)} decoys, {len(private.alternatives)} alternatives, "
+        f"{len(private.holdout)} holdout",
     )
     variants = [_Variant(BUGGY, pristine_dir)]
-    for name, patch in [(REFERENCE, private.reference), *sorted(private.decoys.items())]:
+    named = [
+        (REFERENCE, private.reference),
+        *sorted(private.decoys.items()),
+        *((ALTERNATIVE + name, patch) for name, patch in sorted(private.alternatives.items())),
+    ]
+    for name, patch in named:
         if patch is None:
             continue
-        folder = workdir / f"variant-{name}"
+        folder = workdir / f"variant-{name.replace(' ', '-')}"
         shutil.copytree(pristine_dir, folder)
         for holdout in private.holdout:
             shutil.copy2(holdout, folder / holdout.name)
@@ -192,7 +204,19 @@ def _judge(kata: Kata, variant: str, runs: list[RunResult], result: KataValidati
         return
     not_run = [t for t in kata.test_ids if t not in first.results]
     failing = sorted(nodeid for nodeid, r in first.results.items() if r.outcome != "passed")
-    if variant == REFERENCE:
+    if variant.startswith(ALTERNATIVE):
+        passed = not failing and not not_run and first.exit_code == 0
+        result.alternatives_passed[variant.removeprefix(ALTERNATIVE)] = passed
+        result.add(
+            f"{variant}: every visible and holdout test passes",
+            passed,
+            ", ".join(failing + [f"{t} missing" for t in not_run]),
+        )
+    elif variant == REFERENCE:
+        result.reference_timings = {
+            nodeid: max(run.results[nodeid].duration_s for run in runs if nodeid in run.results)
+            for nodeid in first.results
+        }
         result.add(
             "reference: every visible and holdout test passes",
             not failing and not not_run and first.exit_code == 0,
@@ -231,7 +255,9 @@ def validate(
             for plan in plans:
                 for variant in plan:
                     # A decoy only has to fail once: one run, stopped at its first failure.
-                    decoy = variant.name not in (BUGGY, REFERENCE)
+                    decoy = variant.name not in (BUGGY, REFERENCE) and not (
+                        variant.name.startswith(ALTERNATIVE)
+                    )
                     variant.futures = [
                         pool.submit(
                             _run_in_worker, str(variant.folder), profile, 1 if decoy else None

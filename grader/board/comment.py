@@ -9,6 +9,7 @@ from datetime import datetime
 
 from grader.board.artifact import Context
 from grader.board.badges import shields_url
+from grader.board.ranking import ranking_time
 from grader.board.recompute import Checked, ServerClock
 from grader.grading.report import code_block, escape_text, format_duration
 
@@ -32,7 +33,7 @@ def _badges(section: Section, ranked_board: bool) -> str:
     result, kata = section.result, section.checked.kata
     status_color = {"green": "brightgreen", "red": "red", "error": "orange"}[result["status"]]
     badges = [_badge("status", result["status"], status_color)]
-    seconds = _time(result)
+    seconds = ranking_time(result)
     if seconds is None:
         badges.append(
             _badge(
@@ -61,14 +62,6 @@ def _badges(section: Section, ranked_board: bool) -> str:
         else:
             badges.append(_badge(f"rank on {kata.id}", "unranked", "lightgrey"))
     return " ".join(badges)
-
-
-def _time(result: dict) -> int | None:
-    if result["clock"] == "server":
-        return result["server_time_s"]
-    if result["clock"] == "commit":
-        return result["commit_time_s"]
-    return None
 
 
 def _first_line(text: str, limit: int = 120) -> str:

@@ -130,6 +130,12 @@ def publish(
     except GitError as exc:
         raise PublishError(f"cannot relate the pull request to {trusted_base}: {exc}") from None
     common = []
+    if report["isolation"] != "full":
+        common.append(
+            f"graded with isolation {report['isolation']!r}: a pull request ranks only when "
+            "the candidate's code ran fully isolated (another user, no network), as the grade "
+            "workflow runs it"
+        )
     fork_point = merge_base
     if is_commit(repo, report["base"]) and is_ancestor(repo, report["base"], base):
         fork_point = repo.merge_base(report["base"], head)

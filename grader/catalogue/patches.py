@@ -4,6 +4,7 @@ Layout under ``grader/private/<id>/``::
 
     reference.patch          "Fix: <root cause>" paragraph, blank line, unified diff
     decoys/<name>.patch      "Decoy: <why tempting, why wrong>", blank line, unified diff
+    alternatives/<name>.patch  "Alternative: <another correct fix>", blank line, unified diff
     holdout/test_*.py        extra property tests, copied next to the visible ones
     pristine.json            blob ids of the shipped kata (see grader.catalogue.pristine)
 
@@ -47,6 +48,7 @@ class PrivateMaterial:
     reference: Path | None
     decoys: dict[str, Path]
     holdout: list[Path]
+    alternatives: dict[str, Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @classmethod
@@ -55,6 +57,7 @@ class PrivateMaterial:
         reference = folder / "reference.patch"
         decoys = {p.stem: p for p in sorted((folder / "decoys").glob("*.patch"))}
         holdout = sorted((folder / "holdout").glob("test_*.py"))
+        alternatives = {p.stem: p for p in sorted((folder / "alternatives").glob("*.patch"))}
         problems = []
         if not reference.is_file():
             problems.append(f"{reference}: missing; write the reference fix as a patch")
@@ -65,9 +68,16 @@ class PrivateMaterial:
         for name, path in decoys.items():
             if not description(path.read_text()).startswith("Decoy:"):
                 problems.append(f"{path}: start with a 'Decoy:' paragraph ({name})")
+        for name, path in alternatives.items():
+            if not description(path.read_text()).startswith("Alternative:"):
+                problems.append(f"{path}: start with an 'Alternative:' paragraph ({name})")
+            if name in decoys:
+                problems.append(f"{path}: named like a decoy ({name}); rename one of them")
         if not holdout:
             problems.append(f"{folder / 'holdout'}: no test_*.py holdout tests")
         clashes = sorted({p.name for p in holdout} & set(kata.test_files))
         if clashes:
             problems.append(f"{folder / 'holdout'}: {clashes} shadow visible test files; rename")
-        return cls(reference if reference.is_file() else None, decoys, holdout, problems)
+        return cls(
+            reference if reference.is_file() else None, decoys, holdout, alternatives, problems
+        )

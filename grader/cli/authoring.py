@@ -83,7 +83,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         caught = sum(1 for tests in result.decoys_caught_by.values() if tests)
         out.print(
             f"{mark} [bold]{result.kata_id}[/]  reference fix: {result.reference_lines} lines, "
-            f"decoys caught: {caught}/{len(result.decoys_caught_by)}"
+            f"decoys caught: {caught}/{len(result.decoys_caught_by)}, "
+            f"alternatives green: {sum(result.alternatives_passed.values())}"
+            f"/{len(result.alternatives_passed)}"
         )
         for note in result.notes:
             out.print(f"    note: {note}", markup=False)
@@ -91,6 +93,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if not check.ok or args.verbose:
                 flag = "ok  " if check.ok else "FAIL"
                 out.print(f"    {flag} {check.name}: {check.detail}", markup=False)
+    if args.timings:
+        from grader.grading.timeouts import write_reference_timings
+
+        by_id = {kata.id: kata for kata in chosen}
+        for result in results:
+            if result.ok:
+                path = write_reference_timings(by_id[result.kata_id], result.reference_timings)
+                out.print(f"wrote {path}", markup=False)
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
     bad = [r.kata_id for r in results if not r.ok]
@@ -133,6 +143,12 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
         help="authors: random hypothesis examples (profile 'explore') instead of derandomized",
     )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument(
+        "--timings",
+        action="store_true",
+        help="authors: store what each test takes on the reference fix "
+        "(grader/private/ID/timings.json); per-test time limits scale with it",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show passing checks too")
     p.set_defaults(func=cmd_validate)
 

@@ -44,9 +44,17 @@ def cmd_test(args: argparse.Namespace) -> int:
     root, kata = present.one_kata(kata_id)
     out = present.console()
     out.print(f"[bold]{kata.id}[/] — testing {present.escape(', '.join(kata.files))} …")
+    from grader.grading import timeouts
     from grader.grading.runner import run_tests
 
-    run = run_tests(kata.path, kata.test_files)
+    reference = timeouts.reference_timings(kata)
+    run = run_tests(
+        kata.path,
+        kata.test_files,
+        test_timeout_s=timeouts.FLOOR_S,
+        test_timeouts=timeouts.per_test(reference),
+        reference_s=reference,
+    )
     green = present.print_verdict(out, kata, run, args.lines)
     state.record_test(root, kata.id, "green" if green else "red", pristine.fingerprint(kata))
     if green:

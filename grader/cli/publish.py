@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.usage import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from grader.board.leaderboard import PushOutcome
 
 EXIT_REFUSED = 1
 
@@ -83,27 +88,61 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _board_command(command: str, action: Callable[[], PushOutcome]) -> PushOutcome | None:
+    """Run a leaderboard push or render, reporting its error or skipped files."""
+    from grader.board.leaderboard import LeaderboardError
+
+    try:
+        outcome = action()
+    except LeaderboardError as exc:
+        print(f"kata leaderboard {command}: {exc}", file=sys.stderr)
+        return None
+    for problem in outcome.skipped:
+        print(f"kata leaderboard {command}: skipped {problem}", file=sys.stderr)
+    return outcome
+
+
+def _resolved_remote(remote: str) -> str:
+    """``--remote`` as the temporary repository that pushes can reach it (a remote name of
+    the repository we run in, a URL or a path)."""
+    from grader.board.leaderboard import LeaderboardError, resolve_remote
+
+    try:
+        return resolve_remote(remote, Path.cwd())
+    except LeaderboardError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_leaderboard_push(args: argparse.Namespace) -> int:
-    from grader.board.leaderboard import LeaderboardError, push, resolve_remote
+    from grader.board.leaderboard import push, record
 
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder: pass the leaderboard folder to --dir")
-    try:
-        remote = resolve_remote(args.remote, Path.cwd())
-    except LeaderboardError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        outcome = push(
-            folder, remote, args.branch, catalogue=_catalogue_or_none(), attempts=args.attempts
+    remote = _resolved_remote(args.remote)
+    if args.no_render:
+        outcome = _board_command("push", lambda: record(folder, remote, args.branch))
+    else:
+        outcome = _board_command(
+            "push",
+            lambda: push(
+                folder,
+                remote,
+                args.branch,
+                catalogue=_catalogue_or_none(),
+                attempts=args.attempts,
+                page_url=args.page_url,
+            ),
         )
-    except LeaderboardError as exc:
-        print(f"kata leaderboard push: {exc}", file=sys.stderr)
+    if outcome is None:
         return EXIT_REFUSED
-    for problem in outcome.skipped:
-        print(f"kata leaderboard push: skipped {problem}", file=sys.stderr)
     if outcome.commit is None:
         print(f"kata leaderboard push: {args.branch} already holds every result")
+    elif args.no_render:
+        print(
+            f"kata leaderboard push: {outcome.added} result(s) recorded in {args.branch}'s "
+            "inbox, for the next `kata leaderboard render --remote`"
+        )
     else:
         print(
             f"kata leaderboard push: {outcome.added} result(s) added to {args.branch} "
@@ -113,12 +152,40 @@ def cmd_leaderboard_push(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_render(args: argparse.Namespace) -> int:
-    from grader.board.leaderboard import load_results, render
+    from grader.board.leaderboard import load_results, render_branch, rendered_files, write_rendered
 
+    if args.remote:
+        remote = _resolved_remote(args.remote)
+        outcome = _board_command(
+            "render",
+            lambda: render_branch(
+                remote,
+                args.branch,
+                catalogue=_catalogue_or_none(),
+                attempts=args.attempts,
+                page_url=args.page_url,
+            ),
+        )
+        if outcome is None:
+            return EXIT_REFUSED
+        if outcome.commit is None:
+            print(f"kata leaderboard render: {args.branch} is already rendered")
+        else:
+            print(
+                f"kata leaderboard render: {outcome.added} result(s) merged from the inbox, "
+                f"{args.branch} rendered as {outcome.commit[:12]} (attempt {outcome.attempts})"
+            )
+        return EXIT_OK
     folder = Path(args.dir)
-    results = render(folder, _catalogue_or_none())
-    _, problems = load_results(folder)
-    print(f"kata leaderboard render: {len(results)} results -> {folder / 'README.md'}")
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder: pass the leaderboard folder to --dir")
+    results, problems = load_results(folder)
+    files = rendered_files(results, _catalogue_or_none(), problems, args.page_url)
+    written = write_rendered(folder, files)
+    print(
+        f"kata leaderboard render: {len(results)} results -> {folder / 'README.md'}, "
+        f"{folder / 'index.html'} ({written} of {len(files)} files changed)"
+    )
     for problem in problems:
         print(f"  skipped {problem}", file=sys.stderr)
     return EXIT_OK
@@ -185,11 +252,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     actions = board.add_subparsers(dest="leaderboard_action", required=True, metavar="ACTION")
     p = actions.add_parser(
         "push",
-        help="add a folder's results to the leaderboard branch, re-render, push (retries)",
-        description="Fetch the branch (or start it as an orphan), add every result file of "
-        "--dir, regenerate README.md and badges from all results, commit and push without "
-        "force; a push that lost a race starts over from the new tip, up to --attempts "
-        "times. No result is ever lost or overwritten by another run's.",
+        help="add a folder's results to the leaderboard branch (retries), and re-render",
+        description="Fetch the branch tip (or start the branch as an orphan), add every "
+        "result file of --dir, re-render README, badges and the page from all results, "
+        "and push one commit without force; a push that lost a race starts over from the "
+        "new tip, up to --attempts times, so no result is lost. With --no-render (what "
+        "each publish runs at cohort scale) it only records the results in the branch's "
+        "inbox instead: one small commit per graded run, pushed to a ref of its own "
+        "(<branch>-inbox/pr<N>-run<RUN>), which never races; `kata leaderboard render "
+        "--remote` merges the inbox into the branch.",
     )
     p.add_argument("--dir", required=True, help="leaderboard folder holding results/")
     p.add_argument(
@@ -199,7 +270,36 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--branch", default="leaderboard", help="the leaderboard branch (leaderboard)")
     p.add_argument("--attempts", type=int, default=30, help="pushes to try before giving up (30)")
+    p.add_argument(
+        "--no-render",
+        action="store_true",
+        help="only record the results in the branch's inbox (no fetch, no race)",
+    )
+    _page_url_argument(p)
     p.set_defaults(func=cmd_leaderboard_push)
-    p = actions.add_parser("render", help="regenerate README.md and badges/ of a folder")
-    p.add_argument("--dir", required=True, help="leaderboard folder holding results/")
+    p = actions.add_parser(
+        "render",
+        help="regenerate README.md, badges and the page of a folder or of the branch",
+        description="With --dir: regenerate README.md, badges/ and the page (index.html, "
+        "users/, charts/) of a leaderboard folder from its results/, writing only the files "
+        "that changed. With --remote: merge the results recorded in the branch's inbox into "
+        "the branch tip, render it the same way, commit and push when anything changed "
+        "(retried like push), then delete the merged records: the aggregating job of the "
+        "publish workflow.",
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--dir", help="leaderboard folder holding results/")
+    where.add_argument("--remote", help="git remote name or URL: render the branch there")
+    p.add_argument("--branch", default="leaderboard", help="with --remote (leaderboard)")
+    p.add_argument("--attempts", type=int, default=30, help="with --remote: pushes to try (30)")
+    _page_url_argument(p)
     p.set_defaults(func=cmd_leaderboard_render)
+
+
+def _page_url_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--page-url",
+        metavar="URL",
+        help="where GitHub Pages serves the page (https://...), for the README's link "
+        "(default: index.html on the branch)",
+    )

@@ -1,25 +1,28 @@
 """``kata grade``: grade the commits of ``base..head`` with tests taken from ``base`` only.
 
-Trust comes from construction, not from inspection: each run's folder is the kata as
-it is at the base commit (tests, ``kata.toml``, holdout tests from base's private
-material) with only the kata's editable files taken from the commit being graded.  No
-conftest, pytest configuration or test file from the candidate's commits ever reaches
-a run.  Changes outside the editable files are still reported, and make the result
-unranked.
+Trust comes from construction, not from inspection.  Each run has two folders: the
+trusted one is the kata as it is at the base commit (tests, ``kata.toml``, holdout tests
+from base's private material), read by the trusted test process only; the subject's holds
+the kata's modules from base (its harness) with the editable files taken from the commit
+being graded, and is all the subject process ever sees (``grader.grading.boundary``).  No
+conftest, pytest configuration or test file from the candidate's commits ever reaches a
+run, and no candidate code runs where an assertion does.  Changes outside the editable
+files are still reported, and make the result unranked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import re
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
-from grader.grading import attempt, diffsize, scan
+from grader.grading import attempt, diffsize, scan, timeouts
+from grader.grading.boundary import default_isolation
 from grader.grading.gitdata import Commit, Repo
 from grader.grading.sandbox import Sandbox, SandboxRun
 
@@ -38,10 +41,16 @@ class GradeUsageError(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    test_timeout_s: float = 10.0  # one test
+    test_timeout_s: float = timeouts.FLOOR_S  # one test, at least (see grading.timeouts)
+    reference_factor: float = timeouts.REFERENCE_FACTOR
     run_timeout_s: float = 180.0  # one version of the files: a whole pytest session
     total_timeout_s: float = 1200.0  # looking for the first green commit stops after this
     profile: str = "grade"  # derandomized, whatever $KATA_HYPOTHESIS_PROFILE says
+    isolation: str | None = None  # None: full when the grader runs as root, else process
+
+    def per_test(self, reference_s: dict[str, float]) -> dict[str, float]:
+        """Each test's limit: the floor, or a multiple of what the reference fix took."""
+        return timeouts.per_test(reference_s, self.test_timeout_s, self.reference_factor)
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,6 @@ class Evaluation:
     status: str  # green | red | error
     message: str
     tests: list[dict]
-    tampered: list[str] = field(default_factory=list)
 
 
 def _test_sources(path: Path) -> dict[str, tuple[int, str]]:
@@ -91,7 +99,9 @@ def _expected_tests(kata: Kata, holdout: list[Path]) -> list[ExpectedTest]:
     return expected
 
 
-def _test_entry(test: ExpectedTest, run: SandboxRun, limits: Limits) -> dict:
+def _test_entry(
+    test: ExpectedTest, run: SandboxRun, limits: Limits, reference_s: dict[str, float]
+) -> dict:
     result = run.results.get(test.nodeid)
     entry = {
         "name": test.nodeid,
@@ -120,7 +130,8 @@ def _test_entry(test: ExpectedTest, run: SandboxRun, limits: Limits) -> dict:
     elif result.outcome == "skipped":
         entry.update(status="fail", message="skipped: a skipped test counts as failed")
     elif "TestTimeout" in result.exceptions:
-        entry["message"] = f"timed out after {limits.test_timeout_s:g} s"
+        limit = limits.per_test(reference_s).get(test.nodeid, limits.test_timeout_s)
+        entry["message"] = timeouts.timed_out_message(limit, reference_s.get(test.nodeid))
     elif result.outcome == "failed" and set(result.exceptions) == {"AssertionError"}:
         entry.update(status="fail", message=result.message)
     else:
@@ -128,13 +139,11 @@ def _test_entry(test: ExpectedTest, run: SandboxRun, limits: Limits) -> dict:
     return entry
 
 
-def _evaluate(run: SandboxRun, expected: list[ExpectedTest], limits: Limits) -> Evaluation:
-    tests = [_test_entry(test, run, limits) for test in expected]
+def _evaluate(
+    run: SandboxRun, expected: list[ExpectedTest], limits: Limits, reference_s: dict[str, float]
+) -> Evaluation:
+    tests = [_test_entry(test, run, limits, reference_s) for test in expected]
     failing = [t for t in tests if t["status"] != "pass"]
-    if run.tampered:
-        shown = ", ".join(run.tampered[:5]) + (" ..." if len(run.tampered) > 5 else "")
-        message = f"the code under test replaced functions the tests rely on: {shown}"
-        return Evaluation("error", message, tests, run.tampered)
     if run.timed_out:
         return Evaluation("error", f"timed out: the run exceeded {limits.run_timeout_s:g} s", tests)
     if run.collection_errors:
@@ -162,11 +171,19 @@ def _evaluate(run: SandboxRun, expected: list[ExpectedTest], limits: Limits) -> 
 class _KataGrader:
     """Grades one kata over a range, running each distinct version of its files once."""
 
-    def __init__(self, repo: Repo, kata: Kata, sandbox: Sandbox, limits: Limits, tmp: Path):
+    def __init__(
+        self, repo: Repo, kata: Kata, sandbox: Sandbox, limits: Limits, tmp: Path, isolation: str
+    ):
         self.repo, self.kata, self.sandbox, self.limits, self.tmp = repo, kata, sandbox, limits, tmp
+        self.isolation = isolation
+        # Everything trusted is read once, here, before any candidate code has run: runs
+        # are written from this snapshot, never from a folder a run could have reached.
+        self.reference_s = timeouts.reference_timings(kata)
         self.paths = attempt.kata_paths(kata)
         self.holdout = sorted((kata.private_dir / "holdout").glob("test_*.py"))
         self.expected = _expected_tests(kata, self.holdout)
+        self.snapshot = _snapshot(kata, self.holdout)
+        self.reference_size = diffsize.reference_size(kata, tmp)
         self.cache: dict[str, Evaluation] = {}
         self.started = time.monotonic()
 
@@ -178,25 +195,34 @@ class _KataGrader:
         key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
         if key not in self.cache:
             folder = self.tmp / f"{self.kata.id}-run-{len(self.cache)}"
-            shutil.copytree(self.kata.path, folder)
-            for test in self.holdout:
-                shutil.copy2(test, folder / test.name)
+            modules = self.tmp / f"{self.kata.id}-modules-{len(self.cache)}"
+            for name, data in self.snapshot.items():
+                for target in (folder, modules) if "/" not in name else (folder,):
+                    if target is modules and (name.startswith("test_") or not name.endswith(".py")):
+                        continue
+                    (target / name).parent.mkdir(parents=True, exist_ok=True)
+                    (target / name).write_bytes(data)
+            modules.mkdir(exist_ok=True)
             for name, text in files.items():
                 if text is None:
-                    (folder / name).unlink(missing_ok=True)
+                    (modules / name).unlink(missing_ok=True)
                 else:
-                    (folder / name).write_text(text)
+                    (modules / name).write_text(text)
             run = self.sandbox.run(
                 folder,
                 test_timeout_s=self.limits.test_timeout_s,
                 total_timeout_s=self.limits.run_timeout_s,
                 profile=self.limits.profile,
+                subject_from=modules,
+                isolation=self.isolation,
+                hide=hidden_paths(),
+                timeouts=self.limits.per_test(self.reference_s),
             )
-            self.cache[key] = _evaluate(run, self.expected, self.limits)
+            self.cache[key] = _evaluate(run, self.expected, self.limits, self.reference_s)
         return self.cache[key]
 
     def reference_total(self) -> int | None:
-        return diffsize.reference_size(self.kata, self.tmp)
+        return self.reference_size
 
     def grade(self, fork_point: str, head: Commit, protected: list[str]) -> dict:
         kata, repo = self.kata, self.repo
@@ -248,14 +274,18 @@ class _KataGrader:
         lint = diffsize.new_lint_violations(
             attempt.texts(before, self.paths), attempt.texts(head_files, self.paths)
         )
-        tampered = sorted({name for ev in self.cache.values() for name in ev.tampered})
         reasons = [
             f"changed {path}: only {', '.join(self.paths.values())} may change"
             for path in protected
         ]
         reasons += [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
-        if tampered:
-            reasons.append(f"the code under test replaced trusted functions: {', '.join(tampered)}")
+        reasons += [
+            problem
+            for files in checked.values()
+            for name, text in files.items()
+            if text is not None
+            for problem in source_text_problems(text, self.paths[name])
+        ]
         if measures.gave_up:
             reasons.append("gave up: the reference fix was shown (`kata solution --give-up`)")
         time_to_green = green.time - start.time if green and start else None
@@ -327,13 +357,74 @@ def grade(
         editable = {f"katas/{k.id}/{name}" for k in picked for name in k.files}
         protected = [path for path in changed if path not in editable]
         sandbox = sandbox or Sandbox()
+        isolation = limits.isolation or default_isolation()
         results = [
-            _KataGrader(repo, kata, sandbox, limits, Path(tmp)).grade(fork_point, head, protected)
+            _KataGrader(repo, kata, sandbox, limits, Path(tmp), isolation).grade(
+                fork_point, head, protected
+            )
             for kata in picked
         ]
     return {
         "schema_version": SCHEMA_VERSION,
         "base": base,
         "head": head.sha,
+        "isolation": isolation,
         "katas": results,
     }
+
+
+def _snapshot(kata: Kata, holdout: list[Path]) -> dict[str, bytes]:
+    """The kata's files at base (and its holdout tests), checked against its seal."""
+    from grader.catalogue import pristine
+
+    files = {
+        str(path.relative_to(kata.path)): path.read_bytes()
+        for path in sorted(kata.path.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    for name, blob in (pristine.read_seal(kata) or {}).items():
+        if name in files and pristine.blob_id(files[name]) != blob:
+            raise GradeUsageError(
+                f"katas/{kata.id}/{name} at the base commit differs from its seal: "
+                f"the base is not a shipped version of the kata (`kata seal {kata.id}`)"
+            )
+    for path in holdout:
+        files[path.name] = path.read_bytes()
+    return files
+
+
+def hidden_paths() -> tuple[Path, ...]:
+    """What a fully isolated subject must not see even where others may read it: the
+    private material of the grader it runs under."""
+    return (Path(__file__).resolve().parents[1] / "private",)
+
+
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def source_text_problems(text_or_bytes: str | bytes, path: str) -> list[str]:
+    """An editable file must be UTF-8 and declare no other encoding: the interpreter would
+    otherwise run text that the scan and the diff size never read."""
+    data = (
+        text_or_bytes.encode("utf-8", "surrogateescape")
+        if isinstance(text_or_bytes, str)
+        else text_or_bytes
+    )
+    problems = []
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path} is not UTF-8 (byte {exc.start}): save it as UTF-8")
+    for line in data.splitlines()[:2]:
+        match = _CODING.match(line)
+        if match and match.group(1).decode("ascii", "replace").lower().replace("_", "-") not in (
+            "utf-8",
+            "utf8",
+        ):
+            declared = match.group(1).decode("ascii", "replace")
+            problems.append(
+                f"{path} declares the source encoding {declared!r}: "
+                "editable files must be UTF-8 with no other encoding declaration"
+            )
+            break
+    return problems

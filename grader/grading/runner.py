@@ -1,4 +1,5 @@
-"""Run a kata's tests in this process with a fully controlled pytest invocation.
+"""Run a kata's tests in this process with a fully controlled pytest invocation, and the
+candidate's code in a subject process (``grader.grading.boundary``).
 
 Outcomes come from pytest's own report hooks, never from parsing output.  The
 invocation ignores the environment and the tree around the kata: no plugin
@@ -7,6 +8,11 @@ no cache.  Running in-process (rather than a fresh interpreter per run) lets a
 warm worker answer in a fraction of the time it takes to import torch; modules the
 run imported from the kata folder are dropped afterwards, so no state survives
 into the next run.
+
+This process never imports a candidate's file: an import of any module of the kata
+folder other than a test file is refused, and the tests reach the candidate's code only
+through ``boundary.candidate``, whose subject process starts with the run so that it
+imports torch while pytest collects.
 """
 
 from __future__ import annotations
@@ -127,11 +133,36 @@ class _Collector:
             self.on_result(self.results[report.nodeid])
 
 
-def _raise_timeout(signum, frame) -> None:
-    raise TestTimeout("timed out")
+def _relative(nodeid: str) -> str:
+    return nodeid.rsplit("/", 1)[-1]
 
 
-def _make_plugin(collector: _Collector, test_timeout_s: float | None):
+class _CandidateImportBlocker:
+    """Refuses, in the trusted process, an import of a kata module that is not a test."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.prefixes = [str(folder.resolve()) + os.sep for folder in folders]
+
+    def find_spec(self, name, path=None, target=None):
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, path)
+        origin = getattr(spec, "origin", None) or ""
+        inside = any(origin.startswith(prefix) for prefix in self.prefixes)
+        if inside and not Path(origin).name.startswith("test_"):
+            raise ImportError(
+                f"the tests imported {Path(origin).name}, a module of the kata: tests reach "
+                "the code under test only through grader.grading.boundary.candidate"
+            )
+        return None
+
+
+def _make_plugin(
+    collector: _Collector,
+    test_timeout_s: float | None,
+    test_timeouts: dict[str, float],
+    reference_s: dict[str, float],
+):
     import pytest
 
     class Plugin:
@@ -143,10 +174,18 @@ def _make_plugin(collector: _Collector, test_timeout_s: float | None):
 
         @pytest.hookimpl(wrapper=True)
         def pytest_runtest_call(self, item):
-            if not test_timeout_s:
+            nodeid = _relative(item.nodeid)
+            limit = test_timeouts.get(nodeid, test_timeout_s)
+            if not limit:
                 return (yield)
+
+            def _raise_timeout(signum, frame) -> None:
+                from grader.grading.timeouts import timed_out_message
+
+                raise TestTimeout(timed_out_message(limit, reference_s.get(nodeid)))
+
             previous = signal.signal(signal.SIGALRM, _raise_timeout)
-            signal.setitimer(signal.ITIMER_REAL, test_timeout_s)
+            signal.setitimer(signal.ITIMER_REAL, limit)
             try:
                 return (yield)
             finally:
@@ -155,6 +194,11 @@ def _make_plugin(collector: _Collector, test_timeout_s: float | None):
 
         def pytest_collectreport(self, report) -> None:
             collector.record_collect(report)
+
+        def pytest_collection_finish(self, session) -> None:
+            from grader.grading import boundary
+
+            boundary.wait_for_subject()  # the subject's start-up is no test's time
 
     return Plugin()
 
@@ -165,16 +209,38 @@ def run_tests(
     *,
     profile: str | None = None,
     test_timeout_s: float | None = None,
+    test_timeouts: dict[str, float] | None = None,
+    reference_s: dict[str, float] | None = None,
     on_result: Callable[[TestResult], None] | None = None,
     max_failures: int | None = None,
+    subject_from: Path | None = None,
+    isolation: str = "process",
+    subject_limits=None,
+    hide: tuple[Path, ...] = (),
 ) -> RunResult:
     """Run the tests in ``folder`` (every ``test_*.py``, or the named files in it).
 
     Node ids in the result are relative to ``folder``.  ``test_timeout_s`` bounds each
-    test (main thread only, via SIGALRM); ``on_result`` hears each test as it finishes;
-    ``max_failures`` stops the session after that many failing tests.
+    test (main thread only, via SIGALRM), ``test_timeouts`` some tests (by node id)
+    differently; ``on_result`` hears each test as it finishes;
+    ``max_failures`` stops the session after that many failing tests.  The candidate's
+    code runs in a subject process that imports a fresh copy of the kata's modules from
+    ``subject_from`` (default ``folder``), isolated as ``isolation`` says.
     """
+    from grader.grading import boundary
+
+    if "torch" in sys.modules:  # oracles are small: one thread, so the subject gets a core
+        sys.modules["torch"].set_num_threads(1)
     folder = folder.resolve()
+    source = (subject_from or folder).resolve()
+    boundary.start_run(
+        boundary.subject_folder(source, isolation),
+        isolation=isolation,
+        limits=subject_limits,
+        hide=hide,
+    )
+    blocker = _CandidateImportBlocker([folder, source])
+    sys.meta_path.insert(0, blocker)
     saved_env = {name: os.environ.pop(name, None) for name in _ENV_DROPPED}
     saved_autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -209,9 +275,15 @@ def run_tests(
             "ignore::pytest.PytestConfigWarning",
         ]
         os.chdir(folder)
-        exit_code = int(pytest.main(args, plugins=[_make_plugin(collector, test_timeout_s)]))
+        plugin = _make_plugin(
+            collector, test_timeout_s, dict(test_timeouts or {}), dict(reference_s or {})
+        )
+        exit_code = int(pytest.main(args, plugins=[plugin]))
         return RunResult(exit_code, collector.results, collector.collection_errors)
     finally:
+        boundary.stop_run()
+        if blocker in sys.meta_path:
+            sys.meta_path.remove(blocker)
         os.chdir(saved_cwd)
         sys.path[:] = saved_path
         _forget_modules_under(folder)

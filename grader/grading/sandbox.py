@@ -1,20 +1,17 @@
-"""Run untrusted kata code's tests in a fresh process, and hear the verdict over a pipe.
+"""Run a kata's tests in a fresh trusted process, and hear the verdict over a pipe.
 
 Each run is a new process forked from a warm ``forkserver`` that has imported torch,
 numpy, hypothesis and pytest but never run a torch op (forking after parallel ops can
-hang).  So one commit's code never shares a process with another's, and a run costs
-the lazy first-call setup, not the imports.
-
-The verdict is what the child sends over a pipe from pytest's report hooks; what the
-code under test prints cannot forge it, and a child that exits early (``os._exit``,
-``sys.exit`` at import) or hangs simply never reports ``done``.  After the session the
-child compares the functions of the modules the tests trust (torch, numpy, pytest,
-hypothesis, builtins, ...) with a snapshot taken before any kata code was imported, so
-monkeypatching an oracle is seen and reported, not believed.
+hang).  That process runs pytest and every assertion; it never imports the candidate's
+code, which runs in a subject process of its own (``grader.grading.boundary``) with the
+isolation the grader asks for.  So nothing the candidate's code does can reach this
+process's memory, its pipe or pytest.  Messages on the pipe are JSON (never pickle); the
+child dies with the grader (``PR_SET_PDEATHSIG``), and its subject dies with it.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,28 +21,8 @@ from pathlib import Path
 from grader.grading.runner import WARM_IMPORTS, TestResult
 
 PRELOAD = [*WARM_IMPORTS, "grader.grading.sandbox"]
-TRUSTED_MODULES = (
-    "builtins",
-    "math",
-    "numpy",
-    "numpy.linalg",
-    "numpy.testing",
-    "torch",
-    "torch.nn",
-    "torch.nn.functional",
-    "torch.testing",
-    "torch.optim",
-    "hypothesis",
-    "hypothesis.strategies",
-    "pytest",
-    "_pytest.runner",
-    "_pytest.python",
-    "_pytest.reports",
-    "_pytest.main",
-    "grader.grading.runner",
-)
-TRUSTED_CLASSES = (("torch", "Tensor"), ("numpy", "ndarray"))
 _MAX_MESSAGES = 10_000
+_MAX_MESSAGE_BYTES = 1_000_000
 
 
 @dataclass
@@ -55,65 +32,47 @@ class SandboxRun:
     exit_code: int | None = None
     completed: bool = False  # the child reported the end of its session
     timed_out: bool = False  # the run was killed at the total time bound
-    tampered: list[str] = field(default_factory=list)
     process_exit: int | None = None
     seconds: float = 0.0
 
 
-def _snapshot() -> dict[str, int]:
-    import importlib
-    import sys
-
-    seen: dict[str, int] = {}
-    for name in TRUSTED_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        for attr, value in list(vars(module).items()):
-            if callable(value):
-                seen[f"{name}.{attr}"] = id(value)
-    for module_name, class_name in TRUSTED_CLASSES:
-        cls = getattr(sys.modules.get(module_name), class_name, None)
-        for attr, value in list(vars(cls).items()) if cls is not None else []:
-            seen[f"{module_name}.{class_name}.{attr}"] = id(value)
-    return seen
-
-
-def _tampered(before: dict[str, int]) -> list[str]:
-    after = _snapshot()
-    return sorted(name for name, ident in before.items() if after.get(name) != ident)
-
-
-def _child(folder: str, conn: Connection, test_timeout_s: float, profile: str | None) -> None:
+def _child(
+    folder: str,
+    conn: Connection,
+    test_timeout_s: float,
+    profile: str | None,
+    subject_from: str | None,
+    isolation: str,
+    hide: list[str],
+    timeouts: dict[str, float],
+) -> None:
+    import json
     import os
 
+    from grader.grading import subject
     from grader.grading.runner import run_tests
 
-    # Nothing the code under test prints reaches the grader's own output (where a CI
-    # log would read it as workflow commands); pytest captures what each test prints.
+    subject.die_with_parent(os.getppid())
+    # Nothing printed here reaches the grader's own output (where a CI log would read it
+    # as workflow commands); pytest captures what each test prints.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
 
-    before = _snapshot()
-
-    def send_result(result: TestResult) -> None:
-        conn.send(("test", asdict(result)))
+    def send(kind: str, payload: dict) -> None:
+        conn.send_bytes(json.dumps([kind, payload]).encode())
 
     run = run_tests(
-        Path(folder), profile=profile, test_timeout_s=test_timeout_s, on_result=send_result
+        Path(folder),
+        profile=profile,
+        test_timeout_s=test_timeout_s,
+        test_timeouts=timeouts,
+        on_result=lambda result: send("test", asdict(result)),
+        subject_from=Path(subject_from) if subject_from else None,
+        isolation=isolation,
+        hide=tuple(Path(p) for p in hide),
     )
-    conn.send(
-        (
-            "done",
-            {
-                "exit_code": run.exit_code,
-                "collection_errors": run.collection_errors,
-                "tampered": _tampered(before),
-            },
-        )
-    )
+    send("done", {"exit_code": run.exit_code, "collection_errors": run.collection_errors})
     conn.close()
 
 
@@ -131,11 +90,26 @@ class Sandbox:
         test_timeout_s: float = 10.0,
         total_timeout_s: float = 120.0,
         profile: str | None = None,
+        subject_from: Path | None = None,
+        isolation: str = "process",
+        hide: tuple[Path, ...] = (),
+        timeouts: dict[str, float] | None = None,
     ) -> SandboxRun:
         started = time.monotonic()
         receiver, sender = self.context.Pipe(duplex=False)
         child = self.context.Process(
-            target=_child, args=(str(folder), sender, test_timeout_s, profile), daemon=True
+            target=_child,
+            args=(
+                str(folder),
+                sender,
+                test_timeout_s,
+                profile,
+                str(subject_from) if subject_from else None,
+                isolation,
+                [str(p) for p in hide],
+                dict(timeouts or {}),
+            ),
+            daemon=True,
         )
         child.start()
         sender.close()
@@ -147,16 +121,16 @@ class Sandbox:
                 run.timed_out = remaining <= 0 or child.is_alive()
                 break
             try:
-                kind, payload = receiver.recv()
+                kind, payload = json.loads(receiver.recv_bytes(_MAX_MESSAGE_BYTES))
             except (EOFError, OSError, ValueError, TypeError):
                 break  # the child ended (or sent something that is not a message)
             if kind == "test" and isinstance(payload, dict):
+                payload["exceptions"] = tuple(payload.get("exceptions", ()))
                 result = TestResult(**payload)
                 run.results[result.nodeid] = result
             elif kind == "done" and isinstance(payload, dict):
                 run.exit_code = int(payload["exit_code"])
                 run.collection_errors = [str(e) for e in payload["collection_errors"]]
-                run.tampered = [str(t) for t in payload["tampered"]]
                 run.completed = True
                 break
         if child.is_alive():

@@ -13,8 +13,12 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
-from lm_loss import IGNORE_INDEX, build_labels, causal_lm_loss, num_target_tokens
 
+from grader.grading.boundary import candidate
+
+lm = candidate("lm_loss")  # the loss under test: tensors in, tensors out, in the subject process
+
+IGNORE_INDEX = -100  # the collator's convention (lm_loss.IGNORE_INDEX)
 MARGIN = 40.0
 
 
@@ -66,7 +70,7 @@ def num_targets(labels) -> int:
 def test_matches_hand_shifted_cross_entropy(batch):
     logits, _, labels = batch
     for reduction in ("mean", "sum"):
-        got = float(causal_lm_loss(logits, labels, reduction=reduction))
+        got = float(lm.causal_lm_loss(logits, labels, reduction=reduction))
         want = float(hand_shifted(logits, labels, reduction))
         assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (
             f"reduction={reduction!r} ({shape_of(labels)}): loss {got:.6f} but "
@@ -80,7 +84,7 @@ def test_near_zero_loss_when_logits_predict_the_next_token(batch):
     vocab = batch[0].size(-1)
     next_ids = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=-1)
     logits = one_hot_logits(next_ids, vocab)
-    loss = float(causal_lm_loss(logits, labels))
+    loss = float(lm.causal_lm_loss(logits, labels))
     assert loss < 1e-6, (
         f"logits putting all their mass (margin {MARGIN}) on the next token give loss "
         f"{loss:.4f} ({shape_of(labels)}); a perfect next-token predictor must score ~0"
@@ -92,7 +96,7 @@ def test_large_loss_when_logits_predict_the_current_token(batch):
     _, input_ids, labels = batch
     vocab = batch[0].size(-1)
     logits = one_hot_logits(input_ids, vocab)
-    loss = float(causal_lm_loss(logits, labels))
+    loss = float(lm.causal_lm_loss(logits, labels))
     assert loss > MARGIN / 2, (
         f"logits that copy the current input token (margin {MARGIN}) give loss {loss:.4f} "
         f"({shape_of(labels)}); every target is a different token, so the loss must be "
@@ -111,8 +115,8 @@ def test_positions_without_a_target_do_not_contribute(batch, seed):
     noise = torch.randn(logits.shape, generator=gen, dtype=torch.float64) * 10.0
     perturbed = torch.where(no_target[..., None], logits + noise, logits)
     for reduction in ("mean", "sum"):
-        before = float(causal_lm_loss(logits, labels, reduction=reduction))
-        after = float(causal_lm_loss(perturbed, labels, reduction=reduction))
+        before = float(lm.causal_lm_loss(logits, labels, reduction=reduction))
+        after = float(lm.causal_lm_loss(perturbed, labels, reduction=reduction))
         assert math.isclose(before, after, rel_tol=1e-12, abs_tol=1e-12), (
             f"reduction={reduction!r}: changing the logits at the {int(no_target.sum())} "
             f"positions that have no next-token target moved the loss from {before:.6f} to "
@@ -123,11 +127,11 @@ def test_positions_without_a_target_do_not_contribute(batch, seed):
 @given(batch=lm_batches(), denominator=st.integers(1, 50))
 def test_reductions_are_consistent(batch, denominator):
     logits, _, labels = batch
-    n = num_target_tokens(labels)
-    mean = float(causal_lm_loss(logits, labels))
-    total = float(causal_lm_loss(logits, labels, reduction="sum"))
-    per_position = float(causal_lm_loss(logits, labels, reduction="none").sum())
-    scaled = float(causal_lm_loss(logits, labels, num_items_in_batch=denominator))
+    n = lm.num_target_tokens(labels)
+    mean = float(lm.causal_lm_loss(logits, labels))
+    total = float(lm.causal_lm_loss(logits, labels, reduction="sum"))
+    per_position = float(lm.causal_lm_loss(logits, labels, reduction="none").sum())
+    scaled = float(lm.causal_lm_loss(logits, labels, num_items_in_batch=denominator))
     assert math.isclose(mean * n, total, rel_tol=1e-9), (
         f"mean loss {mean:.6f} times the {n} target tokens is {mean * n:.6f}, but the "
         f"summed loss is {total:.6f}"
@@ -145,11 +149,11 @@ def test_reductions_are_consistent(batch, denominator):
 def test_accumulated_micro_batches_equal_the_full_batch(batch, split):
     logits, _, labels = batch
     split = min(split, labels.size(0) - 1) if labels.size(0) > 1 else 0
-    full = float(causal_lm_loss(logits, labels))
-    n = num_target_tokens(labels)
+    full = float(lm.causal_lm_loss(logits, labels))
+    n = lm.num_target_tokens(labels)
     parts = [(logits[:split], labels[:split]), (logits[split:], labels[split:])]
     accumulated = sum(
-        float(causal_lm_loss(lg, lb, num_items_in_batch=n)) for lg, lb in parts if lb.numel()
+        float(lm.causal_lm_loss(lg, lb, num_items_in_batch=n)) for lg, lb in parts if lb.numel()
     )
     assert math.isclose(accumulated, full, rel_tol=1e-9), (
         f"micro-batches of {split} and {labels.size(0) - split} sequences normalised by "
@@ -162,8 +166,8 @@ def test_invariant_to_a_per_position_logit_offset(batch, offset_seed):
     logits, _, labels = batch
     gen = torch.Generator().manual_seed(offset_seed)
     offset = torch.randn(*logits.shape[:2], 1, generator=gen, dtype=torch.float64) * 100.0
-    before = float(causal_lm_loss(logits, labels))
-    after = float(causal_lm_loss(logits + offset, labels))
+    before = float(lm.causal_lm_loss(logits, labels))
+    after = float(lm.causal_lm_loss(logits + offset, labels))
     assert math.isclose(before, after, rel_tol=1e-9), (
         f"adding a constant to each position's logits moved the loss from {before:.6f} to "
         f"{after:.6f}; softmax cross-entropy is shift-invariant"
@@ -177,7 +181,7 @@ def test_build_labels_ignores_padding_and_prompt(batch, data):
     lengths = torch.tensor(data.draw(st.lists(st.integers(1, seq), min_size=bsz, max_size=bsz)))
     prompts = torch.tensor(data.draw(st.lists(st.integers(0, seq), min_size=bsz, max_size=bsz)))
     mask = (torch.arange(seq)[None, :] < lengths[:, None]).long()
-    labels = build_labels(input_ids, mask, prompts)
+    labels = lm.build_labels(input_ids, mask, prompts)
     for b in range(bsz):
         for t in range(seq):
             real = t < int(lengths[b]) and t >= int(prompts[b])

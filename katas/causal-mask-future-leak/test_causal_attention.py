@@ -5,9 +5,12 @@ Every comparison runs in float64 with freshly drawn weights, so the tolerances a
 
 import torch
 import torch.nn.functional as F
-from causal_attention import CausalSelfAttention
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from grader.grading.boundary import candidate
+
+layers = candidate("harness")  # the layer under test, built and run in the subject process
 
 TOL = 1e-10
 FAST = settings(deadline=None)  # first calls into torch can be slow; phases come from the profile
@@ -18,13 +21,22 @@ lengths = st.integers(2, 8)
 
 
 def make_attention(seed: int, d_model: int = 8, n_heads: int = 2, bias: bool = True):
-    """A float64 module in eval mode whose weights come from ``seed`` (scores of order 1)."""
-    attn = CausalSelfAttention(d_model, n_heads, dropout=0.0, bias=bias).double().eval()
+    """Constructor arguments of a CausalSelfAttention (no dropout) and its float64 weights,
+    drawn from ``seed`` in the layer's parameter order (scores of order 1)."""
+    shapes = {
+        "qkv.weight": (3 * d_model, d_model),
+        "qkv.bias": (3 * d_model,),
+        "out_proj.weight": (d_model, d_model),
+        "out_proj.bias": (d_model,),
+    }
     gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in attn.parameters():
-            param.copy_(0.5 * torch.randn(param.shape, generator=gen, dtype=torch.float64))
-    return attn
+    params = {
+        name: 0.5 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        for name, shape in shapes.items()
+        if bias or not name.endswith(".bias")
+    }
+    config = {"d_model": d_model, "n_heads": n_heads, "dropout": 0.0, "bias": bias}
+    return config, params
 
 
 def make_input(seed: int, batch: int, seq_len: int, d_model: int = 8) -> torch.Tensor:
@@ -32,13 +44,19 @@ def make_input(seed: int, batch: int, seq_len: int, d_model: int = 8) -> torch.T
     return torch.randn(batch, seq_len, d_model, generator=gen, dtype=torch.float64)
 
 
-def sdpa_reference(attn: CausalSelfAttention, x: torch.Tensor, is_causal: bool = True):
+def project(params: dict, name: str, x: torch.Tensor) -> torch.Tensor:
+    """The layer's linear projection ``name`` ("qkv" or "out_proj"), from its weights."""
+    return F.linear(x, params[f"{name}.weight"], params.get(f"{name}.bias"))
+
+
+def sdpa_reference(config: dict, params: dict, x: torch.Tensor, is_causal: bool = True):
     """The same projections, with attention done by F.scaled_dot_product_attention."""
     batch, seq_len, d_model = x.shape
-    q, k, v = attn.qkv(x).split(d_model, dim=-1)
-    q, k, v = (t.view(batch, seq_len, attn.n_heads, -1).transpose(1, 2) for t in (q, k, v))
+    q, k, v = project(params, "qkv", x).split(d_model, dim=-1)
+    n_heads = config["n_heads"]
+    q, k, v = (t.view(batch, seq_len, n_heads, -1).transpose(1, 2) for t in (q, k, v))
     out = F.scaled_dot_product_attention(q, k, v, is_causal=is_causal)
-    return attn.out_proj(out.transpose(1, 2).reshape(batch, seq_len, d_model))
+    return project(params, "out_proj", out.transpose(1, 2).reshape(batch, seq_len, d_model))
 
 
 def per_position_diff(a: torch.Tensor, b: torch.Tensor) -> list[float]:
@@ -54,12 +72,13 @@ def first_bad(diffs: list[float], tol: float = TOL) -> int | None:
 @given(seed=seeds, batch=batches, seq_len=lengths, data=st.data())
 def test_future_tokens_do_not_change_earlier_outputs(seed, batch, seq_len, data):
     cut = data.draw(st.integers(1, seq_len - 1), label="first perturbed position")
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     x = make_input(seed, batch, seq_len)
     x_perturbed = x.clone()
     x_perturbed[:, cut:] += 3.0 * make_input(seed + 7, batch, seq_len - cut)
-    with torch.no_grad():
-        diffs = per_position_diff(attn(x)[:, :cut], attn(x_perturbed)[:, :cut])
+    out = layers.attention(config, params, x)
+    out_perturbed = layers.attention(config, params, x_perturbed)
+    diffs = per_position_diff(out[:, :cut], out_perturbed[:, :cut])
     t = first_bad(diffs)
     span = f"position {cut}" if cut == seq_len - 1 else f"positions {cut}..{seq_len - 1}"
     assert t is None, (
@@ -72,24 +91,25 @@ def test_future_tokens_do_not_change_earlier_outputs(seed, batch, seq_len, data)
 @FAST
 @given(seed=seeds, batch=batches, seq_len=lengths)
 def test_matches_sdpa_is_causal(seed, batch, seq_len):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     x = make_input(seed, batch, seq_len)
-    with torch.no_grad():
-        diffs = per_position_diff(attn(x), sdpa_reference(attn, x))
+    diffs = per_position_diff(
+        layers.attention(config, params, x), sdpa_reference(config, params, x)
+    )
     t = first_bad(diffs)
     assert t is None, (
         f"output at position {t} differs from F.scaled_dot_product_attention(is_causal=True) "
         f"on the module's own projections by {diffs[t]:.3e} (B={batch}, T={seq_len}, "
-        f"n_heads={attn.n_heads}; tolerance {TOL:.0e})"
+        f"n_heads={config['n_heads']}; tolerance {TOL:.0e})"
     )
 
 
 @FAST
 @given(seed=seeds, seq_len=lengths)
 def test_attention_weights_vanish_on_future_keys(seed, seq_len):
-    attn = make_attention(seed)
-    with torch.no_grad():
-        _, weights = attn(make_input(seed, 1, seq_len), return_weights=True)
+    config, params = make_attention(seed)
+    x = make_input(seed, 1, seq_len)
+    _, weights = layers.attention(config, params, x, return_weights=True)
     future = torch.ones(seq_len, seq_len, dtype=torch.bool).triu(diagonal=1)
     leaked = weights[0].abs().amax(dim=0).masked_fill(~future, 0.0)
     query, key = divmod(int(leaked.argmax()), seq_len)
@@ -103,9 +123,9 @@ def test_attention_weights_vanish_on_future_keys(seed, seq_len):
 @FAST
 @given(seed=seeds, batch=batches, seq_len=st.integers(1, 8))
 def test_output_shape_and_weight_rows_sum_to_one(seed, batch, seq_len):
-    attn = make_attention(seed)
-    with torch.no_grad():
-        out, weights = attn(make_input(seed, batch, seq_len), return_weights=True)
+    config, params = make_attention(seed)
+    x = make_input(seed, batch, seq_len)
+    out, weights = layers.attention(config, params, x, return_weights=True)
     assert tuple(out.shape) == (batch, seq_len, 8), (
         f"output shape {tuple(out.shape)}, expected {(batch, seq_len, 8)}"
     )
@@ -123,12 +143,11 @@ def test_output_shape_and_weight_rows_sum_to_one(seed, batch, seq_len):
 @FAST
 @given(seed=seeds, batch=st.integers(1, 4))
 def test_single_token_returns_its_projected_value(seed, batch):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     x = make_input(seed, batch, 1)
-    with torch.no_grad():
-        v = attn.qkv(x)[..., 16:]
-        expected = attn.out_proj(v)
-        diff = (attn(x) - expected).abs().max().item()
+    v = project(params, "qkv", x)[..., 16:]
+    expected = project(params, "out_proj", v)
+    diff = (layers.attention(config, params, x) - expected).abs().max().item()
     assert diff <= TOL, (
         f"with one token (T=1) the output should be out_proj(value of that token), "
         f"but differs by {diff:.3e} (B={batch})"
@@ -138,11 +157,10 @@ def test_single_token_returns_its_projected_value(seed, batch):
 @FAST
 @given(seed=seeds, batch=batches, seq_len=lengths)
 def test_last_position_sees_the_whole_sequence(seed, batch, seq_len):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     x = make_input(seed, batch, seq_len)
-    with torch.no_grad():
-        out = attn(x)[:, -1]
-        full = sdpa_reference(attn, x, is_causal=False)[:, -1]
+    out = layers.attention(config, params, x)[:, -1]
+    full = sdpa_reference(config, params, x, is_causal=False)[:, -1]
     diff = (out - full).abs().max().item()
     assert diff <= TOL, (
         f"the last position (T={seq_len}) may attend to every token, so its output should "
@@ -153,12 +171,12 @@ def test_last_position_sees_the_whole_sequence(seed, batch, seq_len):
 @FAST
 @given(seed=seeds, seq_len=lengths)
 def test_batch_elements_are_independent(seed, seq_len):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     x = make_input(seed, 3, seq_len)
     x_perturbed = x.clone()
     x_perturbed[1] += 1.0
-    with torch.no_grad():
-        out, out_perturbed = attn(x), attn(x_perturbed)
+    out = layers.attention(config, params, x)
+    out_perturbed = layers.attention(config, params, x_perturbed)
     diff = max((out[i] - out_perturbed[i]).abs().max().item() for i in (0, 2))
     assert diff <= TOL, (
         f"changing batch element 1 changed the outputs of elements 0/2 by {diff:.3e} (T={seq_len})"

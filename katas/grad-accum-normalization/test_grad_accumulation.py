@@ -1,33 +1,68 @@
 """Checks that accumulating over micro-batches is the same as one step on the whole batch."""
 
+from collections import OrderedDict
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
-from grad_accumulation import IGNORE_INDEX, AccumulatingTrainer, TokenBatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from grader.grading.boundary import candidate
+
+trainer = candidate("harness")  # AccumulatingTrainer, run on a copy of the model in the subject
+
+IGNORE_INDEX = -100  # grad_accumulation.IGNORE_INDEX, the trainer's default
 FAST = settings(deadline=None)  # first calls into torch can be slow; phases come from the profile
 SEEDS = st.integers(0, 2**32 - 1)
 LAYOUTS = st.sampled_from(["right-padded", "prompt-masked", "scattered"])
 VOCAB, CLASSES = 7, 5
 
 
-class Tagger(nn.Module):
-    """Embedding -> tanh -> linear head, float64, deterministic initialisation."""
+class Layers(nn.Sequential):
+    """A stack of ``torch.nn`` layers, float64, deterministic initialisation.
 
-    def __init__(self, seed: int, dim: int = 3) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(VOCAB, dim)
-        self.head = nn.Linear(dim, CLASSES)
+    ``layers`` describes it as plain data (name, class, arguments), so that the trainer
+    under test can run on the same model rebuilt in the subject process (``harness``).
+    """
+
+    def __init__(self, layers: list[tuple[str, str, tuple]], seed: int) -> None:
+        super().__init__(OrderedDict((name, getattr(nn, kind)(*a)) for name, kind, a in layers))
+        self.layers = layers
         g = torch.Generator().manual_seed(seed)
         self.double()
         with torch.no_grad():
             for p in self.parameters():
                 p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.tanh(self.embed(input_ids)))
+
+class Tagger(Layers):
+    """Embedding -> tanh -> linear head."""
+
+    def __init__(self, seed: int, dim: int = 3) -> None:
+        layers = [
+            ("embed", "Embedding", (VOCAB, dim)),
+            ("act", "Tanh", ()),
+            ("head", "Linear", (dim, CLASSES)),
+        ]
+        super().__init__(layers, seed)
+
+
+@dataclass
+class TokenBatch:
+    """``input_ids`` and ``labels`` of shape (batch, seq_len), as the trainer's batches hold
+    them; they cross the boundary as the tuple ``tensors``."""
+
+    input_ids: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.input_ids, self.labels
 
 
 def _batch(seed: int, lengths: list[int], seq_len: int, layout: str) -> TokenBatch:
@@ -66,13 +101,25 @@ def _full_batch(model: nn.Module, batch: TokenBatch) -> tuple[float, list[torch.
     return loss.item(), [p.grad.clone() for p in model.parameters()]
 
 
-def _accumulated(model: nn.Module, batch: TokenBatch, micro_batch_size: int):
-    model.zero_grad(set_to_none=True)
-    trainer = AccumulatingTrainer(
-        model, torch.optim.SGD(model.parameters(), lr=0.0), micro_batch_size
+def _grads(model: nn.Module, grads: dict, after: str) -> list[torch.Tensor]:
+    """The gradients the subject reported, by name, in ``model.parameters()`` order."""
+    ordered = []
+    for name, p in model.named_parameters():
+        grad = grads.get(name)
+        assert grad is not None and grad.shape == p.shape, (
+            f"no gradient (or a wrongly shaped one) for '{name}' after {after}"
+        )
+        ordered.append(grad)
+    return ordered
+
+
+def _accumulated(model: Layers, batch: TokenBatch, micro_batch_size: int):
+    """``accumulate_gradients`` on a copy of ``model`` with no gradients yet."""
+    got = trainer.accumulate_gradients(
+        model.layers, model.state_dict(), batch.tensors, micro_batch_size
     )
-    loss, num_tokens = trainer.accumulate_gradients(batch)
-    return loss, num_tokens, [p.grad.clone() for p in model.parameters()]
+    grads = _grads(model, got["grads"], "accumulate_gradients")
+    return got["loss"], got["num_tokens"], grads
 
 
 def _tokens_per_micro_batch(batch: TokenBatch, micro_batch_size: int) -> list[int]:
@@ -155,19 +202,26 @@ def test_reported_loss_is_the_full_batch_token_mean(seed, rows, seq_len, layout)
 def test_sgd_training_matches_full_batch_training(seed, rows, seq_len, micro_batch_size, layout):
     lr = 0.5
     model, twin = Tagger(seed), Tagger(seed)
-    trainer = AccumulatingTrainer(
-        model, torch.optim.SGD(model.parameters(), lr=lr), micro_batch_size
+    batches = [
+        _batch(seed + step, _ragged_lengths(seed + step, rows, seq_len), seq_len, layout)
+        for step in range(3)
+    ]
+    steps = trainer.train(
+        model.layers,
+        model.state_dict(),
+        [batch.tensors for batch in batches],
+        micro_batch_size,
+        optimizer="SGD",
+        lr=lr,
     )
-    for step in range(3):
-        batch = _batch(seed + step, _ragged_lengths(seed + step, rows, seq_len), seq_len, layout)
-        trainer.step(batch)
+    for step, (batch, result) in enumerate(zip(batches, steps, strict=True)):
         _, grads = _full_batch(twin, batch)
         with torch.no_grad():
             for p, grad in zip(twin.parameters(), grads, strict=True):
                 p -= lr * grad
         counts = batch.labels.ne(IGNORE_INDEX).sum(1).tolist()
-        for (name, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
-            err = float((p.detach() - q.detach()).abs().max())
+        for name, q in twin.named_parameters():
+            err = float((result["params"][name] - q.detach()).abs().max())
             assert err <= 1e-10, (
                 f"after SGD step {step + 1} (lr={lr}, micro_batch_size={micro_batch_size}, "
                 f"real tokens per sequence {counts}): "
@@ -210,17 +264,23 @@ def test_step_starts_from_zero_gradients_and_reports_grad_norm(seed, micro_batch
     first = _batch(seed, [seq_len] * rows, seq_len, "scattered")
     second = _batch(seed + 1, [seq_len] * rows, seq_len, "scattered")
 
-    def trainer_for(model: nn.Module) -> AccumulatingTrainer:
-        sgd = torch.optim.SGD(model.parameters(), lr=0.0)
-        return AccumulatingTrainer(model, sgd, micro_batch_size, max_grad_norm=1e6)
+    def steps_on(model: Layers, batches: list[TokenBatch]) -> list[dict]:
+        """SGD steps (lr 0, clipping at 1e6) on a copy of ``model``."""
+        tensors = [batch.tensors for batch in batches]
+        return trainer.train(
+            model.layers,
+            model.state_dict(),
+            tensors,
+            micro_batch_size,
+            optimizer="SGD",
+            lr=0.0,
+            max_grad_norm=1e6,
+        )
 
     model, fresh = Tagger(seed), Tagger(seed)
-    trainer = trainer_for(model)
-    trainer.step(first)
-    result = trainer.step(second)
-    trainer_for(fresh).step(second)
-    got = [p.grad.clone() for p in model.parameters()]
-    alone = [p.grad.clone() for p in fresh.parameters()]
+    result = steps_on(model, [first, second])[-1]
+    got = _grads(model, result["grads"], "two steps")
+    alone = _grads(fresh, steps_on(fresh, [second])[-1]["grads"], "one step")
     gap, name = _grad_gap(model, got, alone)
     assert gap <= 1e-12, (
         f"after steps on two batches, the gradient of '{name}' differs from that of a single "
@@ -228,11 +288,12 @@ def test_step_starts_from_zero_gradients_and_reports_grad_norm(seed, micro_batch
     )
     want_loss, want = _full_batch(model, second)
     want_norm = float(torch.linalg.vector_norm(torch.stack([w.norm() for w in want])))
-    assert result.grad_norm is not None and abs(result.grad_norm - want_norm) <= 1e-10, (
-        f"reported grad_norm {result.grad_norm} differs from the norm of the full-batch "
+    grad_norm, loss, num_tokens = result["grad_norm"], result["loss"], result["num_tokens"]
+    assert grad_norm is not None and abs(grad_norm - want_norm) <= 1e-10, (
+        f"reported grad_norm {grad_norm} differs from the norm of the full-batch "
         f"gradient {want_norm:.12f}"
     )
-    assert abs(result.loss - want_loss) <= 1e-12 and result.num_tokens == rows * seq_len, (
-        f"step reported loss {result.loss:.12f} over {result.num_tokens} tokens, expected "
+    assert abs(loss - want_loss) <= 1e-12 and num_tokens == rows * seq_len, (
+        f"step reported loss {loss:.12f} over {num_tokens} tokens, expected "
         f"{want_loss:.12f} over {rows * seq_len}"
     )

@@ -3,8 +3,12 @@
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from padded_attention import PaddedSelfAttention, padding_mask_from_lengths
 from torch import nn
+
+from grader.grading.boundary import candidate
+
+layers = candidate("harness")  # the layer under test, built and run in the subject process
+padded = candidate("padded_attention")  # its mask helper takes and returns tensors
 
 TOL = 1e-10
 E, H = 8, 2
@@ -15,27 +19,35 @@ length_lists = st.lists(st.integers(1, 5), min_size=1, max_size=3)
 
 
 def make_attention(seed: int, embed_dim: int = E, num_heads: int = H, bias: bool = True):
-    """A float64 module in eval mode with weights drawn from ``seed`` (scores of order 1)."""
-    attn = PaddedSelfAttention(embed_dim, num_heads, bias=bias).double().eval()
+    """Constructor arguments of a PaddedSelfAttention and its float64 weights, drawn from
+    ``seed`` in the layer's parameter order (scores of order 1)."""
+    shapes = {}
+    for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+        shapes[f"{name}.weight"] = (embed_dim, embed_dim)
+        if bias:
+            shapes[f"{name}.bias"] = (embed_dim,)
     gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in attn.parameters():
-            param.copy_(0.5 * torch.randn(param.shape, generator=gen, dtype=torch.float64))
-    return attn
+    params = {
+        name: 0.5 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        for name, shape in shapes.items()
+    }
+    return {"embed_dim": embed_dim, "num_heads": num_heads, "bias": bias}, params
 
 
-def as_multihead(attn: PaddedSelfAttention) -> nn.MultiheadAttention:
+def as_multihead(config: dict, params: dict) -> nn.MultiheadAttention:
     """nn.MultiheadAttention holding exactly the same weights."""
-    bias = attn.q_proj.bias is not None
-    mha = nn.MultiheadAttention(attn.embed_dim, attn.num_heads, bias=bias, batch_first=True)
+    bias = config["bias"]
+    mha = nn.MultiheadAttention(
+        config["embed_dim"], config["num_heads"], bias=bias, batch_first=True
+    )
     mha = mha.double().eval()
     with torch.no_grad():
-        projections = (attn.q_proj, attn.k_proj, attn.v_proj)
-        mha.in_proj_weight.copy_(torch.cat([p.weight for p in projections]))
-        mha.out_proj.weight.copy_(attn.out_proj.weight)
+        projections = ("q_proj", "k_proj", "v_proj")
+        mha.in_proj_weight.copy_(torch.cat([params[f"{p}.weight"] for p in projections]))
+        mha.out_proj.weight.copy_(params["out_proj.weight"])
         if bias:
-            mha.in_proj_bias.copy_(torch.cat([p.bias for p in projections]))
-            mha.out_proj.bias.copy_(attn.out_proj.bias)
+            mha.in_proj_bias.copy_(torch.cat([params[f"{p}.bias"] for p in projections]))
+            mha.out_proj.bias.copy_(params["out_proj.bias"])
     return mha
 
 
@@ -67,13 +79,13 @@ def worst_real_token(a, b, lengths):
 @FAST
 @given(seed=seeds, lengths=length_lists, extra=st.integers(0, 2), appended=st.integers(1, 3))
 def test_appending_padding_leaves_real_outputs_unchanged(seed, lengths, extra, appended):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     seq_len = max(lengths) + extra
     x, mask = padded_batch(seed, lengths, seq_len)
     x_long, mask_long = padded_batch(seed, lengths, seq_len + appended)
     x_long[:, :seq_len] = x
-    with torch.no_grad():
-        out, out_long = attn(x, mask), attn(x_long, mask_long)
+    out = layers.attention(config, params, x, mask)
+    out_long = layers.attention(config, params, x_long, mask_long)
     i, t, d = worst_real_token(out, out_long, lengths)
     assert d <= TOL, (
         f"padding a batch from {seq_len} to {seq_len + appended} positions (key_padding_mask "
@@ -85,13 +97,13 @@ def test_appending_padding_leaves_real_outputs_unchanged(seed, lengths, extra, a
 @FAST
 @given(seed=seeds, lengths=length_lists, extra=st.integers(1, 3))
 def test_contents_of_padded_positions_do_not_matter(seed, lengths, extra):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     seq_len = max(lengths) + extra
     x, mask = padded_batch(seed, lengths, seq_len)
     x_other, _ = padded_batch(seed + 100, lengths, seq_len)
     x_other = torch.where(mask[..., None], x_other, x)
-    with torch.no_grad():
-        out, out_other = attn(x, mask), attn(x_other, mask)
+    out = layers.attention(config, params, x, mask)
+    out_other = layers.attention(config, params, x_other, mask)
     i, t, d = worst_real_token(out, out_other, lengths)
     assert d <= TOL, (
         f"changing only the padded positions (key_padding_mask True) changed the output of "
@@ -103,12 +115,13 @@ def test_contents_of_padded_positions_do_not_matter(seed, lengths, extra):
 @FAST
 @given(seed=seeds, lengths=length_lists, extra=st.integers(0, 2))
 def test_matches_nn_multihead_attention_with_key_padding_mask(seed, lengths, extra):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     seq_len = max(lengths) + extra
     x, mask = padded_batch(seed, lengths, seq_len)
+    out = layers.attention(config, params, x, key_padding_mask=mask)
     with torch.no_grad():
-        out = attn(x, key_padding_mask=mask)
-        expected, _ = as_multihead(attn)(x, x, x, key_padding_mask=mask, need_weights=False)
+        mha = as_multihead(config, params)
+        expected, _ = mha(x, x, x, key_padding_mask=mask, need_weights=False)
     i, t, d = worst_real_token(out, expected, [seq_len] * len(lengths))
     assert d <= TOL, (
         f"output at position {t} of sequence {i} differs from nn.MultiheadAttention "
@@ -120,11 +133,11 @@ def test_matches_nn_multihead_attention_with_key_padding_mask(seed, lengths, ext
 @FAST
 @given(seed=seeds, batch=st.integers(1, 3), seq_len=st.integers(1, 5))
 def test_all_false_mask_equals_no_mask(seed, batch, seq_len):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     x, _ = padded_batch(seed, [seq_len] * batch, seq_len)
     no_padding = torch.zeros(batch, seq_len, dtype=torch.bool)
-    with torch.no_grad():
-        d = (attn(x, no_padding) - attn(x)).abs().max().item()
+    out_masked = layers.attention(config, params, x, no_padding)
+    d = (out_masked - layers.attention(config, params, x)).abs().max().item()
     assert d <= TOL, (
         f"a key_padding_mask that marks nothing as padding changed the output by {d:.3e} "
         f"compared with passing no mask (B={batch}, S={seq_len})"
@@ -134,11 +147,11 @@ def test_all_false_mask_equals_no_mask(seed, batch, seq_len):
 @FAST
 @given(seed=seeds, batch=st.integers(1, 3), seq_len=st.integers(1, 5))
 def test_unmasked_matches_nn_multihead_attention(seed, batch, seq_len):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     x, _ = padded_batch(seed, [seq_len] * batch, seq_len)
+    out = layers.attention(config, params, x)
     with torch.no_grad():
-        out = attn(x)
-        expected, _ = as_multihead(attn)(x, x, x, need_weights=False)
+        expected, _ = as_multihead(config, params)(x, x, x, need_weights=False)
     d = (out - expected).abs().max().item()
     assert d <= TOL, (
         f"without a mask, output differs from nn.MultiheadAttention with the same weights by "
@@ -150,7 +163,7 @@ def test_unmasked_matches_nn_multihead_attention(seed, batch, seq_len):
 @given(lengths=length_lists, extra=st.integers(0, 2))
 def test_padding_mask_from_lengths_marks_positions_past_each_length(lengths, extra):
     seq_len = max(lengths) + extra
-    mask = padding_mask_from_lengths(torch.tensor(lengths), seq_len)
+    mask = padded.padding_mask_from_lengths(torch.tensor(lengths), seq_len)
     assert tuple(mask.shape) == (len(lengths), seq_len), (
         f"mask shape {tuple(mask.shape)}, expected {(len(lengths), seq_len)}"
     )
@@ -167,11 +180,10 @@ def test_padding_mask_from_lengths_marks_positions_past_each_length(lengths, ext
 @FAST
 @given(seed=seeds, lengths=length_lists, extra=st.integers(0, 2))
 def test_output_shape_and_finite(seed, lengths, extra):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     seq_len = max(lengths) + extra
     x, mask = padded_batch(seed, lengths, seq_len)
-    with torch.no_grad():
-        out = attn(x, mask)
+    out = layers.attention(config, params, x, mask)
     assert tuple(out.shape) == tuple(x.shape), (
         f"output shape {tuple(out.shape)}, expected {tuple(x.shape)}"
     )

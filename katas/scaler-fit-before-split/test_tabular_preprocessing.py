@@ -4,7 +4,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from tabular_preprocessing import prepare_splits
+
+from grader.grading.boundary import candidate
+
+prep = candidate("harness")  # prepare_splits, run in the subject process
 
 # Features are offset + scale * (a multiple of 1/4): columns are either exactly constant or
 # clearly spread out, so "constant column" has one unambiguous meaning for the oracle.
@@ -43,9 +46,9 @@ def _max_diff(a, b):
 @given(tables())
 def test_split_is_a_partition_of_the_rows(case):
     X, y, test_fraction, seed = case
-    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    out = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
     n = X.shape[0]
-    train, test = np.asarray(out.train_idx), np.asarray(out.test_idx)
+    train, test = np.asarray(out["train_idx"]), np.asarray(out["test_idx"])
     both = np.intersect1d(train, test)
     assert both.size == 0, f"rows {both.tolist()} are in both train and test (n={n})"
     union = np.union1d(train, test)
@@ -58,10 +61,10 @@ def test_split_is_a_partition_of_the_rows(case):
 @given(tables())
 def test_split_is_reproducible_for_a_seed(case):
     X, y, test_fraction, seed = case
-    first = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
-    again = prepare_splits(X.copy(), y.copy(), test_fraction=test_fraction, seed=seed)
+    first = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    again = prep.prepare_splits(X.copy(), y.copy(), test_fraction=test_fraction, seed=seed)
     for name in ("train_idx", "test_idx", "X_train", "X_test", "y_train", "y_test"):
-        a, b = np.asarray(getattr(first, name)), np.asarray(getattr(again, name))
+        a, b = np.asarray(first[name]), np.asarray(again[name])
         assert a.shape == b.shape, f"{name} has shape {a.shape}, then {b.shape} (seed={seed})"
         assert np.array_equal(a, b), (
             f"{name} differs between two calls with seed={seed} "
@@ -72,11 +75,11 @@ def test_split_is_reproducible_for_a_seed(case):
 @given(tables())
 def test_labels_and_shapes_follow_the_split(case):
     X, y, test_fraction, seed = case
-    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    out = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
     n_features = X.shape[1]
     for side, idx, X_side, y_side in (
-        ("train", out.train_idx, out.X_train, out.y_train),
-        ("test", out.test_idx, out.X_test, out.y_test),
+        ("train", out["train_idx"], out["X_train"], out["y_train"]),
+        ("test", out["test_idx"], out["X_test"], out["y_test"]),
     ):
         assert X_side.shape == (len(idx), n_features), (
             f"X_{side} has shape {X_side.shape}, expected ({len(idx)}, {n_features})"
@@ -90,13 +93,14 @@ def test_labels_and_shapes_follow_the_split(case):
 @given(tables())
 def test_scaler_statistics_come_from_train_rows_only(case):
     X, y, test_fraction, seed = case
-    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
-    mean, scale, _ = _train_statistics(X[out.train_idx])
+    out = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    train_idx = out["train_idx"]
+    mean, scale, _ = _train_statistics(X[train_idx])
     for name, want in (("mean_", mean), ("scale_", scale)):
-        got = np.asarray(getattr(out.scaler, name), dtype=np.float64)
+        got = np.asarray(out["scaler"][name], dtype=np.float64)
         ok = got.shape == want.shape and np.allclose(got, want, rtol=1e-9, atol=1e-9)
         assert ok, (
-            f"scaler.{name} = {np.round(got, 6).tolist()} but the {len(out.train_idx)} train rows "
+            f"scaler.{name} = {np.round(got, 6).tolist()} but the {len(train_idx)} train rows "
             f"give {np.round(want, 6).tolist()} (max |diff| = {_max_diff(got, want):.3e}); "
             f"the scaler statistics must depend on the training rows alone"
         )
@@ -105,43 +109,46 @@ def test_scaler_statistics_come_from_train_rows_only(case):
 @given(tables())
 def test_train_features_unchanged_when_test_rows_change(case):
     X, y, test_fraction, seed = case
-    before = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    before = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    test_idx = before["test_idx"]
     X_changed = X.copy()
-    X_changed[before.test_idx] = 7.0 * X[before.test_idx][::-1] + 50.0
-    after = prepare_splits(X_changed, y, test_fraction=test_fraction, seed=seed)
-    assert np.array_equal(before.train_idx, after.train_idx), "the split changed with the values"
-    d = _max_diff(before.X_train, after.X_train)
+    X_changed[test_idx] = 7.0 * X[test_idx][::-1] + 50.0
+    after = prep.prepare_splits(X_changed, y, test_fraction=test_fraction, seed=seed)
+    assert np.array_equal(before["train_idx"], after["train_idx"]), (
+        "the split changed with the values"
+    )
+    d = _max_diff(before["X_train"], after["X_train"])
     assert d == 0.0, (
-        f"changing only the {len(before.test_idx)} test rows {before.test_idx.tolist()} changed "
+        f"changing only the {len(test_idx)} test rows {test_idx.tolist()} changed "
         f"the standardised train features (max |diff| = {d:.3e}): test data leaks into training"
     )
     for name in ("mean_", "scale_"):
-        d = _max_diff(getattr(before.scaler, name), getattr(after.scaler, name))
+        d = _max_diff(before["scaler"][name], after["scaler"][name])
         assert d == 0.0, f"changing only the test rows changed scaler.{name} (max |diff| = {d:.3e})"
 
 
 @given(tables())
 def test_train_features_are_standardised(case):
     X, y, test_fraction, seed = case
-    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
-    _, _, constant = _train_statistics(X[out.train_idx])
-    col_mean = out.X_train.mean(axis=0)
-    col_std = out.X_train.std(axis=0)
+    out = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    _, _, constant = _train_statistics(X[out["train_idx"]])
+    col_mean = out["X_train"].mean(axis=0)
+    col_std = out["X_train"].std(axis=0)
     for j in np.flatnonzero(~constant):
         assert abs(col_mean[j]) < 1e-9 and abs(col_std[j] - 1.0) < 1e-9, (
             f"standardised train feature {j} has mean {col_mean[j]:.6f} and std {col_std[j]:.6f} "
-            f"over the {len(out.train_idx)} train rows; expected mean 0 and std 1"
+            f"over the {len(out['train_idx'])} train rows; expected mean 0 and std 1"
         )
 
 
 @given(tables())
 def test_test_features_use_train_statistics(case):
     X, y, test_fraction, seed = case
-    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
-    mean, scale, _ = _train_statistics(X[out.train_idx])
-    want = (X[out.test_idx] - mean) / scale
-    d = _max_diff(out.X_test, want)
-    assert out.X_test.shape == want.shape and d < 1e-8, (
+    out = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    mean, scale, _ = _train_statistics(X[out["train_idx"]])
+    want = (X[out["test_idx"]] - mean) / scale
+    d = _max_diff(out["X_test"], want)
+    assert out["X_test"].shape == want.shape and d < 1e-8, (
         f"X_test differs from (X[test_idx] - train mean) / train std by up to {d:.3e}; "
         f"test rows must be transformed with the statistics of the training rows"
     )

@@ -3,23 +3,29 @@
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from padded_attention import PaddedSelfAttention, padding_mask_from_lengths
 from test_padded_attention import FAST, TOL, make_attention, seeds
 from torch import nn
 
+from grader.grading.boundary import candidate
 
-# Unlike the visible test's as_multihead, this one follows the module's dtype (float32 test).
-def as_multihead(attn: PaddedSelfAttention) -> nn.MultiheadAttention:
-    bias = attn.q_proj.bias is not None
-    mha = nn.MultiheadAttention(attn.embed_dim, attn.num_heads, bias=bias, batch_first=True)
-    mha = mha.to(attn.q_proj.weight.dtype).eval()
+layers = candidate("harness")
+padded = candidate("padded_attention")
+
+
+# Unlike the visible test's as_multihead, this one follows the weights' dtype (float32 test).
+def as_multihead(config: dict, params: dict) -> nn.MultiheadAttention:
+    bias = config["bias"]
+    mha = nn.MultiheadAttention(
+        config["embed_dim"], config["num_heads"], bias=bias, batch_first=True
+    )
+    mha = mha.to(params["q_proj.weight"].dtype).eval()
     with torch.no_grad():
-        projections = (attn.q_proj, attn.k_proj, attn.v_proj)
-        mha.in_proj_weight.copy_(torch.cat([p.weight for p in projections]))
-        mha.out_proj.weight.copy_(attn.out_proj.weight)
+        projections = ("q_proj", "k_proj", "v_proj")
+        mha.in_proj_weight.copy_(torch.cat([params[f"{p}.weight"] for p in projections]))
+        mha.out_proj.weight.copy_(params["out_proj.weight"])
         if bias:
-            mha.in_proj_bias.copy_(torch.cat([p.bias for p in projections]))
-            mha.out_proj.bias.copy_(attn.out_proj.bias)
+            mha.in_proj_bias.copy_(torch.cat([params[f"{p}.bias"] for p in projections]))
+            mha.out_proj.bias.copy_(params["out_proj.bias"])
     return mha
 
 
@@ -45,12 +51,13 @@ def arbitrary_masks(draw):
 @FAST
 @given(seed=seeds, mask=arbitrary_masks(), num_heads=st.sampled_from([1, 2, 4]))
 def test_any_mask_pattern_matches_nn_multihead_attention(seed, mask, num_heads):
-    attn = make_attention(seed, 8, num_heads, bias=False)
+    config, params = make_attention(seed, 8, num_heads, bias=False)
     batch, seq_len = mask.shape
     x = random_inputs(seed, batch, seq_len, 8)
+    out = layers.attention(config, params, x, key_padding_mask=mask)
     with torch.no_grad():
-        out = attn(x, key_padding_mask=mask)
-        expected, _ = as_multihead(attn)(x, x, x, key_padding_mask=mask, need_weights=False)
+        mha = as_multihead(config, params)
+        expected, _ = mha(x, x, x, key_padding_mask=mask, need_weights=False)
     d = (out - expected).abs().max().item()
     assert d <= TOL, (
         f"with key_padding_mask={mask.int().tolist()} (num_heads={num_heads}, bias=False) the "
@@ -61,31 +68,29 @@ def test_any_mask_pattern_matches_nn_multihead_attention(seed, mask, num_heads):
 @FAST
 @given(seed=seeds, lengths=st.lists(st.integers(1, 5), min_size=1, max_size=3))
 def test_padded_batch_equals_each_sequence_run_alone(seed, lengths):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     seq_len = max(lengths) + 1
     x = random_inputs(seed, len(lengths), seq_len, 8)
-    mask = padding_mask_from_lengths(torch.tensor(lengths), seq_len)
-    with torch.no_grad():
-        out = attn(x, mask)
-        for i, n in enumerate(lengths):
-            alone = attn(x[i : i + 1, :n])[0]
-            d = (out[i, :n] - alone).abs().max().item()
-            assert d <= TOL, (
-                f"sequence {i} (length {n}) gives outputs differing by {d:.3e} when run in a "
-                f"padded batch (lengths={lengths}, padded to {seq_len}) versus alone, unpadded"
-            )
+    mask = padded.padding_mask_from_lengths(torch.tensor(lengths), seq_len)
+    out = layers.attention(config, params, x, mask)
+    for i, n in enumerate(lengths):
+        alone = layers.attention(config, params, x[i : i + 1, :n])[0]
+        d = (out[i, :n] - alone).abs().max().item()
+        assert d <= TOL, (
+            f"sequence {i} (length {n}) gives outputs differing by {d:.3e} when run in a "
+            f"padded batch (lengths={lengths}, padded to {seq_len}) versus alone, unpadded"
+        )
 
 
 @FAST
 @given(seed=seeds, lengths=st.lists(st.integers(1, 4), min_size=1, max_size=3))
 def test_real_outputs_have_zero_gradient_wrt_padded_inputs(seed, lengths):
-    attn = make_attention(seed)
+    config, params = make_attention(seed)
     seq_len = max(lengths) + 2
     mask = torch.tensor([[s >= n for s in range(seq_len)] for n in lengths])
-    x = random_inputs(seed, len(lengths), seq_len, 8).requires_grad_(True)
-    out = attn(x, mask)
-    real = (~mask).to(out.dtype)[..., None]
-    (grad,) = torch.autograd.grad((out * real).sum(), x)
+    x = random_inputs(seed, len(lengths), seq_len, 8)
+    real = (~mask).to(x.dtype)[..., None]
+    grad = layers.input_gradient(config, params, x, mask, real)  # of sum(out * real)
     leak = grad.masked_fill(~mask[..., None], 0.0).abs().max().item()
     assert leak == 0.0, (
         f"real-token outputs have gradient {leak:.3e} with respect to padded inputs "
@@ -94,20 +99,22 @@ def test_real_outputs_have_zero_gradient_wrt_padded_inputs(seed, lengths):
 
 
 def test_float32_matches_nn_multihead_attention_without_nan():
-    attn = make_attention(3).float()
+    config, params = make_attention(3)
+    params = {name: p.float() for name, p in params.items()}
     lengths = [1, 4, 6]
     mask = torch.tensor([[s >= n for s in range(6)] for n in lengths])
     x = random_inputs(3, 3, 6, 8).float()
+    out = layers.attention(config, params, x, mask)
     with torch.no_grad():
-        out = attn(x, mask)
-        expected, _ = as_multihead(attn)(x, x, x, key_padding_mask=mask, need_weights=False)
+        mha = as_multihead(config, params)
+        expected, _ = mha(x, x, x, key_padding_mask=mask, need_weights=False)
     assert bool(torch.isfinite(out).all()), "float32 output contains NaN/inf"
     d = (out - expected).abs().max().item()
     assert d <= 1e-5, f"in float32, output differs from nn.MultiheadAttention by {d:.3e}"
 
 
 def test_lengths_helper_with_explicit_max_len():
-    mask = padding_mask_from_lengths(torch.tensor([2, 0, 3]), 4)
+    mask = padded.padding_mask_from_lengths(torch.tensor([2, 0, 3]), 4)
     expected = [[False, False, True, True], [True] * 4, [False, False, False, True]]
     assert mask.tolist() == expected, (
         f"padding_mask_from_lengths([2, 0, 3], 4) = {mask.tolist()}, expected {expected}"

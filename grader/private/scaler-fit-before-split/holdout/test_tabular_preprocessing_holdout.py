@@ -5,8 +5,11 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from tabular_preprocessing import StandardScaler, prepare_splits
 from test_tabular_preprocessing import _GRID, _OFFSET, _SCALE, _max_diff, _train_statistics
+
+from grader.grading.boundary import candidate
+
+prep = candidate("harness")
 
 
 # Not the visible test's tables(): row bounds are parameters, two classes, other test fractions.
@@ -32,40 +35,40 @@ def _statistics(rows):
 @given(tables())
 def test_returned_scaler_reproduces_the_returned_features(case):
     X, y, test_fraction, seed = case
-    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    # The returned scaler cannot cross: the subject applies it to this same split's rows.
+    out = prep.prepare_splits_and_reapply_scaler(X, y, test_fraction=test_fraction, seed=seed)
     for side, idx, got in (
-        ("train", out.train_idx, out.X_train),
-        ("test", out.test_idx, out.X_test),
+        ("train", out["train_idx"], out["X_train"]),
+        ("test", out["test_idx"], out["X_test"]),
     ):
-        again = out.scaler.transform(X[idx])
+        again = out["transform"][side]  # scaler.transform(X[idx])
         d = _max_diff(again, got)
         assert d < 1e-8, (
             f"scaler.transform(raw {side} rows) differs from X_{side} by up to {d:.3e}: the "
             f"returned scaler must be the one that standardised the returned features"
         )
-        back = out.scaler.inverse_transform(got)
+        back = out["inverse_transform"][side]  # scaler.inverse_transform(got)
         d = _max_diff(back, X[idx])
         assert d < 1e-8, (
             f"scaler.inverse_transform(X_{side}) is off the raw {side} rows by up to {d:.3e}"
         )
-    assert out.scaler.n_samples_seen_ == len(out.train_idx), (
-        f"scaler saw {out.scaler.n_samples_seen_} rows, the training side has {len(out.train_idx)}"
-    )
+    seen, n_train = out["scaler"]["n_samples_seen_"], len(out["train_idx"])
+    assert seen == n_train, f"scaler saw {seen} rows, the training side has {n_train}"
 
 
 @given(tables(min_rows=6), st.integers(0, 10**6), st.floats(1.0, 500.0))
 def test_changing_one_test_row_moves_only_that_row(case, pick, delta):
     X, y, test_fraction, seed = case
-    before = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
-    k = pick % len(before.test_idx)
-    row = before.test_idx[k]
+    before = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    k = pick % len(before["test_idx"])
+    row = before["test_idx"][k]
     X_changed = X.copy()
     X_changed[row] += delta
-    after = prepare_splits(X_changed, y, test_fraction=test_fraction, seed=seed)
-    _, scale = _statistics(X[before.train_idx])
-    want = before.X_test.copy()
+    after = prep.prepare_splits(X_changed, y, test_fraction=test_fraction, seed=seed)
+    _, scale = _statistics(X[before["train_idx"]])
+    want = before["X_test"].copy()
     want[k] += delta / scale
-    d = _max_diff(after.X_test, want)
+    d = _max_diff(after["X_test"], want)
     assert d < 1e-8, (
         f"adding {delta:.3f} to test row {row} should move only that standardised row, by "
         f"{delta:.3f} / train std; X_test is off that by up to {d:.3e}"
@@ -75,10 +78,10 @@ def test_changing_one_test_row_moves_only_that_row(case, pick, delta):
 @given(tables(), hnp.arrays(np.float64, (3, 4), elements=_GRID))
 def test_new_rows_are_standardised_with_train_statistics(case, new_grid):
     X, y, test_fraction, seed = case
-    out = prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
     new_rows = X.mean(axis=0) + 5.0 * new_grid[:, : X.shape[1]]
-    mean, scale = _statistics(X[out.train_idx])
-    d = _max_diff(out.scaler.transform(new_rows), (new_rows - mean) / scale)
+    out = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed, transform=new_rows)
+    mean, scale = _statistics(X[out["train_idx"]])
+    d = _max_diff(out["transform"], (new_rows - mean) / scale)
     assert d < 1e-8, (
         f"scaler.transform(new rows) differs from (rows - train mean) / train std by up to {d:.3e}"
     )
@@ -87,9 +90,9 @@ def test_new_rows_are_standardised_with_train_statistics(case, new_grid):
 @given(tables())
 def test_standard_scaler_matches_float64_oracle(case):
     X = case[0]
-    scaler = StandardScaler().fit(X)
+    scaler = prep.standard_scaler(X, transform=X)
     mean, scale = _statistics(X)
-    d = max(_max_diff(scaler.mean_, mean), _max_diff(scaler.scale_, scale))
+    d = max(_max_diff(scaler["mean_"], mean), _max_diff(scaler["scale_"], scale))
     assert d < 1e-9, f"StandardScaler statistics off the float64 oracle by {d:.3e}"
-    d = _max_diff(scaler.transform(X), (X - mean) / scale)
+    d = _max_diff(scaler["transform"], (X - mean) / scale)
     assert d < 1e-8, f"StandardScaler.transform off the float64 oracle by {d:.3e}"

@@ -5,8 +5,12 @@ import copy
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optim_groups import OptimizerConfig, build_param_groups, configure_optimizer
+from test_optim_groups import TORCH_NN, _groups, _spec
 from torch import nn
+
+from grader.grading.boundary import candidate
+
+optim = candidate("harness")
 
 FAST = settings(deadline=None)  # first calls into torch can be slow; phases come from the profile
 
@@ -47,6 +51,16 @@ class OddModel(nn.Module):
             self.layers[0].o_proj.weight.requires_grad_(False)
 
 
+CONSTRUCTORS = {
+    **TORCH_NN,
+    nn.Conv1d: lambda m: {
+        "in_channels": m.in_channels,
+        "out_channels": m.out_channels,
+        "kernel_size": m.kernel_size,
+        "bias": m.bias is not None,
+    },
+}
+
 MODELS = st.builds(
     OddModel,
     n_layer=st.integers(1, 2),
@@ -68,7 +82,7 @@ def _names(model: nn.Module) -> dict[int, str]:
 @given(model=MODELS, weight_decay=st.sampled_from([0.1, 0.02]))
 def test_dimension_rule_holds_whatever_the_names(model, weight_decay):
     names = _names(model)
-    groups = build_param_groups(model, weight_decay)
+    groups = _groups(model, weight_decay, CONSTRUCTORS)
     listed = [p for g in groups for p in g["params"]]
     ids = [id(p) for p in listed]
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
@@ -95,7 +109,6 @@ def test_dimension_rule_holds_whatever_the_names(model, weight_decay):
 def test_adamw_trajectory_matches_hand_built_groups(model, seed, lr, weight_decay):
     model = model.double()
     twin = copy.deepcopy(model)
-    ours = configure_optimizer(model, OptimizerConfig(lr=lr, weight_decay=weight_decay))
     trainable = [p for p in twin.parameters() if p.requires_grad]
     reference = torch.optim.AdamW(
         [
@@ -108,15 +121,19 @@ def test_adamw_trajectory_matches_hand_built_groups(model, seed, lr, weight_deca
     )
     g = torch.Generator().manual_seed(seed)
     pairs = list(zip(model.named_parameters(), twin.parameters(), strict=True))
+    grads = []
     for _ in range(3):
-        for (_, p), q in pairs:
+        step = [None] * len(pairs)
+        for k, ((_, p), q) in enumerate(pairs):
             if p.requires_grad:
                 grad = torch.randn(p.shape, generator=g, dtype=p.dtype)
-                p.grad, q.grad = grad.clone(), grad.clone()
-        ours.step()
+                step[k], q.grad = grad.clone(), grad.clone()
+        grads.append(step)
         reference.step()
-    for (name, p), q in pairs:
-        err = float((p.detach() - q.detach()).abs().max())
+    config = {"lr": lr, "weight_decay": weight_decay}
+    ours = optim.optimizer_steps(_spec(model, CONSTRUCTORS), config, grads)
+    for ((name, p), q), value in zip(pairs, ours, strict=True):
+        err = float((value - q.detach()).abs().max())
         assert err <= 1e-12, (
             f"after 3 AdamW steps (lr={lr:g}, weight_decay={weight_decay:g}) '{name}' "
             f"{tuple(p.shape)} differs from AdamW with groups split by ndim by {err:.3e}"

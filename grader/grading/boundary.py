@@ -1,0 +1,499 @@
+"""The trusted side of the boundary: kata tests call the candidate's code through it.
+
+A kata's tests never import the candidate's module.  They ask for a handle::
+
+    from grader.grading.boundary import candidate
+
+    norm = candidate("layer_norm")            # the module under test, in the subject process
+    y = norm.layer_norm(x, weight, bias)      # tensors in, tensors out: plain data
+
+and every call becomes one round trip to the subject process (``grader.grading.subject``),
+which imports the kata's modules (the candidate's files and the kata's ``harness.py``,
+trusted code from base that builds objects the tests cannot send, such as a model from
+its config) and answers with plain data.  Every assertion, oracle and hypothesis example
+stays in this process.  What the candidate's code raises comes back as an exception here
+(the builtin type when it is one, else ``CandidateError``) with the candidate's own frames
+in its notes.  A subject that dies, hangs past the test's time or answers with something
+malformed costs the candidate the test, never the grader.
+
+One subject serves a whole run; it is started when the run starts (``start_run``), so it
+imports torch while pytest collects, and replaced after a call that did not end cleanly.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.grading import wire
+
+WARM = ("numpy", "torch", "torch.nn", "torch.nn.functional")
+# Full isolation: each subject gets a user and group of its own from this range (no account
+# needed), so killing "every process of the subject's user" never touches another subject.
+SUBJECT_UIDS = range(2_000_000, 2_900_000)
+READY_TIMEOUT_S = 120.0
+
+
+class CandidateError(Exception):
+    """The candidate's code raised something that is not a builtin exception, returned a
+    value that cannot cross, or ended its process."""
+
+
+class SubjectUnavailable(RuntimeError):
+    """The subject process could not be started or isolated (a grader problem)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_s: int = 600  # CPU seconds for one subject (children included, one by one)
+    memory_mb: int = 8192  # address space
+    processes: int = 64  # per user in full isolation; per this user otherwise
+    file_mb: int = 64
+
+
+def full_isolation_available() -> bool:
+    """Full isolation needs root (namespaces and another user) on Linux."""
+    return sys.platform == "linux" and os.geteuid() == 0
+
+
+def default_isolation() -> str:
+    wanted = os.environ.get("KATA_ISOLATION", "")
+    if wanted in ("full", "process"):
+        return wanted
+    return "full" if full_isolation_available() else "process"
+
+
+class Subject:
+    """One subject process and its socket."""
+
+    def __init__(
+        self,
+        isolation: str = "process",
+        limits: Limits | None = None,
+        hide: tuple[Path, ...] = (),
+        warm: tuple[str, ...] = WARM,
+    ) -> None:
+        self.isolation = isolation
+        self.limits = limits or Limits()
+        self.folder: Path | None = None
+        self.root = _subject_root(isolation)
+        self.uid = random.SystemRandom().choice(SUBJECT_UIDS) if isolation == "full" else None
+        ours, theirs = socket.socketpair()
+        command = [
+            sys.executable,
+            "-I",
+            "-m",
+            "grader.grading.subject",
+            "--fd",
+            str(theirs.fileno()),
+            "--parent",
+            str(os.getpid()),
+            "--isolation",
+            isolation,
+            "--cpu-s",
+            str(self.limits.cpu_s),
+            "--memory-mb",
+            str(self.limits.memory_mb),
+            "--processes",
+            str(self.limits.processes),
+            "--file-mb",
+            str(self.limits.file_mb),
+        ]
+        command += ["--warm", ",".join(warm)]
+        if isolation == "full":
+            command += ["--root", str(self.root), "--uid", str(self.uid)]
+            for path in hide:
+                command += ["--hide", str(path)]
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.root),
+            "USER": "kata-subject",
+            "LOGNAME": "kata-subject",
+            "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in kill()
+        self.process = subprocess.Popen(
+            command,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
+            env=env,
+            cwd=self.root,
+            start_new_session=True,
+        )
+        theirs.close()
+        self.sock = ours
+        self.ready = False
+        self.lock = threading.Lock()
+
+    # --- the wire ---------------------------------------------------------------
+
+    def _exchange(self, request: Any, timeout: float | None = None) -> Any:
+        self.sock.settimeout(timeout)
+        if request is not None:
+            self.sock.sendall(wire.encode(request))
+        return wire.receive(self.sock)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        if self.ready:
+            return
+        try:
+            answer = self._exchange(None, timeout)
+        except (EOFError, OSError, wire.WireError) as exc:
+            self.kill()
+            raise SubjectUnavailable(
+                f"the subject process did not start ({type(exc).__name__}): {self.diagnostics()}"
+            ) from None
+        if not isinstance(answer, dict) or answer.get("ready") != self.isolation:
+            self.kill()
+            detail = answer.get("error") if isinstance(answer, dict) else answer
+            raise SubjectUnavailable(f"the subject process could not isolate itself: {detail}")
+        self.ready = True
+
+    def load(self, folder: Path) -> None:
+        """Point the subject at the folder it imports from (once)."""
+        self.wait_ready()
+        self.folder = folder
+        if self.uid is not None:
+            _hand_over(folder, self.uid)
+        answer = self._exchange({"op": "load", "folder": str(folder)}, READY_TIMEOUT_S)
+        if not isinstance(answer, dict) or "ok" not in answer:
+            raise SubjectUnavailable(f"the subject process refused its folder: {answer!r:.200}")
+
+    def call(self, module: str, function: str, args: tuple, kwargs: dict) -> Any:
+        """One round trip.  Any interruption (a test's time limit included) leaves the
+        subject in an unknown state: it is killed, and the run starts a new one."""
+        if self.process.poll() is not None:
+            raise CandidateError(self._ended())
+        request = {"op": "call", "module": module, "function": function}
+        try:
+            request["args"], request["kwargs"] = list(args), dict(kwargs)
+            frame = wire.encode(request)
+        except wire.WireError as exc:
+            raise TypeError(f"the test sent a value that cannot cross: {exc}") from None
+        try:
+            self.sock.settimeout(None)
+            self.sock.sendall(frame)
+            answer = wire.receive(self.sock)
+        except wire.WireError as exc:
+            self.kill()
+            raise CandidateError(f"the code under test sent a malformed answer: {exc}") from None
+        except (EOFError, ConnectionError):
+            self.kill()
+            raise CandidateError(self._ended()) from None
+        except BaseException:
+            self.kill()
+            raise
+        if not isinstance(answer, dict) or not ({"ok", "error"} & answer.keys()):
+            self.kill()
+            raise CandidateError("the code under test sent a malformed answer")
+        output = answer.get("output")
+        if isinstance(output, str) and output:
+            sys.stdout.write(output)  # pytest captures it into this test's output
+        if "error" in answer:
+            raise _raised(answer["error"], module, function)
+        return answer["ok"]
+
+    def _ended(self) -> str:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        how = (
+            f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        )
+        hint = ""
+        if code is not None and -code in (9, 24):  # SIGKILL, SIGXCPU
+            hint = " (it was stopped at a resource limit: CPU time, memory or processes)"
+        return f"the process running the code under test ended ({how}){hint}"
+
+    def diagnostics(self) -> str:
+        try:
+            self.stderr.seek(0)
+            return self.stderr.read(2000).decode(errors="replace").strip() or "no output"
+        except (OSError, ValueError):
+            return "no output"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """Kill the subject and everything it started (its process group; in full
+        isolation, every process of the subject user)."""
+        for target in (-self.process.pid, self.process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(target, 9)
+        if self.uid is not None:
+            _kill_user(self.uid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+        self.sock.close()
+        self.stderr.close()
+
+
+def _raised(error: Any, module: str, function: str) -> BaseException:
+    if not isinstance(error, dict):
+        return CandidateError("the code under test sent a malformed error")
+    name = str(error.get("type", "Exception"))[:100]
+    message = str(error.get("message", ""))[:4000]
+    kind = getattr(builtins, name, None) if error.get("builtin") else None
+    if not (isinstance(kind, type) and issubclass(kind, Exception)) or kind is AssertionError:
+        exc: BaseException = CandidateError(f"{name}: {message}")
+    else:
+        try:
+            exc = kind(message)
+        except Exception:
+            exc = CandidateError(f"{name}: {message}")
+    frames = error.get("frames")
+    lines = [f"raised by the code under test, in {module}.{function}:"]
+    for frame in frames if isinstance(frames, list) else []:
+        if isinstance(frame, dict):
+            lines.append(
+                f"  {str(frame.get('file'))[:200]}:{frame.get('line')} in "
+                f"{str(frame.get('function'))[:100]}: {str(frame.get('code') or '').strip()[:200]}"
+            )
+    exc.add_note("\n".join(lines))
+    return exc
+
+
+def _kill_user(uid: int) -> None:
+    """Kill every process of ``uid`` (full isolation: nothing the subject started survives)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == uid:
+                os.kill(int(entry.name), 9)
+        except (OSError, ValueError):
+            continue
+
+
+_ROOTS: dict[str, Path] = {}
+
+
+def _subject_root(isolation: str) -> Path:
+    """Where subject folders live: in full isolation a folder others may enter (0711) but
+    not list, outside every folder of the trusted side."""
+    if isolation not in _ROOTS:
+        root = Path(tempfile.mkdtemp(prefix="kata-subjects-"))
+        if isolation == "full":
+            root.chmod(0o711)
+        _ROOTS[isolation] = root
+        import atexit
+
+        atexit.register(shutil.rmtree, root, True)
+    return _ROOTS[isolation]
+
+
+def _hand_over(folder: Path, uid: int) -> None:
+    """Full isolation: the subject user owns its folder, and only it."""
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, uid, uid, follow_symlinks=False)
+    folder.chmod(0o700)
+
+
+def subject_folder(source: Path, isolation: str) -> Path:
+    """A fresh folder holding the kata's modules from ``source`` (every ``*.py`` that is
+    not a test file) and nothing else, for one subject."""
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=_subject_root(isolation)))
+    for path in sorted(source.glob("*.py")):
+        if not path.name.startswith(("test_", "conftest")) and path.is_file():
+            shutil.copyfile(path, folder / path.name)
+    return folder
+
+
+def warm_for(folder: Path) -> tuple[str, ...]:
+    """What the subject imports while the tests are collected: torch and NumPy when the
+    kata's modules use them (a torch-free kata should not pay for torch)."""
+    text = "\n".join(
+        path.read_text(errors="replace")[:20_000] for path in sorted(folder.glob("*.py"))[:20]
+    )
+    uses = {
+        name for name in ("torch", "numpy") if f"import {name}" in text or f"from {name}" in text
+    }
+    return tuple(name for name in WARM if name.split(".")[0] in uses)
+
+
+# --- the run: one subject per folder of candidate code ------------------------------
+
+
+class Run:
+    """The subject of one test run, replaced when a call leaves it in an unknown state."""
+
+    def __init__(
+        self, folder: Path, isolation: str, limits: Limits | None, hide: tuple, owned: bool
+    ) -> None:
+        self.folder, self.isolation, self.limits, self.hide = folder, isolation, limits, hide
+        self.owned = owned  # a copy made for this run, removed with it
+        self.subject: Subject | None = None
+        self.started = 0
+
+    def start(self) -> Subject:
+        if self.subject is None or not self.subject.alive():
+            if self.subject is not None:
+                self.subject.kill()
+            warm = warm_for(self.folder)
+            self.subject = _take_spare(self.isolation, self.limits, self.hide, warm) or Subject(
+                self.isolation, self.limits, self.hide, warm
+            )
+            self.started += 1
+        return self.subject
+
+    def ready(self) -> Subject:
+        subject = self.start()
+        if subject.folder is None:
+            subject.load(self.folder)
+        return subject
+
+    def close(self) -> None:
+        if self.subject is not None:
+            self.subject.kill()
+            self.subject = None
+        if self.owned:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_RUN: Run | None = None
+_SPARE: tuple[tuple, Subject] | None = None
+
+
+def prewarm(
+    folder: Path,
+    *,
+    isolation: str = "process",
+    limits: Limits | None = None,
+    hide: tuple[Path, ...] = (),
+) -> None:
+    """Start, in the background, the subject the next run on ``folder``'s kata will take:
+    it imports torch now, not when the candidate saves (``kata watch``)."""
+    global _SPARE
+    warm = warm_for(folder)
+    key = (isolation, limits, hide, warm)
+    if _SPARE is not None:
+        if _SPARE[0] == key and _SPARE[1].alive():
+            return
+        _SPARE[1].kill()
+    _SPARE = (key, Subject(isolation, limits, hide, warm))
+
+
+def _take_spare(isolation, limits, hide, warm) -> Subject | None:
+    global _SPARE
+    if _SPARE is None:
+        return None
+    key, subject = _SPARE
+    _SPARE = None
+    if key == (isolation, limits, hide, warm) and subject.alive():
+        return subject
+    subject.kill()
+    return None
+
+
+def start_run(
+    folder: Path,
+    *,
+    isolation: str = "process",
+    limits: Limits | None = None,
+    hide: tuple[Path, ...] = (),
+) -> Run:
+    """Start the subject for the candidate code in ``folder`` (it warms up meanwhile)."""
+    global _RUN
+    stop_run()
+    _RUN = Run(folder.resolve(), isolation, limits, hide, owned=True)
+    _RUN.start()
+    return _RUN
+
+
+def stop_run() -> None:
+    global _RUN
+    if _RUN is not None:
+        _RUN.close()
+        _RUN = None
+    for isolation, root in list(_ROOTS.items()):
+        with contextlib.suppress(OSError):  # still in use (a spare's, a local run's): kept
+            root.rmdir()
+            del _ROOTS[isolation]
+
+
+_LOCAL_RUNS: dict[Path, Run] = {}
+
+
+def current_run(caller_folder: Path | None) -> Run:
+    """The run ``start_run`` started; for a plain ``pytest katas/...``, one per kata folder
+    (the test file's own), started on first use."""
+    if _RUN is not None:
+        return _RUN
+    if caller_folder is None:
+        raise SubjectUnavailable("no run started and no kata folder to start one in")
+    folder = caller_folder.resolve()
+    if folder not in _LOCAL_RUNS:
+        if not _LOCAL_RUNS:
+            import atexit
+
+            atexit.register(_stop_local_runs)
+        _LOCAL_RUNS[folder] = Run(folder, "process", None, (), owned=False)
+    return _LOCAL_RUNS[folder]
+
+
+def _stop_local_runs() -> None:
+    for run in _LOCAL_RUNS.values():
+        run.close()
+    _LOCAL_RUNS.clear()
+
+
+class _Function:
+    def __init__(self, module: RemoteModule, name: str) -> None:
+        self.module, self.name = module, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        run = current_run(self.module.caller_folder)
+        subject = run.ready()
+        return subject.call(self.module.name, self.name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.module.name}.{self.name} in the subject process>"
+
+
+class RemoteModule:
+    """A kata module as the tests see it: its functions, called in the subject process."""
+
+    def __init__(self, name: str, caller_folder: Path | None) -> None:
+        self.name, self.caller_folder = name, caller_folder
+
+    def __getattr__(self, attribute: str) -> _Function:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _Function(self, attribute)
+
+    def __repr__(self) -> str:
+        return f"<kata module {self.name} in the subject process>"
+
+
+def candidate(module: str) -> RemoteModule:
+    """A handle on the kata module ``module`` (a file of the kata, without ``.py``)."""
+    frame = sys._getframe(1)
+    caller = frame.f_globals.get("__file__")
+    return RemoteModule(module, Path(caller).resolve().parent if caller else None)
+
+
+def wait_for_subject(timeout: float = READY_TIMEOUT_S) -> float:
+    """Block until the run's subject has started (before the first test's clock)."""
+    started = time.monotonic()
+    if _RUN is not None:
+        with contextlib.suppress(SubjectUnavailable):  # reported by the first call
+            _RUN.ready()
+    return time.monotonic() - started

@@ -1,0 +1,282 @@
+"""The subject process: the only process that imports or runs a candidate's code.
+
+Started by ``grader.grading.boundary`` as ``python -I -m grader.grading.subject``.  Before
+any candidate code exists in it, it isolates itself, then answers calls over one socket
+(``grader.grading.wire`` frames: plain data, never pickle):
+
+* ``full`` isolation (the parent is root, as in CI): a network namespace with no
+  interface up (no connection anywhere, 127.0.0.1 included) and a mount namespace in which
+  the directories above the Python installation are replaced by empty ``tmpfs`` mounts
+  that expose only what the interpreter needs (so the subject can run Python from a
+  0700 home, and sees nothing else there), and the grader's private material is hidden;
+  then another user and group (no supplementary groups), so nothing of the trusted side
+  (0700 folders, 0600 files) can be read or written.
+* every mode: resource limits (CPU seconds, address space, processes, file size), death
+  with the parent (``PR_SET_PDEATHSIG``), stdout/stderr to /dev/null (what the code
+  prints is captured per call and sent back as data), one torch thread.
+
+Requests: ``{"op": "load", "folder": F}`` once, then ``{"op": "call", "module": M,
+"function": NAME, "args": [...], "kwargs": {...}}``; answers ``{"ok": value, "output":
+text}`` or ``{"error": {...}, "output": text}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import io
+import os
+import re
+import resource
+import signal
+import socket
+import stat
+import sys
+import tempfile
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+from grader.grading import wire
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_REC, MS_PRIVATE, MS_BIND = 0x4000, 1 << 18, 4096
+PR_SET_PDEATHSIG = 1
+OUTPUT_LIMIT = 20_000
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data=None):
+    _check(
+        libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def _blocked_ancestor(path: Path) -> tuple[Path, str] | None:
+    """The highest folder above ``path`` that others cannot enter, with the child on the way."""
+    parts = path.resolve().parts
+    for depth in range(1, len(parts)):
+        folder = Path(*parts[:depth])
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            return folder, parts[depth]
+    return None
+
+
+def _expose(libc, needed: list[Path]) -> None:
+    """In this mount namespace, make every path in ``needed`` reachable by any user: each
+    folder others cannot enter is covered by an empty tmpfs holding only the children on
+    the way to a needed path (bind-mounted back).  Repeats until every path is reachable."""
+    for _ in range(16):
+        blocked: dict[Path, set[str]] = {}
+        for path in needed:
+            found = _blocked_ancestor(path)
+            if found:
+                blocked.setdefault(found[0], set()).add(found[1])
+        if not blocked:
+            return
+        for folder, children in blocked.items():
+            staged = {}
+            for child in sorted(children):
+                stage = Path(tempfile.mkdtemp(prefix="kata-stage-"))
+                _mount(libc, str(folder / child), str(stage), None, MS_BIND | MS_REC)
+                staged[child] = stage
+            _mount(libc, "tmpfs", str(folder), "tmpfs", 0, "mode=0755,size=1m")
+            for child, stage in staged.items():
+                target = folder / child
+                if stage.is_dir():
+                    target.mkdir()
+                else:
+                    target.touch()
+                _mount(libc, str(stage), str(target), None, MS_BIND | MS_REC)
+    raise OSError("could not expose the Python installation to the subject user")
+
+
+def isolate_fully(folder: Path, uid: int, hide: list[Path]) -> None:
+    """Namespaces, then another user (see the module docstring).  Needs root."""
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    needed = [
+        Path(sys.base_prefix),
+        Path(sys.prefix),
+        Path(sys.executable).parent,
+        Path(__file__).resolve().parents[1],  # the grader package
+        *(Path(p) for p in sys.path if p and Path(p).exists()),
+        folder,
+    ]
+    _expose(libc, needed)
+    for path in hide:
+        if path.is_dir():
+            _mount(libc, "tmpfs", str(path), "tmpfs", 0, "mode=0755,size=64k")
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError("could not drop to the subject user")
+
+
+def limit_resources(cpu_s: int, memory_bytes: int, processes: int, file_bytes: int) -> None:
+    for which, value in (
+        (resource.RLIMIT_CPU, cpu_s),
+        (resource.RLIMIT_AS, memory_bytes),
+        (resource.RLIMIT_NPROC, processes),
+        (resource.RLIMIT_FSIZE, file_bytes),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        _soft, hard = resource.getrlimit(which)
+        bound = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (bound, bound))
+
+
+def die_with_parent(parent: int) -> None:
+    _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+class Channel:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def receive(self):
+        return wire.receive(self.sock)
+
+    def send(self, value) -> None:
+        self.sock.sendall(wire.encode(value))
+
+
+def _frames(tb, folder: Path) -> list[dict]:
+    """The traceback's frames in the subject folder's files (the candidate's and the
+    harness's), innermost last."""
+    shown = []
+    for frame in traceback.extract_tb(tb):
+        if frame.filename.startswith("<"):  # <frozen importlib...>, <string>: not a file
+            continue
+        path = Path(frame.filename)
+        try:
+            name = str(path.resolve().relative_to(folder))
+        except (ValueError, OSError):
+            continue
+        shown.append(
+            {"file": name, "line": frame.lineno or 0, "function": frame.name, "code": frame.line}
+        )
+    return shown[-20:]
+
+
+def _error(exc: BaseException, folder: Path) -> dict:
+    message = str(exc)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        try:
+            where = str(Path(exc.filename).resolve().relative_to(folder))
+        except ValueError:
+            where = Path(exc.filename).name
+        message = f"{exc.msg} ({where}, line {exc.lineno})"
+    return {
+        "type": type(exc).__name__,
+        "builtin": type(exc).__module__ == "builtins",
+        "message": message[:4000],
+        "frames": _frames(exc.__traceback__, folder),
+    }
+
+
+def _load(folder: Path, name: str):
+    import importlib
+
+    if not MODULE_NAME.match(name) or name.startswith("test_"):
+        raise ImportError(f"{name!r} is not a module of the kata")
+    if not (folder / f"{name}.py").is_file():
+        raise ImportError(f"no module {name}.py in the kata")
+    return importlib.import_module(name)
+
+
+def serve(channel: Channel) -> None:
+    folder: Path | None = None
+    while True:
+        try:
+            request = channel.receive()
+        except EOFError:
+            return
+        if not isinstance(request, dict) or request.get("op") not in ("load", "call"):
+            return
+        if request["op"] == "load":
+            folder = Path(str(request["folder"])).resolve()
+            os.chdir(folder)
+            sys.path.insert(0, str(folder))
+            channel.send({"ok": None, "output": ""})
+            continue
+        assert folder is not None, "call before load"
+        output = io.StringIO()
+        try:
+            with redirect_stdout(output), redirect_stderr(output):
+                module = _load(folder, str(request.get("module")))
+                function = getattr(module, str(request.get("function")))
+                args, kwargs = request.get("args", []), request.get("kwargs", {})
+                value = function(*args, **kwargs)
+            answer = wire.encode({"ok": value, "output": output.getvalue()[:OUTPUT_LIMIT]})
+        except BaseException as exc:  # whatever it raises is its answer
+            answer = wire.encode(
+                {"error": _error(exc, folder), "output": output.getvalue()[:OUTPUT_LIMIT]}
+            )
+        channel.sock.sendall(answer)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m grader.grading.subject")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--isolation", choices=("full", "process"), default="process")
+    parser.add_argument("--root", default="", help="full: the folder subject folders live in")
+    parser.add_argument("--uid", type=int, default=0)
+    parser.add_argument("--hide", action="append", default=[])
+    parser.add_argument("--warm", default="", help="modules to import before the first call")
+    parser.add_argument("--cpu-s", type=int, default=600)
+    parser.add_argument("--memory-mb", type=int, default=8192)
+    parser.add_argument("--processes", type=int, default=64)
+    parser.add_argument("--file-mb", type=int, default=64)
+    args = parser.parse_args(argv)
+    sock = socket.socket(fileno=args.fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to answer
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)
+    sys.dont_write_bytecode = True
+    channel = Channel(sock)
+    try:
+        if args.isolation == "full":
+            isolate_fully(Path(args.root), args.uid, [Path(p) for p in args.hide])
+        die_with_parent(args.parent)
+        limit_resources(args.cpu_s, args.memory_mb * 2**20, args.processes, args.file_mb * 2**20)
+        os.dup2(devnull, 2)
+        import importlib
+
+        for name in filter(None, args.warm.split(",")):
+            importlib.import_module(name)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)
+    except BaseException as exc:
+        channel.send({"error": {"type": type(exc).__name__, "message": str(exc)[:2000]}})
+        raise SystemExit(3) from None
+    channel.send({"ready": args.isolation})
+    serve(channel)
+
+
+if __name__ == "__main__":
+    main()

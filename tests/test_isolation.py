@@ -1,0 +1,359 @@
+"""The subject process (where a candidate's code runs) against the trusted side.
+
+As root (as CI runs) a subject has full isolation: another user, no network, its own
+folder, resource limits.  Without root the same two processes and wire are used, without
+the user and network separation; those checks are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from kata_factory import GIT_ENV, git, write_kata
+
+from grader.grading import boundary, wire
+from grader.grading.boundary import CandidateError, Limits, Subject
+
+ROOT_ONLY = pytest.mark.skipif(
+    not boundary.full_isolation_available(),
+    reason="full isolation (another user, network namespace) needs root on Linux; CI runs as root",
+)
+
+PROBES = """
+import os
+import socket
+
+
+def read(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def write(path):
+    with open(path, "w") as handle:
+        handle.write("written by the subject")
+    return "written"
+
+
+def connect(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=3):
+        return "connected"
+
+
+def whoami():
+    return [os.getuid(), os.getgid(), os.getgroups()]
+
+
+def spin():
+    while True:
+        pass
+
+
+def allocate(megabytes):
+    return len(bytearray(megabytes * 2**20))
+
+
+def big_file(megabytes):
+    with open("big.bin", "wb") as handle:
+        handle.write(b"x" * (megabytes * 2**20))
+    return "written"
+
+
+def fork_many(n):
+    pids = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            import time
+            time.sleep(30)
+            os._exit(0)
+        pids.append(pid)
+    return len(pids)
+"""
+
+
+def started(
+    tmp_path: Path, isolation: str, limits: Limits | None = None, hide: tuple[Path, ...] = ()
+) -> Subject:
+    source = tmp_path / "kata"
+    source.mkdir()
+    (source / "probes.py").write_text(textwrap.dedent(PROBES))
+    subject = Subject(isolation, limits or Limits(), hide=hide, warm=())
+    subject.load(boundary.subject_folder(source, isolation))
+    return subject
+
+
+@pytest.fixture
+def trusted(tmp_path) -> Path:
+    """A folder of the trusted side, made as the trusted process makes them (0700)."""
+    folder = tmp_path / "trusted"
+    folder.mkdir(mode=0o700)
+    secret = folder / "hidden_tests.py"
+    secret.write_text("EXPECTED = 42\n")
+    secret.chmod(0o600)
+    return folder
+
+
+@ROOT_ONLY
+def test_the_subject_runs_as_another_user_without_groups(tmp_path):
+    subject = started(tmp_path, "full")
+    try:
+        uid, gid, groups = subject.call("probes", "whoami", (), {})
+    finally:
+        subject.kill()
+    assert uid == gid == subject.uid != os.getuid()
+    assert uid in boundary.SUBJECT_UIDS
+    assert groups == []
+
+
+@ROOT_ONLY
+def test_the_subject_cannot_read_or_write_the_trusted_side(tmp_path, trusted):
+    subject = started(tmp_path, "full")
+    try:
+        with pytest.raises(PermissionError):
+            subject.call("probes", "read", (str(trusted / "hidden_tests.py"),), {})
+        with pytest.raises(PermissionError):
+            subject.call("probes", "write", (str(trusted / "test_new.py"),), {})
+    finally:
+        subject.kill()
+    assert sorted(p.name for p in trusted.iterdir()) == ["hidden_tests.py"]
+
+
+@ROOT_ONLY
+def test_the_subject_cannot_see_the_graders_private_material(tmp_path):
+    private = Path(boundary.__file__).resolve().parents[1] / "private"
+    reference = next(private.glob("*/reference.patch"), None)
+    if reference is None:
+        pytest.skip("no private material installed next to the grader")
+    subject = started(tmp_path, "full", hide=(private,))
+    try:
+        with pytest.raises(FileNotFoundError):
+            subject.call("probes", "read", (str(reference),), {})
+    finally:
+        subject.kill()
+
+
+@ROOT_ONLY
+def test_the_subject_cannot_connect_to_the_loopback(tmp_path):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        subject = started(tmp_path, "full")
+        try:
+            with pytest.raises(OSError):
+                subject.call("probes", "connect", (port,), {})
+        finally:
+            subject.kill()
+        # the same call from the trusted side reaches the server: the refusal is isolation
+        with socket.create_connection(("127.0.0.1", port), timeout=3):
+            pass
+
+
+@pytest.mark.parametrize("isolation", ["process", "full"])
+def test_the_subject_is_stopped_at_its_cpu_limit(tmp_path, isolation):
+    if isolation == "full" and not boundary.full_isolation_available():
+        pytest.skip("full isolation needs root on Linux")
+    subject = started(tmp_path, isolation, Limits(cpu_s=1))
+    try:
+        with pytest.raises(CandidateError, match="resource limit"):
+            subject.call("probes", "spin", (), {})
+    finally:
+        subject.kill()
+
+
+@pytest.mark.parametrize("isolation", ["process", "full"])
+def test_the_subject_is_stopped_at_its_memory_and_file_limits(tmp_path, isolation):
+    if isolation == "full" and not boundary.full_isolation_available():
+        pytest.skip("full isolation needs root on Linux")
+    subject = started(tmp_path, isolation, Limits(memory_mb=512, file_mb=1))
+    try:
+        with pytest.raises(MemoryError):
+            subject.call("probes", "allocate", (1024,), {})
+        with pytest.raises(OSError, match="File too large"):
+            subject.call("probes", "big_file", (4,), {})
+    finally:
+        subject.kill()
+
+
+@ROOT_ONLY
+def test_the_subject_cannot_fork_past_its_process_limit(tmp_path):
+    subject = started(tmp_path, "full", Limits(processes=4))
+    try:
+        with pytest.raises(BlockingIOError):
+            subject.call("probes", "fork_many", (10,), {})
+    finally:
+        subject.kill()
+    deadline = time.monotonic() + 10
+    left = [1]
+    while left and time.monotonic() < deadline:
+        left = [
+            p for p in Path("/proc").iterdir() if _uid_of(p) == subject.uid and _alive(int(p.name))
+        ]
+        time.sleep(0.1)
+    assert left == [], "processes of the subject's user survived it"
+
+
+def _uid_of(proc: Path) -> int | None:
+    try:
+        return proc.stat().st_uid if proc.name.isdigit() else None
+    except OSError:
+        return None
+
+
+def test_a_malformed_answer_is_the_candidates_failure(tmp_path):
+    source = tmp_path / "kata"
+    source.mkdir()
+    (source / "probes.py").write_text(
+        textwrap.dedent(
+            """
+            import gc, socket
+
+            def lie():
+                for o in gc.get_objects():
+                    if isinstance(o, socket.socket):
+                        o.sendall(b"\\x00\\x00\\x00\\x05\\x00\\x00\\x00\\x00{bad}")
+                return 1
+
+            def unsendable():
+                return object()
+            """
+        )
+    )
+    subject = Subject("process", Limits(), warm=())
+    subject.load(boundary.subject_folder(source, "process"))
+    try:
+        with pytest.raises(CandidateError, match="cannot cross"):
+            subject.call("probes", "unsendable", (), {})
+        with pytest.raises(CandidateError, match="malformed answer"):
+            subject.call("probes", "lie", (), {})
+        assert not subject.alive()
+    finally:
+        subject.kill()
+
+
+def test_the_wire_carries_plain_data_and_refuses_anything_else():
+    import numpy as np
+    import torch
+
+    value = {
+        "t": torch.arange(6, dtype=torch.float64).reshape(2, 3),
+        "b": torch.tensor([1.0, 2.0], dtype=torch.bfloat16),
+        "a": np.array([[1, 2]], dtype=np.int32),
+        "x": (1, 2.5, float("nan"), None, True, "s", b"raw"),
+        "dtype": torch.float16,
+    }
+    back = wire.decode(wire.encode(value))
+    assert torch.equal(back["t"], value["t"]) and back["t"].dtype == torch.float64
+    assert torch.equal(back["b"], value["b"]) and back["b"].dtype == torch.bfloat16
+    assert np.array_equal(back["a"], value["a"]) and back["a"].dtype == np.int32
+    assert back["x"][:2] == (1, 2.5) and back["x"][2] != back["x"][2]
+    assert back["x"][3:] == (None, True, "s", b"raw") and back["dtype"] is torch.float16
+    for bad in (object(), {1: 2}, np.array([object()]), lambda: 0):
+        with pytest.raises(wire.WireError):
+            wire.encode(bad)
+    import pickle
+
+    for frame in (
+        pickle.dumps({"ok": 1}),
+        b"\x00\x00\x00\x02\x00\x00\x00\x00{}extra",
+        b'\x00\x00\x00\x22\x00\x00\x00\x00{"$ndarray":{"dtype":"|O8","shape":[1]}}',
+    ):
+        with pytest.raises(wire.WireError):
+            wire.decode(frame)
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_nothing_outlives_a_killed_kata_grade(tmp_path):
+    write_kata(tmp_path, "good", "good_stats", bug_line="    while True:\n        pass")
+    from grader.catalogue.katas import load_catalogue
+    from grader.catalogue.pristine import write_seal
+
+    (kata,) = load_catalogue(tmp_path)
+    write_seal(kata)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "template")
+    env = {**os.environ, **GIT_ENV, "KATA_ROOT": str(tmp_path)}
+    grading = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "grade", "--base", "HEAD", "--kata", "good"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        tree: set[int] = set()
+        while time.monotonic() < deadline:  # until a subject spins on the endless loop
+            tree = _descendants(grading.pid)
+            if any(
+                b"grader.grading.subject" in _cmdline(pid) and _cpu_ticks(pid) > 50 for pid in tree
+            ):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the subject never started spinning")
+        tree = _descendants(grading.pid)
+        os.kill(grading.pid, signal.SIGKILL)
+        grading.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and [p for p in tree if _alive(p)]:
+            time.sleep(0.2)
+        survivors = {p: _cmdline(p)[:120] for p in tree if _alive(p)}
+        assert survivors == {}, f"still running after kata grade was killed: {survivors}"
+    finally:
+        for pid in _descendants(grading.pid) | {grading.pid}:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
