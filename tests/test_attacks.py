@@ -126,7 +126,7 @@ def test_2_a_crafted_message_runs_nothing_on_the_trusted_side(repo, sandbox, tmp
     )
     kata = graded(repo, sandbox)
     assert not marker.exists(), "a message from the code under test ran code when decoded"
-    assert kata["status"] == "red"
+    assert kata["status"] == "red", kata
 
 
 # 3. Reaching the test framework's classes through objects, and patching their methods.

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ WARM = ("numpy", "torch", "torch.nn", "torch.nn.functional")
 # needed), so killing "every process of the subject's user" never touches another subject.
 SUBJECT_UIDS = range(2_000_000, 2_900_000)
 READY_TIMEOUT_S = 120.0
+LOAD_ERROR_ID = "<the kata's modules>"  # a run's collection error: they did not load
 
 
 class CandidateError(Exception):
@@ -165,15 +165,32 @@ class Subject:
             raise SubjectUnavailable(f"the subject process could not isolate itself: {detail}")
         self.ready = True
 
-    def load(self, folder: Path) -> None:
-        """Point the subject at the folder it imports from (once)."""
+    def load(self, folder: Path, timeout: float = READY_TIMEOUT_S) -> dict | None:
+        """Point the subject at the folder it imports from (once) and let it import the
+        kata's modules: None when they loaded, else the error (as the wire carries it)."""
         self.wait_ready()
         self.folder = folder
         if self.uid is not None:
             _hand_over(folder, self.uid)
-        answer = self._exchange({"op": "load", "folder": str(folder)}, READY_TIMEOUT_S)
-        if not isinstance(answer, dict) or "ok" not in answer:
-            raise SubjectUnavailable(f"the subject process refused its folder: {answer!r:.200}")
+        try:
+            answer = self._exchange({"op": "load", "folder": str(folder)}, timeout)
+        except TimeoutError:
+            self.kill()
+            return {
+                "type": "TimeoutError",
+                "builtin": True,
+                "message": f"importing the kata's modules did not finish in {timeout:g} s: "
+                "does the code loop when it is imported?",
+            }
+        except (EOFError, ConnectionError, wire.WireError):
+            self.kill()
+            return {"type": "CandidateError", "message": self._ended()}
+        if not isinstance(answer, dict) or not ({"ok", "error"} & answer.keys()):
+            self.kill()
+            return {"type": "CandidateError", "message": "the subject sent a malformed answer"}
+        if "error" in answer:
+            return answer["error"] if isinstance(answer["error"], dict) else {}
+        return None
 
     def call(self, module: str, function: str, args: tuple, kwargs: dict) -> Any:
         """One round trip.  Any interruption (a test's time limit included) leaves the
@@ -247,20 +264,24 @@ class Subject:
 
 
 def _raised(error: Any, module: str, function: str) -> BaseException:
+    where = f"in {module}.{function}" if function else module
+
     if not isinstance(error, dict):
         return CandidateError("the code under test sent a malformed error")
     name = str(error.get("type", "Exception"))[:100]
     message = str(error.get("message", ""))[:4000]
     kind = getattr(builtins, name, None) if error.get("builtin") else None
-    if not (isinstance(kind, type) and issubclass(kind, Exception)) or kind is AssertionError:
-        exc: BaseException = CandidateError(f"{name}: {message}")
+    if name == CandidateError.__name__ and not error.get("builtin"):
+        exc: BaseException = CandidateError(message)  # said by this side (the subject ended)
+    elif not (isinstance(kind, type) and issubclass(kind, Exception)) or kind is AssertionError:
+        exc = CandidateError(f"{name}: {message}")
     else:
         try:
             exc = kind(message)
         except Exception:
             exc = CandidateError(f"{name}: {message}")
     frames = error.get("frames")
-    lines = [f"raised by the code under test, in {module}.{function}:"]
+    lines = [f"raised by the code under test, {where}:"]
     for frame in frames if isinstance(frames, list) else []:
         if isinstance(frame, dict):
             lines.append(
@@ -342,6 +363,8 @@ class Run:
         self.owned = owned  # a copy made for this run, removed with it
         self.subject: Subject | None = None
         self.started = 0
+        self.load_error: dict | None = None
+        self.load_timeout_s = READY_TIMEOUT_S
 
     def start(self) -> Subject:
         if self.subject is None or not self.subject.alive():
@@ -355,9 +378,15 @@ class Run:
         return self.subject
 
     def ready(self) -> Subject:
+        """The subject, its folder loaded; raises what loading raised (on every call:
+        code that does not load passes nothing)."""
+        if self.load_error is not None:
+            raise _raised(self.load_error, "while importing the kata's modules", "")
         subject = self.start()
         if subject.folder is None:
-            subject.load(self.folder)
+            self.load_error = subject.load(self.folder, self.load_timeout_s)
+            if self.load_error is not None:
+                raise _raised(self.load_error, "while importing the kata's modules", "")
         return subject
 
     def close(self) -> None:
@@ -409,11 +438,13 @@ def start_run(
     isolation: str = "process",
     limits: Limits | None = None,
     hide: tuple[Path, ...] = (),
+    owned: bool = True,
 ) -> Run:
-    """Start the subject for the candidate code in ``folder`` (it warms up meanwhile)."""
+    """Start the subject for the candidate code in ``folder`` (it warms up meanwhile);
+    an ``owned`` folder is a copy made for this run, removed when it stops."""
     global _RUN
     stop_run()
-    _RUN = Run(folder.resolve(), isolation, limits, hide, owned=True)
+    _RUN = Run(folder.resolve(), isolation, limits, hide, owned=owned)
     _RUN.start()
     return _RUN
 
@@ -490,10 +521,32 @@ def candidate(module: str) -> RemoteModule:
     return RemoteModule(module, Path(caller).resolve().parent if caller else None)
 
 
-def wait_for_subject(timeout: float = READY_TIMEOUT_S) -> float:
-    """Block until the run's subject has started (before the first test's clock)."""
-    started = time.monotonic()
-    if _RUN is not None:
-        with contextlib.suppress(SubjectUnavailable):  # reported by the first call
-            _RUN.ready()
-    return time.monotonic() - started
+def wait_for_subject(load_timeout_s: float | None = None) -> str | None:
+    """Block until the run's subject has started and imported the kata's modules (before
+    the first test's clock; importing may take ``load_timeout_s``).  What stopped them
+    from loading, as text, or None."""
+    if _RUN is None:
+        return None
+    if load_timeout_s is not None:
+        _RUN.load_timeout_s = load_timeout_s
+    with contextlib.suppress(Exception):  # each call raises it again, or the subject's fault
+        _RUN.ready()
+    return None if _RUN.load_error is None else _traceback_text(_RUN.load_error)
+
+
+def _traceback_text(error: dict) -> str:
+    """A load error as pytest prints a traceback: frames (``file:line: in function`` and
+    the line), then ``E   Type: message``."""
+    lines = []
+    frames = error.get("frames")
+    for frame in frames if isinstance(frames, list) else []:
+        if isinstance(frame, dict):
+            lines.append(
+                f"{str(frame.get('file'))[:200]}:{frame.get('line')}: in "
+                f"{str(frame.get('function'))[:100]}"
+            )
+            if frame.get("code"):
+                lines.append(f"    {str(frame['code']).strip()[:200]}")
+    exc = _raised(error, "", "")
+    lines.append(f"E   {type(exc).__name__}: {exc}")  # as a call would raise it
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
 from grader.grading import attempt, diffsize, scan, timeouts
-from grader.grading.boundary import default_isolation
+from grader.grading.boundary import LOAD_ERROR_ID, default_isolation
 from grader.grading.gitdata import Commit, Repo
 from grader.grading.sandbox import Sandbox, SandboxRun
 
@@ -114,7 +114,9 @@ def _test_entry(
         "line": test.line,
     }
     if result is None:
-        if run.timed_out:
+        if (load_error := _load_error(run)) is not None:
+            entry["message"] = f"{load_error} (raised while the code under test was imported)"
+        elif run.timed_out:
             entry["message"] = f"timed out: the run was stopped after {limits.run_timeout_s:g} s"
         elif run.collection_errors:
             entry["message"] = "not run: the tests could not be imported (see the kata message)"
@@ -139,6 +141,16 @@ def _test_entry(
     return entry
 
 
+def _load_error(run: SandboxRun) -> str | None:
+    """The exception the candidate's modules raised when imported (its last line), if any:
+    the candidate's failure (red), unlike tests that cannot be imported (an error)."""
+    for error in run.collection_errors:
+        if error.startswith(f"{LOAD_ERROR_ID}: "):
+            text = error.removeprefix(f"{LOAD_ERROR_ID}: ").strip()
+            return text.splitlines()[-1].removeprefix("E ").strip()[:500]
+    return None
+
+
 def _evaluate(
     run: SandboxRun, expected: list[ExpectedTest], limits: Limits, reference_s: dict[str, float]
 ) -> Evaluation:
@@ -146,6 +158,9 @@ def _evaluate(
     failing = [t for t in tests if t["status"] != "pass"]
     if run.timed_out:
         return Evaluation("error", f"timed out: the run exceeded {limits.run_timeout_s:g} s", tests)
+    load_error = _load_error(run)
+    if load_error is not None:
+        return Evaluation("red", f"the code under test does not load: {load_error}", tests)
     if run.collection_errors:
         first = run.collection_errors[0].strip().splitlines()
         return Evaluation(

@@ -195,10 +195,17 @@ def _make_plugin(
         def pytest_collectreport(self, report) -> None:
             collector.record_collect(report)
 
-        def pytest_collection_finish(self, session) -> None:
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_modifyitems(self, session, config, items) -> None:
+            """Wait for the subject to start and import the kata's modules, which is no
+            test's time; when they do not load, no test runs and the run says why once."""
             from grader.grading import boundary
 
-            boundary.wait_for_subject()  # the subject's start-up is no test's time
+            bounds = [t for t in (test_timeout_s, *test_timeouts.values()) if t]
+            problem = boundary.wait_for_subject(max(bounds) if bounds else None)
+            if problem is not None:
+                collector.collection_errors.append(f"{boundary.LOAD_ERROR_ID}: {problem}")
+                items[:] = []
 
     return Plugin()
 
@@ -224,8 +231,9 @@ def run_tests(
     test (main thread only, via SIGALRM), ``test_timeouts`` some tests (by node id)
     differently; ``on_result`` hears each test as it finishes;
     ``max_failures`` stops the session after that many failing tests.  The candidate's
-    code runs in a subject process that imports a fresh copy of the kata's modules from
-    ``subject_from`` (default ``folder``), isolated as ``isolation`` says.
+    code runs in a subject process that imports the kata's modules from ``subject_from``
+    (default ``folder``; a fresh copy of them in full isolation), isolated as
+    ``isolation`` says.
     """
     from grader.grading import boundary
 
@@ -233,11 +241,16 @@ def run_tests(
         sys.modules["torch"].set_num_threads(1)
     folder = folder.resolve()
     source = (subject_from or folder).resolve()
+    # Full isolation: the subject owns a copy of the modules and can reach nothing else.
+    # Otherwise the subject runs as the candidate, who can write the folder anyway, so it
+    # imports from it: tracebacks and ``__file__`` name the candidate's own files.
+    copy = isolation == "full"
     boundary.start_run(
-        boundary.subject_folder(source, isolation),
+        boundary.subject_folder(source, isolation) if copy else source,
         isolation=isolation,
         limits=subject_limits,
         hide=hide,
+        owned=copy,
     )
     blocker = _CandidateImportBlocker([folder, source])
     sys.meta_path.insert(0, blocker)

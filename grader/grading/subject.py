@@ -15,7 +15,8 @@ any candidate code exists in it, it isolates itself, then answers calls over one
   with the parent (``PR_SET_PDEATHSIG``), stdout/stderr to /dev/null (what the code
   prints is captured per call and sent back as data), one torch thread.
 
-Requests: ``{"op": "load", "folder": F}`` once, then ``{"op": "call", "module": M,
+Requests: ``{"op": "load", "folder": F}`` once (it imports the kata's modules and answers
+like a call: ``ok``, or the ``error`` that importing raised), then ``{"op": "call", "module": M,
 "function": NAME, "args": [...], "kwargs": {...}}``; answers ``{"ok": value, "output":
 text}`` or ``{"error": {...}, "output": text}``.
 """
@@ -183,17 +184,21 @@ def _frames(tb, folder: Path) -> list[dict]:
 
 def _error(exc: BaseException, folder: Path) -> dict:
     message = str(exc)
+    frames = _frames(exc.__traceback__, folder)
     if isinstance(exc, SyntaxError) and exc.filename:
         try:
             where = str(Path(exc.filename).resolve().relative_to(folder))
         except ValueError:
             where = Path(exc.filename).name
         message = f"{exc.msg} ({where}, line {exc.lineno})"
+        frames.append(
+            {"file": where, "line": exc.lineno or 0, "function": "<module>", "code": exc.text}
+        )
     return {
         "type": type(exc).__name__,
         "builtin": type(exc).__module__ == "builtins",
         "message": message[:4000],
-        "frames": _frames(exc.__traceback__, folder),
+        "frames": frames[-20:],
     }
 
 
@@ -205,6 +210,27 @@ def _load(folder: Path, name: str):
     if not (folder / f"{name}.py").is_file():
         raise ImportError(f"no module {name}.py in the kata")
     return importlib.import_module(name)
+
+
+def _import_all(folder: Path) -> bytes:
+    """Import every module of the kata (the harness last), so that code which does not
+    load is known before any test runs; the answer, encoded."""
+    names = sorted(
+        path.stem
+        for path in folder.glob("*.py")
+        if MODULE_NAME.match(path.stem) and not path.stem.startswith(("test_", "conftest"))
+    )
+    names.sort(key=lambda name: name == "harness")
+    output = io.StringIO()
+    try:
+        with redirect_stdout(output), redirect_stderr(output):
+            for name in names:
+                _load(folder, name)
+        return wire.encode({"ok": None, "output": output.getvalue()[:OUTPUT_LIMIT]})
+    except BaseException as exc:  # what fails to import is the answer
+        return wire.encode(
+            {"error": _error(exc, folder), "output": output.getvalue()[:OUTPUT_LIMIT]}
+        )
 
 
 def serve(channel: Channel) -> None:
@@ -220,7 +246,7 @@ def serve(channel: Channel) -> None:
             folder = Path(str(request["folder"])).resolve()
             os.chdir(folder)
             sys.path.insert(0, str(folder))
-            channel.send({"ok": None, "output": ""})
+            channel.sock.sendall(_import_all(folder))
             continue
         assert folder is not None, "call before load"
         output = io.StringIO()

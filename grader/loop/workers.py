@@ -63,6 +63,7 @@ def _serve(conn, log: str, test_timeout_s: float) -> None:
     os.dup2(output, 2)
     import torch
 
+    from grader.grading import boundary
     from grader.grading.runner import run_tests
 
     torch.set_num_threads(1)  # workers run side by side, one per core
@@ -74,6 +75,8 @@ def _serve(conn, log: str, test_timeout_s: float) -> None:
                 break
             # bounded too: a kata as shipped never loops, but if it did
             run_tests(Path(folder), test_ids, test_timeout_s=test_timeout_s)
+            # the check's subject: started now, it has imported torch when a save comes
+            boundary.prewarm(Path(folder))
             _send(conn, "ready", {"warm": True})
     except (EOFError, OSError):  # `kata watch` is gone (or dropped this worker)
         return
@@ -159,12 +162,41 @@ class Worker:
             self._kill()
 
     def _kill(self) -> None:
+        # The check's subject process leads a session of its own: stop the worker first
+        # (it starts nothing more), then kill every group below it, then its own.
         # ProcessLookupError: not leading its group yet (so it started nothing), or gone
+        with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
+            os.killpg(self.process.pid, signal.SIGSTOP)
+        for group in _groups_below(self.process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(ValueError):
             if self.process.is_alive():
                 self.process.kill()
+
+
+def _groups_below(pid: int | None) -> set[int]:
+    """The process groups of ``pid``'s descendants (from /proc), never the caller's."""
+    if pid is None:
+        return set()
+    children: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    groups, todo = set(), list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        with contextlib.suppress(OSError):
+            groups.add(os.getpgid(child))
+        todo += children.get(child, [])
+    return groups - {os.getpgrp(), pid}
 
 
 def split(test_ids: tuple[str, ...], parts: int, durations: dict[str, float]) -> list[list[str]]:
