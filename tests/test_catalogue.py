@@ -121,3 +121,27 @@ def test_root_is_found_from_a_subfolder_and_kata_root_overrides(tmp_path, monkey
     monkeypatch.setenv("KATA_ROOT", str(tmp_path))
     with pytest.raises(CatalogueError, match="no katas/ folder there"):
         find_root(folder)
+
+
+def test_a_git_format_patch_applies_inside_a_repository_subfolder(tmp_path):
+    """`git diff --relative=katas/<id>` writes `diff --git` headers; inside a repository
+    `git apply` would read those paths from the repository's root, skip them as outside
+    the folder, and still exit 0."""
+    from kata_factory import git
+
+    from grader.catalogue import patches
+
+    folder = tmp_path / "katas" / "k"
+    folder.mkdir(parents=True)
+    (folder / "m.py").write_text("x = 1\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "k")
+    (folder / "m.py").write_text("x = 2\n")
+    diff = git(tmp_path, "diff", "--relative=katas/k") + "\n"
+    assert diff.startswith("diff --git a/m.py b/m.py")
+    git(tmp_path, "checkout", "--", "katas/k/m.py")
+    patch = tmp_path / "fix.patch"
+    patch.write_text("Fix: two.\n\n" + diff)
+    assert patches.apply(patch, folder).returncode == 0
+    assert (folder / "m.py").read_text() == "x = 2\n"

@@ -23,13 +23,20 @@ MIN_DECOYS = 2
 
 
 def apply(patch: Path, folder: Path) -> subprocess.CompletedProcess[str]:
-    """``git apply`` a private patch inside ``folder``, a copy of the kata."""
+    """``git apply`` a private patch inside ``folder``, a copy of the kata.
+
+    Git is kept from finding a repository above ``folder``: inside one, it reads the paths
+    of a ``diff --git`` patch from the repository's root, skips them as outside the
+    folder, and still succeeds."""
+    import os
+
     return subprocess.run(
         ["git", "apply", "--whitespace=nowarn", str(patch)],
         cwd=folder,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "GIT_CEILING_DIRECTORIES": str(Path(folder).resolve().parent)},
     )
 
 
