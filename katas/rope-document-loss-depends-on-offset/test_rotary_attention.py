@@ -30,7 +30,8 @@ def vectors(seed: int, n: int, head_dim: int) -> torch.Tensor:
 
 
 def oracle_rotate(x: torch.Tensor, positions: list[int], head_dim: int, base: float) -> np.ndarray:
-    """float64 NumPy: adjacent pairs as complex numbers times exp(i * p * theta)."""
+    """float64 NumPy: adjacent pairs as complex numbers times exp(i * p * theta); ``x`` is
+    (..., T, head_dim) and ``positions`` has T entries."""
     theta = base ** (-np.arange(0, head_dim, 2) / head_dim)
     z = x.numpy()[..., 0::2] + 1j * x.numpy()[..., 1::2]
     z = z * np.exp(1j * np.asarray(positions, dtype=np.float64)[:, None] * theta)
