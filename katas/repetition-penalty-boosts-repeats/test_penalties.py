@@ -18,6 +18,8 @@ penalties = candidate("penalties")  # called in the subject process
 configured = candidate("harness")  # apply_penalties, with the config built from a dict
 
 TOL = 1e-12
+# Agreement with the oracle is relative: a fix that computes its factor in float32 is fine.
+REL = 1e-6
 penalty_values = st.sampled_from([1.1, 1.2, 1.5, 2.0, 3.0])
 
 
@@ -55,9 +57,9 @@ def test_matches_the_ctrl_definition(step, penalty):
     logits, context = step
     got = penalties.repetition_penalty(logits, context, penalty).numpy()
     want = ctrl_oracle(logits, context, penalty)
-    err = np.abs(got - want)
+    err = np.abs(got - want) / (1.0 + np.abs(want))
     b, t = np.unravel_index(int(np.argmax(err)), err.shape)
-    assert err[b, t] <= TOL, (
+    assert err[b, t] <= REL, (
         f"penalty={penalty}: row {b}, token {t} (logit {float(logits[b, t]):.4f}, "
         f"{'in' if t in seen_sets(context)[b] else 'not in'} the context) became "
         f"{got[b, t]:.4f}, expected {want[b, t]:.4f}"
@@ -115,7 +117,7 @@ def test_positive_logits_of_seen_tokens_are_divided_by_the_penalty(step, penalty
         for t in sorted(seen):
             x = float(logits[b, t])
             if x > 0:
-                assert abs(float(out[b, t]) - x / penalty) <= TOL, (
+                assert abs(float(out[b, t]) - x / penalty) <= REL * (1 + x / penalty), (
                     f"penalty={penalty}, row {b}: seen token {t} with logit {x:.4f} became "
                     f"{float(out[b, t]):.4f}, expected {x / penalty:.4f}"
                 )
