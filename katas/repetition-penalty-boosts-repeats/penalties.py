@@ -40,8 +40,10 @@ class PenaltyConfig:
 def token_counts(context: Tensor, vocab_size: int) -> Tensor:
     """(batch, length) token ids -> (batch, vocab_size) int64 occurrence counts.
 
-    Negative ids are padding and are not counted.
+    Negative ids are padding and are not counted; ids must be below ``vocab_size``.
     """
+    if context.numel() and int(context.max()) >= vocab_size:
+        raise ValueError(f"context holds id {int(context.max())} >= vocab_size={vocab_size}")
     real = context >= 0
     counts = torch.zeros(context.shape[0], vocab_size, dtype=torch.long, device=context.device)
     return counts.scatter_add_(1, context.clamp(min=0), real.long())
