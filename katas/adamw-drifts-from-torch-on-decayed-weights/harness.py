@@ -67,7 +67,9 @@ def run_resumed(
     optimizer, params = _build(groups, defaults)
     _run(optimizer, params, grads[:resume_at], None)
     saved = optimizer.state_dict()
-    current = [{**g, "params": [p.detach() for p in ps]} for g, ps in zip(groups, params)]
+    current = [
+        {**g, "params": [p.detach() for p in ps]} for g, ps in zip(groups, params, strict=True)
+    ]
     optimizer, params = _build(current, defaults)
     optimizer.load_state_dict(saved)
     steps = _run(optimizer, params, grads[resume_at:], None)

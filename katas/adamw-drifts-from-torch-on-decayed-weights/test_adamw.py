@@ -93,7 +93,8 @@ def test_trajectory_matches_torch_adamw(seed, decays, lr, betas, steps):
     for k in range(steps):
         err, i, j = _worst(ours[k]["params"], want[k])
         assert err <= 1e-10, (
-            f"after step {k + 1} (lr={lr:g}, betas={betas}, group weight decays [{_decays(groups)}]) "
+            f"after step {k + 1} (lr={lr:g}, betas={betas}, group weight decays "
+            f"[{_decays(groups)}]) "
             f"parameter {j} of group {i} (weight_decay={groups[i]['weight_decay']:g}) differs "
             f"from torch.optim.AdamW by {err:.3e}"
         )
