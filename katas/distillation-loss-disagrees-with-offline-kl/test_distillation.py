@@ -86,7 +86,7 @@ def test_soft_gradient_is_temperature_times_probability_gap(seed, temperature, b
     gap = F.softmax(student / temperature, -1) - F.softmax(teacher / temperature, -1)
     want = temperature * gap * labelled / labelled.sum()
     assert grad is not None and grad.shape == student.shape, (
-        f"no gradient (or a wrongly shaped one) of the soft term w.r.t. the student logits"
+        "no gradient (or a wrongly shaped one) of the soft term w.r.t. the student logits"
     )
     err = float((grad - want).abs().max())
     scale = float(want.abs().max())
