@@ -21,6 +21,8 @@ def build(
 ) -> dict[str, Any]:
     """``build_features(target, observed, known, FeatureSpec(**spec))`` as
     ``{"features": matrix, "names": column names}``."""
-    fields = {key: tuple(value) if isinstance(value, list) else value for key, value in spec.items()}
+    fields = {
+        key: tuple(value) if isinstance(value, list) else value for key, value in spec.items()
+    }
     features, names = build_features(target, observed, known, FeatureSpec(**fields))
     return {"features": np.asarray(features), "names": list(names)}

@@ -99,7 +99,11 @@ def test_window_columns_match_their_definition(seed, n, spec):
         if "_lag" in name:
             continue
         a, b = got[:, j], want[name]
-        bad = [t for t in range(n) if not np.allclose(a[t], b[t], rtol=1e-12, atol=1e-12, equal_nan=True)]
+        bad = [
+            t
+            for t in range(n)
+            if not np.allclose(a[t], b[t], rtol=1e-12, atol=1e-12, equal_nan=True)
+        ]
         assert not bad, (
             f"horizon={spec['horizon']}: column {name} differs from its definition in rows "
             f"{bad[:6]} (row {bad[0]}: got {a[bad[0]]:.6g}, expected {b[bad[0]]:.6g})"
