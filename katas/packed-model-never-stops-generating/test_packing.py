@@ -42,8 +42,9 @@ class ToyLM:
 
 def _pack(seed: int, rows: int, seq_len: int, head: bool):
     """Random documents (content tokens 2..VOCAB-1, each + EOS) packed first-fit into rows;
-    with ``head``, each row starts with the tail of a document from the previous row (no
-    EOS before it).  Returns the rows and, per row, its documents as (start, tokens)."""
+    with ``head``, each row starts with the tail of a document begun in the previous row
+    (its last tokens and its EOS).  Returns the rows and, per row, its documents as
+    (start, tokens)."""
     g = torch.Generator().manual_seed(seed)
     batch = torch.full((rows, seq_len), PAD)
     docs: list[list[tuple[int, torch.Tensor]]] = []
@@ -51,8 +52,9 @@ def _pack(seed: int, rows: int, seq_len: int, head: bool):
         at, row_docs = 0, []
         if head:
             n = int(torch.randint(1, 4, (), generator=g))
-            row_docs.append((0, torch.randint(2, VOCAB, (n,), generator=g)))
-            at = n
+            tail = torch.cat([torch.randint(2, VOCAB, (n,), generator=g), torch.tensor([EOS])])
+            row_docs.append((0, tail))
+            at = n + 1
         while True:
             n = int(torch.randint(1, 5, (), generator=g))
             if at + n + 1 > seq_len:
@@ -116,10 +118,7 @@ def test_attention_never_crosses_a_document_boundary(seed, rows, seq_len, head):
             owner[start : start + len(tokens)] = d
         for i in range(seq_len):
             for j in range(seq_len):
-                if owner[i] < 0:
-                    want = i == j
-                else:
-                    want = bool(owner[j] == owner[i]) and j <= i
+                want = i == j if owner[i] < 0 else bool(owner[j] == owner[i]) and j <= i
                 assert bool(mask[r, i, j]) == want, (
                     f"row {r}: attention_mask[{i}, {j}] is {bool(mask[r, i, j])}, expected {want} "
                     f"(position {i} is in document {int(owner[i])}, {j} in {int(owner[j])}, "
