@@ -39,6 +39,7 @@ class LossOutput:
     loss: Tensor
     ce: Tensor  # smoothed cross-entropy, mean over counted positions
     z_loss: Tensor  # mean(log_z ** 2) over counted positions, before z_weight
+    max_logit: Tensor  # largest logit at a counted position, logged to spot spikes
 
 
 def log_normalizer(logits: Tensor) -> Tensor:
@@ -57,6 +58,10 @@ class LMLoss(nn.Module):
 
     def forward(self, logits: Tensor, targets: Tensor) -> LossOutput:
         cfg = self.config
+        if logits.shape[:-1] != targets.shape:
+            raise ValueError(
+                f"logits {tuple(logits.shape)} do not match targets {tuple(targets.shape)}"
+            )
         vocab = logits.shape[-1]
         logits = logits.reshape(-1, vocab).to(torch.promote_types(logits.dtype, torch.float32))
         targets = targets.reshape(-1)
@@ -72,4 +77,6 @@ class LMLoss(nn.Module):
 
         ce = torch.where(counted, per_position, torch.zeros_like(per_position)).sum() / count
         z_loss = torch.where(counted, log_z.square(), torch.zeros_like(log_z)).sum() / count
-        return LossOutput(loss=ce + cfg.z_weight * z_loss, ce=ce, z_loss=z_loss)
+        peak = logits.detach().amax(dim=-1)
+        max_logit = torch.where(counted, peak, torch.full_like(peak, -torch.inf)).max()
+        return LossOutput(ce + cfg.z_weight * z_loss, ce, z_loss, max_logit)
