@@ -28,8 +28,9 @@ BRIEF = """\
 # {title}
 
 TODO ({placeholder}): the bug report a colleague would file. What they were doing, what
-they saw (numbers, not adjectives), a short snippet that reproduces it, and what they
-expected instead. Symptoms only: never the cause, the line or the fix.
+they saw (numbers, not adjectives, as they would show in logs or plots), and what they
+expected instead. Symptoms only: never the cause, the line, the fix, or the values the fix
+must produce. Level 1 only: a short snippet that reproduces it (delete it at levels 2-3).
 
 ```python
 from {module} import transform
