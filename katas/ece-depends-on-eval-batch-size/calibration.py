@@ -4,8 +4,8 @@ calibration error (ECE) of Guo et al. (2017), "On Calibration of Modern Neural N
 A sample's *confidence* is the largest softmax probability and it is *correct* when that
 class is the label.  Confidences are grouped into ``n_bins`` equal-width bins over
 ``[0, 1]``: bin ``b`` holds the confidences ``c`` with ``b / n_bins <= c < (b + 1) / n_bins``,
-and the last bin also holds ``c == 1`` (the convention of ``np.histogram``; a confidence on
-an inner edge belongs to the upper bin).  With ``n_b`` samples in bin ``b`` out of ``N``,
+and the last bin also holds ``c == 1`` (a confidence on an inner edge belongs to the upper
+bin).  With ``n_b`` samples in bin ``b`` out of ``N``,
 
     ECE = sum_b (n_b / N) * |accuracy_b - mean_confidence_b|,
 
