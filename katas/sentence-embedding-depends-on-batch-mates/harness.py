@@ -2,9 +2,10 @@
 
 An encoder cannot cross the boundary, so each function here builds one from plain data (its
 config as a dict and a seed: the default initialisation under ``torch.manual_seed(seed)``,
-then every parameter moved by ``0.2 * randn``, so that biases and norm gains are not at their
-initial values, as in a trained model), in float64 unless told otherwise, runs it on the
-token ids and masks the test sends, and returns tensors.  Nothing here checks anything.
+then every parameter moved by ``0.2 * randn`` in float64, so that biases and norm gains are
+not at their initial values, as in a trained model), in float64 unless told otherwise, runs
+it on the token ids and masks the test sends, and returns tensors.  Nothing here checks
+anything.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from sentence_embedding import (
 
 def _encoder(config: dict, seed: int, dtype: torch.dtype) -> SentenceEncoder:
     torch.manual_seed(seed)
-    encoder = SentenceEncoder(EncoderConfig(**config)).to(dtype).eval()
+    encoder = SentenceEncoder(EncoderConfig(**config)).double().eval()
     with torch.no_grad():
         for p in encoder.parameters():
             p.add_(0.2 * torch.randn_like(p))
-    return encoder
+    return encoder.to(dtype)
 
 
 def encode(
