@@ -118,8 +118,8 @@ def marker(root: Path, when: int, trailer: str, kata_id: str = "good") -> None:
     git(root, "commit", "-q", "--allow-empty", "-m", f"marker\n\n{trailer}: {kata_id}", when=when)
 
 
-def test_hints_are_counted_from_the_start_marker_to_the_first_green_commit(repo, sandbox):
-    marker(repo, T0 - 500, "Kata-Hint")  # before the start marker: an earlier attempt
+def test_hints_are_counted_from_base_to_the_first_green_commit(repo, sandbox):
+    marker(repo, T0 - 500, "Kata-Hint")  # before the start marker: seen all the same
     start(repo)
     marker(repo, T0 + 10, "Kata-Hint")
     marker(repo, T0 + 20, "Kata-Hint", "another-kata")
@@ -127,7 +127,7 @@ def test_hints_are_counted_from_the_start_marker_to_the_first_green_commit(repo,
     change(repo, T0 + 300, {MODULE: fixed()})
     marker(repo, T0 + 400, "Kata-Hint")  # after green: the fix did not need it
     kata = graded(repo, sandbox)
-    assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 2)
+    assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 3)
     assert (kata["time_to_green_s"], kata["attempts"]) == (300, 1)  # markers are no attempts
 
 
@@ -454,3 +454,69 @@ def test_reading_an_invalid_report_is_refused(tmp_path):
 def test_grading_is_refused_for_an_unknown_kata_in_python(repo, sandbox):
     with pytest.raises(GradeUsageError):
         grade(Repo(repo), "main", "HEAD", ["nope"], sandbox=sandbox)
+
+
+# --- the clock: markers are evidence, checked against each other -----------------------
+
+
+def test_a_fix_committed_before_the_start_marker_is_unranked_and_sized_from_base(repo, sandbox):
+    # nearly the fix before the marker, then one token after it
+    change(repo, T0 - 5400, {MODULE: buggy_with("    return sum(values) / len(values) * 1")})
+    start(repo)
+    change(repo, T0 + 60, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"]) == ("green", False)
+    assert any(r.startswith("work before the start marker") for r in kata["unranked_reasons"])
+    assert kata["diff"]["tokens"] == 4  # from base, not the 2 tokens after the marker
+    assert kata["attempts"] == 1
+
+
+def test_a_fix_made_and_undone_before_the_start_marker_is_unranked(repo, sandbox):
+    change(repo, T0 - 600, {MODULE: fixed()}, "found it")
+    change(repo, T0 - 500, {MODULE: BUGGY_MODULE}, "hide it")
+    start(repo)
+    change(repo, T0 + 30, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"]) == ("green", False)
+    assert any(r.startswith("work before the start marker") for r in kata["unranked_reasons"])
+
+
+def test_the_oldest_start_marker_starts_the_clock_and_later_ones_are_noted(repo, sandbox):
+    start(repo)
+    change(repo, T0 + 600, {MODULE: buggy_with("    return 0.0")})
+    start(repo, T0 + 5400)  # "started" again once the fix is known
+    change(repo, T0 + 5460, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    first = git(repo, "rev-list", "--reverse", "HEAD", "^main").splitlines()[0]
+    assert (kata["status"], kata["ranked"]) == ("green", True)
+    assert (kata["start_commit"], kata["time_to_green_s"]) == (first, 5460)
+    assert any("later `Kata-Start: good` marker" in note for note in kata["notes"])
+
+
+def test_a_green_commit_dated_before_the_marker_has_no_time_and_a_note(repo, sandbox, tmp_path):
+    start(repo)
+    change(repo, T0 - 100, {MODULE: fixed()})
+    report = grade(Repo(repo), "main", "HEAD", None, sandbox=sandbox, limits=LIMITS)
+    from grader.grading.report import write_report
+
+    write_report(report, tmp_path / "report.json")  # a valid report, no crash
+    (kata,) = report["katas"]
+    assert (kata["status"], kata["time_to_green_s"]) == ("green", None)
+    assert any("dated before the start marker" in note for note in kata["notes"])
+
+
+def test_a_start_marker_that_also_changes_the_kata_is_work_before_the_start(repo, sandbox):
+    (repo / MODULE).write_text(fixed())
+    git(repo, "commit", "-qam", "Start\n\nKata-Start: good", when=T0)
+    change(repo, T0 + 5, {MODULE: fixed() + "\n"})
+    kata = graded(repo, sandbox)
+    assert kata["ranked"] is False
+    assert any(r.startswith("work before the start marker") for r in kata["unranked_reasons"])
+
+
+def test_a_hint_taken_before_the_start_marker_counts(repo, sandbox):
+    marker(repo, T0 - 500, "Kata-Hint")
+    start(repo)
+    change(repo, T0 + 300, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 1)

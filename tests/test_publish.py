@@ -464,3 +464,46 @@ def test_a_report_graded_without_full_isolation_is_unranked(repo):
     (reason,) = result["unranked_reasons"]
     assert reason.startswith("graded with isolation 'process': a pull request ranks only when")
     assert "Unranked" in comment
+
+
+# --- the clock, recomputed: markers are evidence ---------------------------------------
+
+
+def test_a_fix_before_the_start_marker_is_unranked_whatever_the_report_says(repo):
+    git(repo, "checkout", "-q", "-b", "early", "main")
+    (repo / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE + " * 1"))
+    git(repo, "commit", "-qam", "nearly", when=T0 - 5400)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    (repo / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(repo, "commit", "-qam", "fix", when=T0 + 60)
+    git(repo, "checkout", "-q", "main")
+    report = honest_report(repo)
+    report["head"] = sha(repo, "early")
+    kata = report["katas"][0]
+    kata.update(start_commit=sha(repo, "early~1"), green_commit=sha(repo, "early"))
+    kata.update(time_to_green_s=60, attempts=1)
+    kata["diff"].update(added=1, removed=1, total=2, tokens=2)  # measured from the marker
+    code, _, results = publish(repo, artifact(repo.parent / "a", report), head=sha(repo, "early"))
+    result = json.loads(results[0].read_text())
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    assert result["diff"]["tokens"] == 4  # git's number, from base
+    assert any(r.startswith("work before the start marker") for r in result["unranked_reasons"])
+
+
+def test_a_second_start_marker_does_not_restart_the_clock(repo):
+    git(repo, "checkout", "-q", "attempt")
+    (repo / MODULE).write_text(BUGGY_MODULE)
+    git(repo, "commit", "-qam", "undo", when=T0 + 400)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Again\n\nKata-Start: good", when=T0 + 5400)
+    (repo / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(repo, "commit", "-qam", "fix again", when=T0 + 5460)
+    git(repo, "checkout", "-q", "main")
+    report = honest_report(repo)  # as if graded from the second marker
+    report["head"] = sha(repo, "attempt")
+    report["katas"][0].update(
+        start_commit=sha(repo, "attempt~1"), green_commit=sha(repo, "attempt"), time_to_green_s=60
+    )
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"], result["commit_time_s"]) == (0, False, 5460)
+    assert "the grade report disagrees with git on start_commit" in result["unranked_reasons"][0]

@@ -92,7 +92,8 @@ class Checked:
 
 def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) -> Checked:
     """Recompute start, attempts, hints, give-up, commit clock and diff from git."""
-    start = repo.find_start(head, kata.id)
+    clock = attempt.clock(repo, kata, fork_point, head)
+    start = clock.start
     origin = start.sha if start else fork_point
     green = None
     if entry["status"] == "green":
@@ -110,10 +111,10 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
         attempts = sum(
             1 for _ in attempt.versions(repo, attempt.kata_paths(kata), origin, green.sha)
         )
-    measures = attempt.measure(repo, kata, origin, green.sha if green else head)
+    measures = attempt.measure(repo, kata, fork_point, green.sha if green else head)
     size, hints, gave_up = measures.diff, measures.hints_used, measures.gave_up
     commit_time = green.time - start.time if green and start else None
-    reasons = []
+    reasons = clock.reasons(kata.id)
     if commit_time is not None and commit_time < 0:
         reasons.append("the green commit is dated before the start marker")
         commit_time = None

@@ -27,6 +27,10 @@ from grader.grading.gitdata import Commit, Repo
 from grader.grading.sandbox import Sandbox, SandboxRun
 
 SCHEMA_VERSION = 1
+NEGATIVE_TIME_NOTE = (
+    "time to green not measured: the green commit is dated before the start marker "
+    "(commit times are set by the committer's clock)"
+)
 MAX_STATES = 50  # distinct versions of a kata's files graded in one range
 _PYTEST_EXIT = {
     2: ": interrupted",
@@ -226,9 +230,10 @@ class _KataGrader:
 
     def grade(self, fork_point: str, head: Commit, protected: list[str]) -> dict:
         kata, repo = self.kata, self.repo
-        start = repo.find_start(head.sha, kata.id)
-        origin = start.sha if start else fork_point
-        notes = []
+        clock = attempt.clock(repo, kata, fork_point, head.sha)
+        start = clock.start
+        origin = start.sha if start else fork_point  # the first green is looked for after it
+        notes = clock.notes(kata.id)
         if start is None:
             notes.append(
                 f"no `Kata-Start: {kata.id}` commit before head: time-to-green is not measured "
@@ -256,9 +261,9 @@ class _KataGrader:
                     green = commit
                     break
             green = green or head
-        before = self.files_at(origin)
+        before = self.files_at(fork_point)  # measured from base, never from the marker
         after = self.files_at((green or head).sha)
-        measures = attempt.measure(repo, kata, origin, (green or head).sha)
+        measures = attempt.measure(repo, kata, fork_point, (green or head).sha)
         head_files = self.files_at(head.sha)
         checked = {head.sha: head_files, (green or head).sha: after}
         findings = sorted(
@@ -278,6 +283,7 @@ class _KataGrader:
             f"changed {path}: only {', '.join(self.paths.values())} may change"
             for path in protected
         ]
+        reasons += clock.reasons(kata.id)
         reasons += [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
         reasons += [
             problem
@@ -289,6 +295,9 @@ class _KataGrader:
         if measures.gave_up:
             reasons.append("gave up: the reference fix was shown (`kata solution --give-up`)")
         time_to_green = green.time - start.time if green and start else None
+        if time_to_green is not None and time_to_green < 0:
+            notes.append(NEGATIVE_TIME_NOTE)
+            time_to_green = None
         return {
             "id": kata.id,
             "status": final.status,
