@@ -507,3 +507,58 @@ def test_a_second_start_marker_does_not_restart_the_clock(repo):
     result = json.loads(results[0].read_text())
     assert (code, result["ranked"], result["commit_time_s"]) == (0, False, 5460)
     assert "the grade report disagrees with git on start_commit" in result["unranked_reasons"][0]
+
+
+# --- the scan, recomputed: a report without its findings does not rank -----------------
+
+
+def attempt_with(repo: Path, module_text: str) -> None:
+    """Replace the attempt's fix commit with one whose module is ``module_text``."""
+    git(repo, "checkout", "-q", "attempt")
+    (repo / MODULE).write_text(module_text)
+    git(repo, "commit", "-q", "--amend", "-am", "fix", when=T0 + 300)
+    git(repo, "checkout", "-q", "main")
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ("\nimport inspect\n", "suspicious code at katas/good/good_stats.py:12"),
+        ("\nimport os\n\nDEBUG = os.environ.get('CI')\n", "suspicious code at"),
+    ],
+)
+def test_a_report_without_its_scan_findings_is_unranked(repo, extra, reason):
+    attempt_with(repo, BUGGY_MODULE.replace(OLD_LINE, REFERENCE) + extra)
+    report = honest_report(repo)  # doctored: ranked, no findings
+    report["katas"][0]["green_commit"] = sha(repo, "attempt")
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    assert any(r.startswith(reason) for r in result["unranked_reasons"])
+    assert any("disagrees with git on the scan" in r for r in result["unranked_reasons"])
+
+
+def test_a_report_without_its_encoding_problem_is_unranked(repo):
+    attempt_with(repo, "# -*- coding: latin-1 -*-\n" + BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    report = honest_report(repo)
+    report["katas"][0]["green_commit"] = sha(repo, "attempt")
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"]) == (0, False)
+    assert any("declares the source encoding 'latin-1'" in r for r in result["unranked_reasons"])
+
+
+def test_a_report_that_carries_its_scan_findings_agrees(repo):
+    attempt_with(repo, BUGGY_MODULE.replace(OLD_LINE, REFERENCE) + "\nimport inspect\n")
+    from grader.grading.attempt import scan_reasons
+
+    (kata,) = load_catalogue(repo)
+    found = scan_reasons(Repo(repo), kata, sha(repo, "main"), [sha(repo, "attempt")])
+    report = honest_report(repo)
+    report["katas"][0].update(
+        green_commit=sha(repo, "attempt"), ranked=False, unranked_reasons=found
+    )
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    reasons = json.loads(results[0].read_text())["unranked_reasons"]
+    assert code == 0 and reasons[: len(found)] == found
+    assert not any("on the scan" in r for r in reasons)  # the report told the truth

@@ -142,6 +142,15 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
     ]
     if disagree:
         reasons.append("the grade report disagrees with git on " + ", ".join(disagree))
+    scanned = attempt.scan_reasons(repo, kata, fork_point, [head, *([green.sha] if green else [])])
+    missing = [r for r in scanned if r not in entry["unranked_reasons"]]
+    if missing:
+        reasons += missing
+        reasons.append(
+            f"the grade report disagrees with git on the scan: it leaves out {len(missing)} "
+            f"finding{'s' if len(missing) != 1 else ''} that the scan of the pull request's "
+            "files makes"
+        )
     if gave_up and not any(r.startswith("gave up") for r in entry["unranked_reasons"]):
         reasons.append("gave up: the reference fix was shown before green")
     fixed = {**entry, **ours, "diff": {**entry["diff"], **git_diff}}

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from grader.catalogue.katas import Kata
-from grader.grading import diffsize
+from grader.grading import diffsize, scan
 from grader.grading.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, START_TRAILER, Commit, Repo
 
 MAX_LISTED = 3  # commits named in one reason or note
@@ -120,3 +120,31 @@ def measure(repo: Repo, kata: Kata, origin: str, end: str) -> Measures:
         sum(kata.id in ids[HINT_TRAILER] for ids in markers),
         any(kata.id in ids[GIVE_UP_TRAILER] for ids in markers),
     )
+
+
+def scan_reasons(repo: Repo, kata: Kata, base: str, commits: list[str]) -> list[str]:
+    """Unranked reasons from the scan of the kata's files at ``commits`` (what the change
+    from ``base`` added) and from their source text: what ``kata grade`` reports and
+    ``kata publish`` recomputes."""
+    paths = kata_paths(kata)
+    before = files_at(repo, paths, base)
+    checked = {sha: files_at(repo, paths, sha) for sha in dict.fromkeys(commits)}
+    findings = sorted(
+        {
+            finding
+            for files in checked.values()
+            for name, text in files.items()
+            if text is not None
+            for finding in scan.new_findings(before[name] or "", text, paths[name])
+        },
+        key=lambda f: (f.path, f.line, f.rule),
+    )
+    reasons = [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
+    reasons += [
+        problem
+        for files in checked.values()
+        for name, text in files.items()
+        if text is not None
+        for problem in scan.source_text_problems(text, paths[name])
+    ]
+    return list(dict.fromkeys(reasons))

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
-from grader.grading import attempt, diffsize, scan, timeouts
+from grader.grading import attempt, diffsize, timeouts
 from grader.grading.boundary import default_isolation
 from grader.grading.gitdata import Commit, Repo
 from grader.grading.sandbox import Sandbox, SandboxRun
+from grader.grading.scan import source_text_problems
+
+__all__ = ["GradeUsageError", "Limits", "grade", "hidden_paths", "source_text_problems"]
 
 SCHEMA_VERSION = 1
 NEGATIVE_TIME_NOTE = (
@@ -262,20 +264,8 @@ class _KataGrader:
                     break
             green = green or head
         before = self.files_at(fork_point)  # measured from base, never from the marker
-        after = self.files_at((green or head).sha)
         measures = attempt.measure(repo, kata, fork_point, (green or head).sha)
         head_files = self.files_at(head.sha)
-        checked = {head.sha: head_files, (green or head).sha: after}
-        findings = sorted(
-            {
-                finding
-                for files in checked.values()
-                for name, text in files.items()
-                if text is not None
-                for finding in scan.new_findings(before[name] or "", text, self.paths[name])
-            },
-            key=lambda f: (f.path, f.line, f.rule),
-        )
         lint = diffsize.new_lint_violations(
             attempt.texts(before, self.paths), attempt.texts(head_files, self.paths)
         )
@@ -284,14 +274,7 @@ class _KataGrader:
             for path in protected
         ]
         reasons += clock.reasons(kata.id)
-        reasons += [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
-        reasons += [
-            problem
-            for files in checked.values()
-            for name, text in files.items()
-            if text is not None
-            for problem in source_text_problems(text, self.paths[name])
-        ]
+        reasons += attempt.scan_reasons(repo, kata, fork_point, [head.sha, (green or head).sha])
         if measures.gave_up:
             reasons.append("gave up: the reference fix was shown (`kata solution --give-up`)")
         time_to_green = green.time - start.time if green and start else None
@@ -406,34 +389,3 @@ def hidden_paths() -> tuple[Path, ...]:
     """What a fully isolated subject must not see even where others may read it: the
     private material of the grader it runs under."""
     return (Path(__file__).resolve().parents[1] / "private",)
-
-
-_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-
-
-def source_text_problems(text_or_bytes: str | bytes, path: str) -> list[str]:
-    """An editable file must be UTF-8 and declare no other encoding: the interpreter would
-    otherwise run text that the scan and the diff size never read."""
-    data = (
-        text_or_bytes.encode("utf-8", "surrogateescape")
-        if isinstance(text_or_bytes, str)
-        else text_or_bytes
-    )
-    problems = []
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problems.append(f"{path} is not UTF-8 (byte {exc.start}): save it as UTF-8")
-    for line in data.splitlines()[:2]:
-        match = _CODING.match(line)
-        if match and match.group(1).decode("ascii", "replace").lower().replace("_", "-") not in (
-            "utf-8",
-            "utf8",
-        ):
-            declared = match.group(1).decode("ascii", "replace")
-            problems.append(
-                f"{path} declares the source encoding {declared!r}: "
-                "editable files must be UTF-8 with no other encoding declaration"
-            )
-            break
-    return problems
