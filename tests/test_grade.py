@@ -520,3 +520,38 @@ def test_a_hint_taken_before_the_start_marker_counts(repo, sandbox):
     change(repo, T0 + 300, {MODULE: fixed()})
     kata = graded(repo, sandbox)
     assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 1)
+
+
+# --- nothing a candidate writes becomes a workflow command ------------------------------
+
+
+def command_lines(text: str) -> list[str]:
+    """Lines the Actions runner would take as a command: `::cmd::` at the start of a line
+    (leading whitespace ignored), or the legacy `##[cmd]` anywhere in it."""
+    return [line for line in text.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+
+
+def test_file_names_and_output_never_become_workflow_commands(repo):
+    start(repo)
+    hostile = "x\n::warning file=a::pwned %0A\n##[error]pwned\r::add-mask::y"
+    noisy = "print('::warning::printed')\nprint('##[error]printed')\n"
+    change(repo, T0 + 60, {MODULE: buggy_with("    return 0.0") + noisy, f"katas/{hostile}": "x"})
+    result = cli(repo, "grade", "--base", "main", env={"GITHUB_ACTIONS": "true"})
+    assert result.returncode == 1, result.stderr
+    ours = [line for line in command_lines(result.stdout) if line.startswith("::error file=")]
+    assert len(ours) == 2  # the two failing tests' annotations
+    assert command_lines(result.stdout) == ours
+    assert command_lines(result.stderr) == []
+    assert "pwned %250A" in result.stdout  # shown, escaped
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["::warning::x", "  ::error::x", "a\n::warning::x", "a\r::notice::x", "a ##[error]x", "%0A"],
+)
+def test_log_safe_text_is_one_line_that_is_no_command(text):
+    from grader.grading.report import log_safe
+
+    safe = log_safe(text)
+    assert command_lines(safe) == [] and "\n" not in safe and "\r" not in safe
+    assert log_safe("%0A") == "%250A"  # `%` itself is escaped: nothing decodes to a newline

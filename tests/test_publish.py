@@ -562,3 +562,33 @@ def test_a_report_that_carries_its_scan_findings_agrees(repo):
     reasons = json.loads(results[0].read_text())["unranked_reasons"]
     assert code == 0 and reasons[: len(found)] == found
     assert not any("on the scan" in r for r in reasons)  # the report told the truth
+
+
+# --- nothing a candidate writes becomes a workflow command ------------------------------
+
+
+def command_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+
+
+def test_report_text_never_becomes_a_workflow_command(repo, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["ranked"] = False
+    kata["unranked_reasons"] = ["x\n::warning::pwned", "  ::add-mask::y", "a ##[error]b"]
+    code, _, _ = publish(repo, artifact(repo.parent / "a", report))
+    out = capsys.readouterr()
+    assert code == 0
+    assert command_lines(out.out) == [] and command_lines(out.err) == []
+    assert "  - x%0A::warning::pwned" in out.out
+
+
+def test_a_refusal_never_becomes_a_workflow_command(repo, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    report = honest_report(repo)
+    report["katas"][0]["id"] = "##[error]x"
+    refused(repo, artifact(repo.parent / "a", report))
+    out = capsys.readouterr()
+    assert "refused" in out.err
+    assert command_lines(out.out) == [] and command_lines(out.err) == []

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.cli import present
 from grader.usage import EXIT_OK, EXIT_RED, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -38,18 +43,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
         reports.validate_report(result)
     if args.markdown:
         Path(args.markdown).write_text(summary)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
+    in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    if in_actions:
         for line in reports.annotations(result):
             print(line)
         if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(step_summary, "a", encoding="utf-8") as handle:
                 handle.write(summary)
-    _print_grade_table(result)
+        # every candidate string escaped, and the whole table checked line by line: no
+        # line of it is ever a workflow command
+        out = present.console()
+        with out.capture() as captured:
+            _print_grade_table(result, reports.log_safe, out)
+        print(reports.command_safe(captured.get()), end="")
+    else:
+        _print_grade_table(result, str, present.console())
     ok = all(k["status"] == "green" and k["ranked"] for k in result["katas"])
     return EXIT_OK if ok else EXIT_RED
 
 
-def _print_grade_table(result: dict) -> None:
+def _print_grade_table(result: dict, safe: Callable[[str], str], out: Console) -> None:
     from rich import box
     from rich.table import Table
 
@@ -79,16 +92,15 @@ def _print_grade_table(result: dict) -> None:
             str(kata["diff"]["reference_total"]),
             "yes" if kata["ranked"] else "no",
         )
-    out = present.console()
     out.print(table)
     for kata in result["katas"]:
-        out.print(f"{kata['id']}: {kata['message']}", markup=False)
+        out.print(f"{kata['id']}: {safe(kata['message'])}", markup=False)
         for reason in kata["unranked_reasons"] + kata["notes"]:
-            out.print(f"  - {reason}", markup=False)
+            out.print(f"  - {safe(reason)}", markup=False)
         for test in kata["tests"]:
             if test["status"] != "pass":
                 first = (test["message"].strip().splitlines() or [""])[0]
-                out.print(f"  ✗ {test['name']}: {first}", markup=False)
+                out.print(f"  ✗ {safe(test['name'])}: {safe(first)}", markup=False)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -9,6 +9,7 @@ Nothing here imports torch at module level, so ``kata list`` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from grader.catalogue.katas import CatalogueError
@@ -38,15 +39,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    safe = _log_line if os.environ.get("GITHUB_ACTIONS") == "true" else str
     try:
         return args.func(args)
     except UsageError as exc:
-        print(f"kata: {exc}", file=sys.stderr)
+        print(f"kata: {safe(str(exc))}", file=sys.stderr)
     except CatalogueError as exc:
         print("kata: the catalogue has problems:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {safe(problem)}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _log_line(text: str) -> str:
+    """Under GitHub Actions a message may quote a candidate's text (a path, a ref): it is
+    printed as one line that is never a workflow command."""
+    from grader.grading.report import log_safe
+
+    return log_safe(text)
 
 
 if __name__ == "__main__":

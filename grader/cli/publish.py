@@ -70,7 +70,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         if comment:
             comment.parent.mkdir(parents=True, exist_ok=True)
             comment.write_text(refusal_comment(str(exc), context))
-        print(f"kata publish: refused: {exc}", file=sys.stderr)
+        print(f"kata publish: refused: {_log_line(str(exc))}", file=sys.stderr)
         print("kata publish: nothing was recorded on the leaderboard", file=sys.stderr)
         return EXIT_REFUSED
     if comment:
@@ -84,8 +84,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
         ranked = "ranked" if result["ranked"] else "unranked"
         print(f"kata publish: {result['kata']}: {result['status']}, {ranked}{rank}")
         for reason in result["unranked_reasons"]:
-            print(f"  - {reason}")
+            print(f"  - {_log_line(reason)}")
     return EXIT_OK
+
+
+def _log_line(text: str) -> str:
+    """Text from the artifact (reasons, refusals quoting it) as one log line: under GitHub
+    Actions never a workflow command, and kept on one line anywhere."""
+    from grader.grading.report import log_safe
+
+    return log_safe(text)
 
 
 def _board_command(command: str, action: Callable[[], PushOutcome]) -> PushOutcome | None:

@@ -135,6 +135,28 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def log_safe(text: str) -> str:
+    """``text`` as one log line that the Actions runner never takes for a command: ``%``,
+    CR and LF escaped as in a command's data, then `no_command`."""
+    return no_command(_escape_data(text))
+
+
+def no_command(line: str) -> str:
+    """A line the runner never parses as a command: it takes ``::cmd::`` at the start of a
+    line (after leading whitespace) and the legacy ``##[cmd]`` anywhere in it."""
+    line = line.replace("##[", "#%23[")
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        line = line[: len(line) - len(stripped)] + "%3A" + stripped[1:]
+    return line
+
+
+def command_safe(text: str) -> str:
+    """Every line of ``text`` made safe with `no_command` (CR counts as a line break)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(no_command(line) for line in lines)
+
+
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
