@@ -353,7 +353,7 @@ def test_markdown_and_annotations_escape_and_bound(repo, sandbox):
     summary = markdown(report)
     assert (
         "<img" not in summary
-        and "&lt;img src=x onerror=alert\\(1\\)&gt; \\| \\@org/team" in summary
+        and "&lt;img src=x onerror=alert\\(1\\)&gt; \\| \\@<!-- -->org/team" in summary
     )
     (line,) = annotations(report)
     assert line.startswith(

@@ -592,3 +592,65 @@ def test_a_refusal_never_becomes_a_workflow_command(repo, capsys, monkeypatch):
     out = capsys.readouterr()
     assert "refused" in out.err
     assert command_lines(out.out) == [] and command_lines(out.err) == []
+
+
+# --- rendering: no links, no hidden text, a comment GitHub accepts ----------------------
+
+LINKY = [
+    "see www.evil.example/x",
+    "or https://evil.example/y",
+    "mail a@evil.example",
+    "ftp://evil.example",
+]
+HIDDEN = ["\u202eevil\u202c", "zero\u200bwidth\u2066x\u2069\ufeff"]
+BIDI_AND_ZERO_WIDTH = re.compile(
+    "[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def gfm_links(markdown: str) -> list[str]:
+    """Link targets in ``markdown`` as GitHub renders it (cmark-gfm, with autolinks)."""
+    cmarkgfm = pytest.importorskip("cmarkgfm")
+    html = cmarkgfm.github_flavored_markdown_to_html(markdown)
+    return re.findall(r'<a href="([^"]*)"', html)
+
+
+def test_links_and_bidi_or_zero_width_controls_from_the_report_are_neutralised(repo):
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["ranked"], kata["unranked_reasons"] = False, LINKY + HIDDEN
+    kata["notes"], kata["message"] = LINKY[:2], HIDDEN[0]
+    code, comment, _ = publish(repo, artifact(repo.parent / "a", report))
+    assert code == 0
+    assert not [link for link in gfm_links(comment) if "evil" in link]
+    assert not BIDI_AND_ZERO_WIDTH.search(comment)
+    assert "U\\+202E" in comment  # shown (escaped for markdown), not hidden
+    board = repo.parent / "board"
+    readme = (board / "README.md").read_text()
+    assert not [link for link in gfm_links(readme) if "evil" in link]
+    assert not BIDI_AND_ZERO_WIDTH.search(readme)
+    assert not BIDI_AND_ZERO_WIDTH.search((board / "index.html").read_text())
+
+
+def test_a_comment_stays_under_githubs_limit(repo):
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["notes"] = ["n" * 19_000 + f" {i}" for i in range(20)]
+    kata["message"] = "m" * 20_000
+    for test in kata["tests"]:
+        test.update(name="t" * 300, status="fail", message="x" * 20_000)
+    kata["ranked"], kata["unranked_reasons"] = False, ["r" * 20_000] * 20
+    code, comment, _ = publish(repo, artifact(repo.parent / "a", report))
+    assert code == 0
+    assert len(comment) <= 65_536
+    assert comment.rstrip().endswith("</sub>")  # the footer survives
+
+
+def test_a_comment_too_long_for_github_is_cut_with_a_visible_notice():
+    from grader.board.comment import MAX_COMMENT_CHARS, _within_limit
+
+    lines = [f"- line {i}: " + "x" * 900 for i in range(200)]  # 100 katas' worth, say
+    text = _within_limit(lines, ["", "<sub>footer</sub>"])
+    assert len(text) <= MAX_COMMENT_CHARS
+    assert "truncated" in text and "65,536" in text
+    assert text.endswith("<sub>footer</sub>\n") and "- line 0:" in text

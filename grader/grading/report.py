@@ -72,15 +72,36 @@ def read_report(path: Path) -> dict:
     return data
 
 
+# Characters that change how text reads without being seen: bidirectional controls (the
+# "Trojan Source" family), zero-width characters, the soft hyphen and the tag characters.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+
+
+def visible(text: str) -> str:
+    """``text`` with each invisible or direction-changing character shown as ``U+XXXX``."""
+    return _INVISIBLE.sub(lambda m: f"U+{ord(m.group()):04X}", text)
+
+
 def escape_text(text: str) -> str:
-    """Inline text safe for a markdown table cell: no HTML, links, mentions or pipes."""
+    """Inline text safe for a markdown table cell: no HTML, links (GitHub's autolinks of
+    ``www.``, ``scheme://``, ``mailto:`` and e-mail addresses included), mentions, pipes or
+    invisible characters."""
+    text = visible(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"([\\`*_{}\[\]()#+!|~@])", r"\\\1", text)
+    text = re.sub(r"(?i)(www)\.", r"\1&#46;", text)  # an entity splits what autolinks match
+    text = re.sub(r":(?=//)", "&#58;", text)
+    text = re.sub(r"(?i)\b(mailto|xmpp):", r"\1&#58;", text)
+    text = text.replace("\\@", "\\@<!-- -->")  # e-mail autolinks see through entities
     return " ".join(text.split())
 
 
 def code_block(text: str) -> str:
-    """A fenced block that the text cannot close early."""
+    """A fenced block that the text cannot close early (invisible characters shown)."""
+    text = visible(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"
