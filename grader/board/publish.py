@@ -30,6 +30,7 @@ from grader.board.artifact import (
     Artifact,
     Context,
     GradeRun,
+    OtherPullRequest,
     PublishError,
     read_artifact,
     read_runs,
@@ -52,6 +53,7 @@ __all__ = [
     "Artifact",
     "Context",
     "GradeRun",
+    "OtherPullRequest",
     "Publication",
     "PublishError",
     "publish",
@@ -101,7 +103,7 @@ def publish(
     from grader.board import leaderboard as boards
 
     if artifact.pr is not None and artifact.pr != context.pr:
-        raise PublishError(
+        raise OtherPullRequest(
             f"artifact: pr-number {artifact.pr} differs from pull request #{context.pr}, "
             "the one GitHub's event names"
         )

@@ -20,6 +20,7 @@ EXIT_REFUSED = 1
 def cmd_publish(args: argparse.Namespace) -> int:
     from grader.board.publish import (
         Context,
+        OtherPullRequest,
         PublishError,
         publish,
         read_artifact,
@@ -67,7 +68,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             require_server_clock=args.require_server_clock,
         )
     except (PublishError, OSError) as exc:
-        if comment:
+        if comment and not isinstance(exc, OtherPullRequest):
             comment.parent.mkdir(parents=True, exist_ok=True)
             comment.write_text(refusal_comment(str(exc), context))
         print(f"kata publish: refused: {_log_line(str(exc))}", file=sys.stderr)
