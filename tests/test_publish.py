@@ -657,3 +657,96 @@ def test_a_comment_too_long_for_github_is_cut_with_a_visible_notice():
     assert len(text) <= MAX_COMMENT_CHARS
     assert "truncated" in text and "65,536" in text
     assert text.endswith("<sub>footer</sub>\n") and "- line 0:" in text
+
+
+# --- history is evidence: what publish saw before stays -----------------------------------
+
+
+def published(repo: Path, report: dict, run: int, *extra: str, pr: str = "5") -> dict:
+    folder = artifact(repo.parent / f"a{run}", report, pr=pr)
+    code, _, _ = publish(
+        repo, folder, "--run-id", str(run), "--pr", pr, *extra, head=report["head"]
+    )
+    assert code == 0
+    return json.loads(
+        (repo.parent / "board" / "results" / "good" / f"pr{pr}-run{run}.json").read_text()
+    )
+
+
+def rewrite_attempt(repo: Path) -> None:
+    """Force-push style: the attempt branch made again from its start marker."""
+    git(repo, "checkout", "-q", "attempt")
+    git(repo, "reset", "-q", "--hard", "attempt~1")
+    (repo / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(repo, "commit", "-qam", "fix, written again", when=T0 + 301)
+    git(repo, "checkout", "-q", "main")
+
+
+def report_for_head(repo: Path, ref: str = "attempt") -> dict:
+    report = honest_report(repo)
+    report["head"] = sha(repo, ref)
+    report["katas"][0].update(start_commit=sha(repo, f"{ref}~1"), green_commit=sha(repo, ref))
+    report["katas"][0]["time_to_green_s"] = int(git(repo, "log", "-1", "--format=%ct", ref)) - T0
+    return report
+
+
+def test_each_result_keeps_what_publish_has_seen_of_the_pull_request(repo):
+    first = published(repo, honest_report(repo), 41)
+    assert first["history"]["heads"] == [sha(repo, "attempt")]
+    assert first["history"]["start_commits"] == [sha(repo, "attempt~1")]
+    assert first["history"]["give_ups"] == []
+
+
+def test_a_head_without_an_earlier_graded_head_is_history_rewritten_and_unranked(repo):
+    before = sha(repo, "attempt")
+    assert published(repo, honest_report(repo), 41)["ranked"]
+    rewrite_attempt(repo)
+    result = published(repo, report_for_head(repo), 42)
+    assert (result["status"], result["ranked"]) == ("green", False)
+    assert any(
+        r.startswith(f"history rewritten: {before[:12]}") for r in result["unranked_reasons"]
+    )
+    assert result["history"]["heads"] == [before, sha(repo, "attempt")]
+
+
+def test_a_give_up_once_seen_stays_after_it_is_pushed_away(repo):
+    git(repo, "checkout", "-q", "-b", "gave-up", "attempt~1")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "m\n\nKata-Give-Up: good", when=T0 + 100)
+    git(repo, "checkout", "-q", "main")
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata.update(status="red", green_commit=None, time_to_green_s=None, attempts=0)
+    kata.update(ranked=False, unranked_reasons=["gave up: the reference fix was shown"])
+    kata["diff"].update(added=0, removed=0, total=0, tokens=0)
+    report["head"] = sha(repo, "gave-up")
+    seen = published(repo, report, 41)
+    assert seen["history"]["give_ups"] == [sha(repo, "gave-up")]
+    # the give-up pushed away, the fix pushed in a new pull request by the same user
+    result = published(repo, honest_report(repo), 42, pr="6")
+    assert (result["status"], result["ranked"]) == ("green", False)
+    assert any(r.startswith("gave up earlier") for r in result["unranked_reasons"])
+    assert result["history"]["give_ups"] == [sha(repo, "gave-up")]
+
+
+def test_the_server_clock_keeps_the_first_start_it_saw(repo):
+    start, fix = sha(repo, "attempt~1"), sha(repo, "attempt")
+    first_runs = runs_file(
+        repo.parent / "runs1.jsonl",
+        [{"id": 1, "head_sha": start, "created_at": "2023-11-14T22:00:00Z"}],
+    )
+    red = honest_report(repo)
+    red["head"] = start
+    red["katas"][0].update(status="red", green_commit=None, time_to_green_s=None, attempts=0)
+    red["katas"][0]["diff"].update(added=0, removed=0, total=0, tokens=0)
+    assert published(repo, red, 41, "--runs", str(first_runs))["history"]["server_started_at"] == (
+        "2023-11-14T22:00:00Z"
+    )
+    later_runs = runs_file(  # the first run is no longer listed
+        repo.parent / "runs2.jsonl",
+        [
+            {"id": 2, "head_sha": start, "created_at": "2023-11-14T23:00:00Z"},
+            {"id": 3, "head_sha": fix, "created_at": "2023-11-14T23:05:00Z"},
+        ],
+    )
+    result = published(repo, honest_report(repo), 42, "--runs", str(later_runs))
+    assert (result["clock"], result["server_time_s"]) == ("server", 65 * 60)

@@ -422,6 +422,9 @@ def test_the_green_push_gets_a_server_clock_and_a_rank(story):
     assert result["status"] == "green" and result["ranked"], result["unranked_reasons"]
     assert (result["commit_time_s"], result["server_time_s"]) == (400, 405)
     assert (result["grade_runs"], result["clock"], result["user"]) == (3, "server", "alice")
+    chapters = story["chapters"]
+    assert result["history"]["heads"] == [chapters[1]["head"], green["head"]]  # the red push's
+    assert result["history"]["server_started_at"] == iso(RUN_CREATED[0])
     assert result["diff"] == {
         "added": 1,
         "removed": 1,
@@ -551,3 +554,38 @@ def test_without_the_owners_pull_request_the_oldest_matching_one_is_picked(tmp_p
         "number": "4",
         "user": "carol",
     }
+
+
+def test_publish_reads_results_still_waiting_in_the_inbox(story, tmp_path):
+    from grader.board.leaderboard import record, write_result
+
+    world = story["world"]
+    waiting = rival_result() | {"user": "alice", "pr": PR, "run_id": 1004, "head": "c" * 40}
+    write_result(tmp_path / "record", waiting)
+    record(tmp_path / "record", str(world.upstream), "leaderboard")  # not rendered yet
+    workspace, temp, fake = tmp_path / "workspace", tmp_path / "temp", tmp_path / "gh"
+    for folder in (workspace, temp, fake / "bin"):
+        folder.mkdir(parents=True)
+    (fake / "bin" / "gh").write_text(FAKE_GH)
+    (fake / "bin" / "gh").chmod(0o755)
+    (fake / "runs.json").write_text(json.dumps({"workflow_runs": []}))
+    (temp / "pull.jsonl").write_text(json.dumps({"number": PR, "created_at": iso(T0)}) + "\n")
+    world.git(workspace, "clone", "-q", f"https://github.com/{REPOSITORY}.git", "trusted")
+    env = {
+        **world.env,
+        "PATH": f"{fake / 'bin'}:{world.env['PATH']}",
+        "FAKE_GH_DIR": str(fake),
+        "GITHUB_SERVER_URL": "https://github.com",
+        "RUNNER_TEMP": str(temp),
+        "REPOSITORY": REPOSITORY,
+        "WORKFLOW_ID": "77",
+        "HEAD_BRANCH": "attempt",
+        "HEAD_REPOSITORY": FORK,
+        "GH_TOKEN": "not-a-real-token",
+        "PR": str(PR),
+    }
+    fetched = run_step("publish.yml", "prepare", "Fetch the PR head", env, workspace)
+    assert fetched.returncode == 0, fetched.stderr
+    board = temp / "leaderboard" / "results" / KATA
+    assert (board / "pr1-run1004.json").is_file()  # from the inbox
+    assert (board / "pr1-run1003.json").is_file()  # from the branch

@@ -111,9 +111,13 @@ def _section_lines(section: Section, ranked_board: bool, context: Context) -> li
             lines.append(
                 f"- Time to green: **{format_duration(clock.seconds)}** on the server clock "
                 f"(GitHub saw the start marker at {_when(clock.started)} and the green commit "
-                f"at {_when(clock.greened)}; {clock.runs} grade "
-                f"run{'s' if clock.runs != 1 else ''} until green). "
-                f"Commit clock (self-reported): {commit}."
+                f"at {_when(clock.greened)}"
+                + (
+                    f"; {clock.runs} grade run{'s' if clock.runs != 1 else ''} until green). "
+                    if clock.runs is not None
+                    else "). "
+                )
+                + f"Commit clock (self-reported): {commit}."
             )
         else:
             why = f" ({escape_text(clock.note)})" if clock.note else ""

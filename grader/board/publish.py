@@ -22,7 +22,8 @@ that changed anything the grade run is built from (workflows, grader, tests) is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from grader.board.artifact import (
@@ -100,6 +101,7 @@ def publish(
     the base repository's branch in ``repo``, into which the PR head was fetched as data.
     Results are added to ``leaderboard`` (a folder) when given.
     """
+    from grader.board import history
     from grader.board import leaderboard as boards
 
     if artifact.pr is not None and artifact.pr != context.pr:
@@ -149,10 +151,12 @@ def publish(
     touched = repo.changed_paths(merge_base, head)
     editable = {f"katas/{i}/{name}" for i in ids for name in by_id[i].files}
     protected = [path for path in touched if path not in editable]
+    earlier = boards.load_results(leaderboard)[0] if leaderboard is not None else []
     sections = []
     for entry in report["katas"]:
         kata = by_id[entry["id"]]
         checked = check_kata(repo, kata, entry, head, fork_point)
+        seen = history.seen_before(earlier, kata.id, context.pr, context.user, context.run_id)
         mine = ", ".join(f"katas/{kata.id}/{name}" for name in kata.files)
         reasons = list(entry["unranked_reasons"]) + common + checked.reasons
         reasons += [f"changed {path}: only {mine} may change" for path in protected]
@@ -166,6 +170,8 @@ def publish(
         else:
             start = checked.start.sha if checked.start else None
             clock = server_clock(repo, runs, head, start, green.sha if green else None)
+        reasons += history.reasons(repo, seen, head, checked.give_ups)
+        clock = _first_start(clock, seen.server_started_at)
         if require_server_clock and green and clock.seconds is None:
             reasons.append(f"not timed by the server clock: {clock.note}")
         which = None
@@ -200,6 +206,13 @@ def publish(
             "server_time_s": clock.seconds,
             "grade_runs": clock.runs if clock.seconds is not None else None,
             "clock": which,
+            "history": history.recorded(
+                seen,
+                head,
+                [c.sha for c in filter(None, [checked.clock.start, *checked.clock.later])],
+                checked.give_ups,
+                clock.started,
+            ),
         }
         boards.validate_result(result, f"result for {kata.id}")
         sections.append(Section(checked, result, clock, None))
@@ -213,3 +226,19 @@ def publish(
             position = board.rank_of(context.user) if section.result["ranked"] else None
             section.rank = (position, len(board.ranked)) if position else None
     return Publication(comment(sections, context, leaderboard is not None), results, sections)
+
+
+def _first_start(clock: ServerClock, first: datetime | None) -> ServerClock:
+    """The server clock from the first start GitHub was seen to time for the pull request,
+    when an earlier publish saw one before what the grade runs listed now show."""
+    if first is None or (clock.started is not None and clock.started <= first):
+        return clock
+    if clock.greened is None:
+        return replace(clock, started=first)
+    return ServerClock(
+        int((clock.greened - first).total_seconds()),
+        None,
+        first,
+        clock.greened,
+        None,
+    )

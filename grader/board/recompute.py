@@ -88,6 +88,8 @@ class Checked:
     start: Commit | None
     green: Commit | None
     reasons: list[str]  # unranked reasons found by publish
+    clock: attempt.Clock  # the start markers
+    give_ups: list[str]  # give-up markers before green (or head)
 
 
 def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) -> Checked:
@@ -154,7 +156,7 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
     if gave_up and not any(r.startswith("gave up") for r in entry["unranked_reasons"]):
         reasons.append("gave up: the reference fix was shown before green")
     fixed = {**entry, **ours, "diff": {**entry["diff"], **git_diff}}
-    return Checked(kata, fixed, start, green, reasons)
+    return Checked(kata, fixed, start, green, reasons, clock, measures.give_ups)
 
 
 def reference_total(kata: Kata, entry: dict) -> int | None:

@@ -103,7 +103,11 @@ def clock(repo: Repo, kata: Kata, base: str, head: str) -> Clock:
 class Measures:
     diff: diffsize.DiffSize
     hints_used: int
-    gave_up: bool
+    give_ups: list[str]  # the kata's Kata-Give-Up markers in the range
+
+    @property
+    def gave_up(self) -> bool:
+        return bool(self.give_ups)
 
 
 def measure(repo: Repo, kata: Kata, origin: str, end: str) -> Measures:
@@ -114,11 +118,11 @@ def measure(repo: Repo, kata: Kata, origin: str, end: str) -> Measures:
     diff = diffsize.diff_size(
         texts(files_at(repo, paths, origin)), texts(files_at(repo, paths, end))
     )
-    markers = [ids for _, ids in repo.markers([f"{origin}..{end}"])]
+    markers = list(reversed(repo.markers(["--topo-order", f"{origin}..{end}"])))
     return Measures(
         diff,
-        sum(kata.id in ids[HINT_TRAILER] for ids in markers),
-        any(kata.id in ids[GIVE_UP_TRAILER] for ids in markers),
+        sum(kata.id in ids[HINT_TRAILER] for _, ids in markers),
+        [commit.sha for commit, ids in markers if kata.id in ids[GIVE_UP_TRAILER]],
     )
 
 
