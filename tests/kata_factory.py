@@ -189,7 +189,11 @@ def fix(root: Path, module: Path = MODULE) -> None:
 
 
 def run_kata(
-    root: Path, *args: str, stdin: str | None = None, columns: int = 160
+    root: Path,
+    *args: str,
+    stdin: str | None = None,
+    columns: int = 160,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``kata ARGS`` in a subprocess on the catalogue at ``root`` (git identity set)."""
     import os
@@ -201,6 +205,7 @@ def run_kata(
         "KATA_ROOT": str(root),
         "NO_COLOR": "1",
         "COLUMNS": str(columns),
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "grader.cli", *args],

@@ -13,7 +13,7 @@ import os
 import sys
 
 from grader.catalogue.katas import CatalogueError
-from grader.cli import authoring, grading, loop, publish
+from grader.cli import authoring, cohort, grading, loop, publish
 from grader.usage import EXIT_USAGE, UsageError
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     authoring.add_seal(sub)
     loop.add_commands(sub)
     publish.add_commands(sub)
+    cohort.add_commands(sub)
     authoring.add_commands(sub)
     return parser
 
