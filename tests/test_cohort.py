@@ -95,3 +95,58 @@ def test_without_the_key_grading_marks_the_hidden_tests_pending(cohort):
     assert not [t for t in kata["tests"] if t["hidden"]]
     assert kata["diff"]["reference_total"] == 2  # a public number, still
     assert any("hidden tests pending" in note for note in kata["notes"])
+
+
+# --- publish: a sealed cohort ranks a result only when its hidden tests ran -------------
+
+
+def graded_attempt(root: Path) -> Path:
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    (root / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(root, "commit", "-qam", "fix", when=T0 + 60)
+    git(root, "checkout", "-q", "main")
+    return root
+
+
+def cohort_publish(root: Path, report: Path, *extra: str) -> tuple[int, dict]:
+    from grader.cli.main import main
+
+    folder = root.parent / "artifact"
+    folder.mkdir(exist_ok=True)
+    (folder / "pr-number").write_text("5\n")
+    (folder / "outcome").write_text("graded\n")
+    (folder / "report.json").write_text(report.read_text())
+    board = root.parent / "board"
+    head = git(root, "rev-parse", "attempt")
+    code = main(
+        ["publish", "--artifact", str(folder), "--pr", "5", "--user", "alice", "--head-sha", head,
+         "--repo", str(root), "--run-id", "42", "--leaderboard", str(board), *extra]
+    )  # fmt: skip
+    return code, json.loads((board / "results/good/pr5-run42.json").read_text())
+
+
+def kata_grade(root: Path, out: Path, *extra: str, env: dict | None = None):
+    done = run_kata(
+        root, "grade", "--base", "main", "--head", "attempt", "--json", str(out), *extra, env=env
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(out.read_text())
+
+
+def test_a_sealed_cohort_ranks_only_with_its_hidden_tests_run(cohort, tmp_path):
+    root, key = graded_attempt(cohort[0]), cohort[1]
+    visible = tmp_path / "report.json"
+    assert kata_grade(root, visible)["katas"][0]["hidden_tests"] == "pending"
+    code, result = cohort_publish(root, visible)
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    assert any(r.startswith("hidden tests not run") for r in result["unranked_reasons"])
+    # the publish side: a trusted copy unsealed with the key grades the hidden tests
+    trusted = tmp_path / "trusted"
+    git(tmp_path, "clone", "-q", str(root), str(trusted))
+    opened = run_kata(trusted, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
+    assert opened.returncode == 0, opened.stderr
+    hidden = tmp_path / "hidden.json"
+    report = kata_grade(root, hidden, "--private", str(trusted / "grader" / "private"))
+    assert [t["status"] for t in report["katas"][0]["tests"] if t["hidden"]] == ["pass"]
+    code, result = cohort_publish(root, visible, "--hidden-report", str(hidden))
+    assert (code, result["ranked"], result["tests_total"]) == (0, True, 3), result

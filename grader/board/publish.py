@@ -94,6 +94,7 @@ def publish(
     runs: list[GradeRun] | None = None,
     leaderboard: Path | None = None,
     require_server_clock: bool = False,
+    hidden_report: dict | None = None,
 ) -> Publication:
     """Check the artifact against git and GitHub's event, and build comment and results.
 
@@ -157,8 +158,9 @@ def publish(
         kata = by_id[entry["id"]]
         checked = check_kata(repo, kata, entry, head, fork_point)
         seen = history.seen_before(earlier, kata.id, context.pr, context.user, context.run_id)
+        entry, hidden_reasons = _hidden_verdict(kata, entry, head, hidden_report)
         mine = ", ".join(f"katas/{kata.id}/{name}" for name in kata.files)
-        reasons = list(entry["unranked_reasons"]) + common + checked.reasons
+        reasons = list(entry["unranked_reasons"]) + common + checked.reasons + hidden_reasons
         reasons += [f"changed {path}: only {mine} may change" for path in protected]
         if not entry["ranked"] and not reasons:
             reasons.append("unranked by the grader")
@@ -242,3 +244,34 @@ def _first_start(clock: ServerClock, first: datetime | None) -> ServerClock:
         clock.greened,
         None,
     )
+
+
+def _hidden_verdict(
+    kata: Kata, entry: dict, head: str, hidden_report: dict | None
+) -> tuple[dict, list[str]]:
+    """A sealed cohort's verdict: the hidden tests never come from the grade run (which
+    has no key), only from the publish workflow's own run with the key (``hidden_report``,
+    written by trusted code); without it the result does not rank."""
+    from grader.grading import sealed
+
+    if not sealed.is_sealed(kata):
+        return entry, []
+    if hidden_report is None:
+        return entry, [
+            "hidden tests not run: this cohort's hidden tests are sealed and run only in the "
+            "publish workflow, with the key; none ran for this head"
+        ]
+    if hidden_report["head"] != head:
+        return entry, [
+            f"hidden tests not run: the hidden run graded {hidden_report['head'][:12]}, "
+            f"not {head[:12]}"
+        ]
+    ran = next((k for k in hidden_report["katas"] if k["id"] == kata.id), None)
+    if (
+        ran is None
+        or ran.get("hidden_tests") != "ran"
+        or not any(t["hidden"] for t in ran["tests"])
+    ):
+        return entry, [f"hidden tests not run: the hidden run has no hidden tests of {kata.id}"]
+    # the trusted run's verdict (visible and hidden tests) replaces the untrusted one
+    return {**entry, "status": ran["status"], "message": ran["message"], "tests": ran["tests"]}, []

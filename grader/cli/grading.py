@@ -33,6 +33,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 run_timeout_s=args.run_timeout,
                 total_timeout_s=args.total_timeout,
             ),
+            private=Path(args.private) if args.private else None,
         )
     except (GitError, GradeUsageError) as exc:
         raise UsageError(str(exc)) from None
@@ -131,5 +132,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=1200.0,
         help="seconds spent looking for the first green commit (1200)",
+    )
+    p.add_argument(
+        "--private",
+        metavar="DIR",
+        help="cohorts: take the private material (hidden tests, reference) from this trusted "
+        "folder, e.g. grader/private of a checkout unsealed with `kata cohort unseal`",
     )
     p.set_defaults(func=cmd_grade)

@@ -66,6 +66,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             runs=runs,
             leaderboard=leaderboard,
             require_server_clock=args.require_server_clock,
+            hidden_report=_hidden_report(args.hidden_report),
         )
     except (PublishError, OSError) as exc:
         if comment and not isinstance(exc, OtherPullRequest):
@@ -87,6 +88,19 @@ def cmd_publish(args: argparse.Namespace) -> int:
         for reason in result["unranked_reasons"]:
             print(f"  - {_log_line(reason)}")
     return EXIT_OK
+
+
+def _hidden_report(path: str | None) -> dict | None:
+    """The report of the publish workflow's own grade run with the cohort's key."""
+    from grader.board.publish import PublishError
+    from grader.grading.report import ReportError, read_report
+
+    if not path:
+        return None
+    try:
+        return read_report(Path(path))
+    except ReportError as exc:
+        raise PublishError(f"hidden report: {exc}") from None
 
 
 def _log_line(text: str) -> str:
@@ -241,6 +255,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--require-server-clock",
         action="store_true",
         help="cohorts: a green result without a server time is unranked",
+    )
+    p.add_argument(
+        "--hidden-report",
+        metavar="FILE",
+        help="cohorts: the report of the publish workflow's own grade run with the key "
+        "(trusted); a sealed cohort's result ranks only with its hidden tests from here",
     )
     p.set_defaults(func=cmd_publish)
 
