@@ -156,9 +156,9 @@ def publish(
     sections = []
     for entry in report["katas"]:
         kata = by_id[entry["id"]]
+        entry, hidden_reasons = _hidden_verdict(kata, entry, head, hidden_report)
         checked = check_kata(repo, kata, entry, head, fork_point)
         seen = history.seen_before(earlier, kata.id, context.pr, context.user, context.run_id)
-        entry, hidden_reasons = _hidden_verdict(kata, entry, head, hidden_report)
         mine = ", ".join(f"katas/{kata.id}/{name}" for name in kata.files)
         reasons = list(entry["unranked_reasons"]) + common + checked.reasons + hidden_reasons
         reasons += [f"changed {path}: only {mine} may change" for path in protected]
@@ -273,5 +273,6 @@ def _hidden_verdict(
         or not any(t["hidden"] for t in ran["tests"])
     ):
         return entry, [f"hidden tests not run: the hidden run has no hidden tests of {kata.id}"]
-    # the trusted run's verdict (visible and hidden tests) replaces the untrusted one
-    return {**entry, "status": ran["status"], "message": ran["message"], "tests": ran["tests"]}, []
+    # the trusted run's report (visible and hidden tests, green commit, reasons) replaces
+    # the untrusted one, and is checked against git like it
+    return ran, []
