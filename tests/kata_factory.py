@@ -64,7 +64,7 @@ topic = "metrics"
 difficulty = 1
 budget_minutes = 5
 files = ["{module}.py"]
-hints = ["Count the values."]
+hint_count = 1
 
 [tests]
 fail_to_pass = ["test_{module}.py::test_mean_of_four"]
@@ -135,6 +135,7 @@ def write_kata(
     (private / "holdout" / f"test_{module}_holdout.py").write_text(
         HOLDOUT_TESTS.format(module=module)
     )
+    (private / "hints.toml").write_text('hints = ["Count the values."]\n')
     return folder
 
 
@@ -166,11 +167,9 @@ def two_kata_repo(root: Path) -> Path:
     write_kata(root, "good", "good_stats")
     write_kata(root, "other", "other_stats")
     good = root / "katas" / "good" / "kata.toml"
-    good.write_text(
-        good.read_text().replace(
-            'hints = ["Count the values."]',
-            'hints = ["Count the values.", "Divide by how many there are."]',
-        )
+    good.write_text(good.read_text().replace("hint_count = 1", "hint_count = 2"))
+    (root / "grader" / "private" / "good" / "hints.toml").write_text(
+        'hints = ["Count the values.", "Divide by how many there are."]\n'
     )
     other = root / "katas" / "other" / "kata.toml"
     other.write_text(other.read_text().replace('"metrics"', '"data-and-leakage"'))
@@ -190,12 +189,16 @@ def fix(root: Path, module: Path = MODULE) -> None:
 
 
 def run_kata(
-    root: Path, *args: str, stdin: str | None = None, columns: int | None = 160
+    root: Path,
+    *args: str,
+    stdin: str | None = None,
+    columns: int | None = 160,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``kata ARGS`` in a subprocess on the catalogue at ``root`` (git identity set);
     ``columns=None``: no COLUMNS, as in a pipe or a CI log (80 columns)."""
-    env = {"KATA_ROOT": str(root), **({"COLUMNS": str(columns)} if columns else {})}
-    return run_cli(list(args), cwd=root, env=env, stdin=stdin)
+    chosen = {"KATA_ROOT": str(root), **({"COLUMNS": str(columns)} if columns else {})}
+    return run_cli(list(args), cwd=root, env={**chosen, **(env or {})}, stdin=stdin)
 
 
 def run_cli(

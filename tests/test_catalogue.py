@@ -145,3 +145,36 @@ def test_a_git_format_patch_applies_inside_a_repository_subfolder(tmp_path):
     patch.write_text("Fix: two.\n\n" + diff)
     assert patches.apply(patch, folder).returncode == 0
     assert (folder / "m.py").read_text() == "x = 2\n"
+
+
+# --- hints: their count is public, their text is private material ---------------------
+
+REAL_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_hints_live_in_the_private_material_and_only_their_count_in_the_kata():
+    import tomllib
+
+    for loaded in load_catalogue(REAL_ROOT):
+        data = tomllib.loads((loaded.path / "kata.toml").read_text())
+        assert "hints" not in data, loaded.id
+        hints = tomllib.loads((loaded.private_dir / "hints.toml").read_text())["hints"]
+        assert data["hint_count"] == loaded.hint_count == len(hints) >= 1
+        assert loaded.hints == tuple(hints)
+        public = "".join(
+            p.read_text()
+            for p in loaded.path.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        )
+        assert not [hint for hint in hints if hint in public], loaded.id
+
+
+def test_a_hint_count_that_differs_from_the_private_hints_is_a_problem(kata):
+    edit_toml(kata, "hint_count = 1", "hint_count = 2")
+    assert any("hint_count" in p and "hints.toml" in p for p in problems_of(kata))
+
+
+def test_without_the_private_hints_the_count_stays_and_the_texts_are_unavailable(kata):
+    (kata.parent.parent / "grader" / "private" / "good" / "hints.toml").unlink()
+    loaded = load_kata(kata)
+    assert (loaded.hint_count, loaded.hints) == (1, ())

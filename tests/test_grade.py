@@ -118,8 +118,8 @@ def marker(root: Path, when: int, trailer: str, kata_id: str = "good") -> None:
     git(root, "commit", "-q", "--allow-empty", "-m", f"marker\n\n{trailer}: {kata_id}", when=when)
 
 
-def test_hints_are_counted_from_the_start_marker_to_the_first_green_commit(repo, sandbox):
-    marker(repo, T0 - 500, "Kata-Hint")  # before the start marker: an earlier attempt
+def test_hints_are_counted_from_base_to_the_first_green_commit(repo, sandbox):
+    marker(repo, T0 - 500, "Kata-Hint")  # before the start marker: seen all the same
     start(repo)
     marker(repo, T0 + 10, "Kata-Hint")
     marker(repo, T0 + 20, "Kata-Hint", "another-kata")
@@ -127,7 +127,7 @@ def test_hints_are_counted_from_the_start_marker_to_the_first_green_commit(repo,
     change(repo, T0 + 300, {MODULE: fixed()})
     marker(repo, T0 + 400, "Kata-Hint")  # after green: the fix did not need it
     kata = graded(repo, sandbox)
-    assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 2)
+    assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 3)
     assert (kata["time_to_green_s"], kata["attempts"]) == (300, 1)  # markers are no attempts
 
 
@@ -353,7 +353,7 @@ def test_markdown_and_annotations_escape_and_bound(repo, sandbox):
     summary = markdown(report)
     assert (
         "<img" not in summary
-        and "&lt;img src=x onerror=alert\\(1\\)&gt; \\| \\@org/team" in summary
+        and "&lt;img src=x onerror=alert\\(1\\)&gt; \\| \\@<!-- -->org/team" in summary
     )
     (line,) = annotations(report)
     assert line.startswith(
@@ -475,3 +475,104 @@ def test_cli_says_when_the_work_it_cannot_see_is_uncommitted(repo):
         "note: katas/good has uncommitted changes: graded as committed, without them "
         "(kata grade reads commits)\n" in graded.stdout
     )
+
+
+# --- the clock: markers are evidence, checked against each other -----------------------
+
+
+def test_a_fix_committed_before_the_start_marker_is_unranked_and_sized_from_base(repo, sandbox):
+    # nearly the fix before the marker, then one token after it
+    change(repo, T0 - 5400, {MODULE: buggy_with("    return sum(values) / len(values) * 1")})
+    start(repo)
+    change(repo, T0 + 60, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"]) == ("green", False)
+    assert any(r.startswith("work before the start marker") for r in kata["unranked_reasons"])
+    assert kata["diff"]["tokens"] == 4  # from base, not the 2 tokens after the marker
+    assert kata["attempts"] == 1
+
+
+def test_a_fix_made_and_undone_before_the_start_marker_is_unranked(repo, sandbox):
+    change(repo, T0 - 600, {MODULE: fixed()}, "found it")
+    change(repo, T0 - 500, {MODULE: BUGGY_MODULE}, "hide it")
+    start(repo)
+    change(repo, T0 + 30, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"]) == ("green", False)
+    assert any(r.startswith("work before the start marker") for r in kata["unranked_reasons"])
+
+
+def test_the_oldest_start_marker_starts_the_clock_and_later_ones_are_noted(repo, sandbox):
+    start(repo)
+    change(repo, T0 + 600, {MODULE: buggy_with("    return 0.0")})
+    start(repo, T0 + 5400)  # "started" again once the fix is known
+    change(repo, T0 + 5460, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    first = git(repo, "rev-list", "--reverse", "HEAD", "^main").splitlines()[0]
+    assert (kata["status"], kata["ranked"]) == ("green", True)
+    assert (kata["start_commit"], kata["time_to_green_s"]) == (first, 5460)
+    assert any("later `Kata-Start: good` marker" in note for note in kata["notes"])
+
+
+def test_a_green_commit_dated_before_the_marker_has_no_time_and_a_note(repo, sandbox, tmp_path):
+    start(repo)
+    change(repo, T0 - 100, {MODULE: fixed()})
+    report = grade(Repo(repo), "main", "HEAD", None, sandbox=sandbox, limits=LIMITS)
+    from grader.grading.report import write_report
+
+    write_report(report, tmp_path / "report.json")  # a valid report, no crash
+    (kata,) = report["katas"]
+    assert (kata["status"], kata["time_to_green_s"]) == ("green", None)
+    assert any("dated before the start marker" in note for note in kata["notes"])
+
+
+def test_a_start_marker_that_also_changes_the_kata_is_work_before_the_start(repo, sandbox):
+    (repo / MODULE).write_text(fixed())
+    git(repo, "commit", "-qam", "Start\n\nKata-Start: good", when=T0)
+    change(repo, T0 + 5, {MODULE: fixed() + "\n"})
+    kata = graded(repo, sandbox)
+    assert kata["ranked"] is False
+    assert any(r.startswith("work before the start marker") for r in kata["unranked_reasons"])
+
+
+def test_a_hint_taken_before_the_start_marker_counts(repo, sandbox):
+    marker(repo, T0 - 500, "Kata-Hint")
+    start(repo)
+    change(repo, T0 + 300, {MODULE: fixed()})
+    kata = graded(repo, sandbox)
+    assert (kata["status"], kata["ranked"], kata["hints_used"]) == ("green", True, 1)
+
+
+# --- nothing a candidate writes becomes a workflow command ------------------------------
+
+
+def command_lines(text: str) -> list[str]:
+    """Lines the Actions runner would take as a command: `::cmd::` at the start of a line
+    (leading whitespace ignored), or the legacy `##[cmd]` anywhere in it."""
+    return [line for line in text.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+
+
+def test_file_names_and_output_never_become_workflow_commands(repo):
+    start(repo)
+    hostile = "x\n::warning file=a::pwned %0A\n##[error]pwned\r::add-mask::y"
+    noisy = "print('::warning::printed')\nprint('##[error]printed')\n"
+    change(repo, T0 + 60, {MODULE: buggy_with("    return 0.0") + noisy, f"katas/{hostile}": "x"})
+    result = cli(repo, "grade", "--base", "main", env={"GITHUB_ACTIONS": "true"})
+    assert result.returncode == 1, result.stderr
+    ours = [line for line in command_lines(result.stdout) if line.startswith("::error file=")]
+    assert len(ours) == 2  # the two failing tests' annotations
+    assert command_lines(result.stdout) == ours
+    assert command_lines(result.stderr) == []
+    assert "pwned %250A" in result.stdout  # shown, escaped
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["::warning::x", "  ::error::x", "a\n::warning::x", "a\r::notice::x", "a ##[error]x", "%0A"],
+)
+def test_log_safe_text_is_one_line_that_is_no_command(text):
+    from grader.grading.report import log_safe
+
+    safe = log_safe(text)
+    assert command_lines(safe) == [] and "\n" not in safe and "\r" not in safe
+    assert log_safe("%0A") == "%250A"  # `%` itself is escaped: nothing decodes to a newline

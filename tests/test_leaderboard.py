@@ -129,7 +129,7 @@ def test_readme_lists_ranked_and_unranked_results_with_escaped_reasons():
     assert "| 1 | alice | ✅ green | 2m 05s | commit |" in readme
     assert "Unranked (latest per user):" in readme
     row = next(line for line in readme.splitlines() if line.startswith("| mallory"))
-    assert "&lt;img src=x&gt;" in row and "\\@org/team" in row and "<img" not in row
+    assert "&lt;img src=x&gt;" in row and "\\@<!-- -->org/team" in row and "<img" not in row
     assert "green first" in readme and "commit clock" in readme
 
 

@@ -232,8 +232,11 @@ def test_a_user_that_is_not_a_github_login_is_refused(repo, user):
     refused(repo, artifact(repo.parent / "a", honest_report(repo)), user=user)
 
 
-def test_the_pr_number_must_match_the_event(repo, capsys):
-    refused(repo, artifact(repo.parent / "a", honest_report(repo), pr="6"))
+def test_a_run_of_another_pull_request_publishes_nothing_and_leaves_the_comment(repo, capsys):
+    # a second PR of the same head (anyone can open one from a public branch): its grade
+    # run names its own number; the event's PR keeps its result and its comment
+    code, comment, results = publish(repo, artifact(repo.parent / "a", honest_report(repo), pr="6"))
+    assert (code, comment, results) == (1, "", [])
     assert "differs from pull request #5" in capsys.readouterr().err
 
 
@@ -464,3 +467,286 @@ def test_a_report_graded_without_full_isolation_is_unranked(repo):
     (reason,) = result["unranked_reasons"]
     assert reason.startswith("graded with isolation 'process': a pull request ranks only when")
     assert "Unranked" in comment
+
+
+# --- the clock, recomputed: markers are evidence ---------------------------------------
+
+
+def test_a_fix_before_the_start_marker_is_unranked_whatever_the_report_says(repo):
+    git(repo, "checkout", "-q", "-b", "early", "main")
+    (repo / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE + " * 1"))
+    git(repo, "commit", "-qam", "nearly", when=T0 - 5400)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    (repo / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(repo, "commit", "-qam", "fix", when=T0 + 60)
+    git(repo, "checkout", "-q", "main")
+    report = honest_report(repo)
+    report["head"] = sha(repo, "early")
+    kata = report["katas"][0]
+    kata.update(start_commit=sha(repo, "early~1"), green_commit=sha(repo, "early"))
+    kata.update(time_to_green_s=60, attempts=1)
+    kata["diff"].update(added=1, removed=1, total=2, tokens=2)  # measured from the marker
+    code, _, results = publish(repo, artifact(repo.parent / "a", report), head=sha(repo, "early"))
+    result = json.loads(results[0].read_text())
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    assert result["diff"]["tokens"] == 4  # git's number, from base
+    assert any(r.startswith("work before the start marker") for r in result["unranked_reasons"])
+
+
+def test_a_second_start_marker_does_not_restart_the_clock(repo):
+    git(repo, "checkout", "-q", "attempt")
+    (repo / MODULE).write_text(BUGGY_MODULE)
+    git(repo, "commit", "-qam", "undo", when=T0 + 400)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Again\n\nKata-Start: good", when=T0 + 5400)
+    (repo / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(repo, "commit", "-qam", "fix again", when=T0 + 5460)
+    git(repo, "checkout", "-q", "main")
+    report = honest_report(repo)  # as if graded from the second marker
+    report["head"] = sha(repo, "attempt")
+    report["katas"][0].update(
+        start_commit=sha(repo, "attempt~1"), green_commit=sha(repo, "attempt"), time_to_green_s=60
+    )
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"], result["commit_time_s"]) == (0, False, 5460)
+    assert "the grade report disagrees with git on start_commit" in result["unranked_reasons"][0]
+
+
+# --- the scan, recomputed: a report without its findings does not rank -----------------
+
+
+def attempt_with(repo: Path, module_text: str) -> None:
+    """Replace the attempt's fix commit with one whose module is ``module_text``."""
+    git(repo, "checkout", "-q", "attempt")
+    (repo / MODULE).write_text(module_text)
+    git(repo, "commit", "-q", "--amend", "-am", "fix", when=T0 + 300)
+    git(repo, "checkout", "-q", "main")
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ("\nimport inspect\n", "suspicious code at katas/good/good_stats.py:12"),
+        ("\nimport os\n\nDEBUG = os.environ.get('CI')\n", "suspicious code at"),
+    ],
+)
+def test_a_report_without_its_scan_findings_is_unranked(repo, extra, reason):
+    attempt_with(repo, BUGGY_MODULE.replace(OLD_LINE, REFERENCE) + extra)
+    report = honest_report(repo)  # doctored: ranked, no findings
+    report["katas"][0]["green_commit"] = sha(repo, "attempt")
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    assert any(r.startswith(reason) for r in result["unranked_reasons"])
+    assert any("disagrees with git on the scan" in r for r in result["unranked_reasons"])
+
+
+def test_a_report_without_its_encoding_problem_is_unranked(repo):
+    attempt_with(repo, "# -*- coding: latin-1 -*-\n" + BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    report = honest_report(repo)
+    report["katas"][0]["green_commit"] = sha(repo, "attempt")
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"]) == (0, False)
+    assert any("declares the source encoding 'latin-1'" in r for r in result["unranked_reasons"])
+
+
+def test_a_report_that_carries_its_scan_findings_agrees(repo):
+    attempt_with(repo, BUGGY_MODULE.replace(OLD_LINE, REFERENCE) + "\nimport inspect\n")
+    from grader.grading.attempt import scan_reasons
+
+    (kata,) = load_catalogue(repo)
+    found = scan_reasons(Repo(repo), kata, sha(repo, "main"), [sha(repo, "attempt")])
+    report = honest_report(repo)
+    report["katas"][0].update(
+        green_commit=sha(repo, "attempt"), ranked=False, unranked_reasons=found
+    )
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    reasons = json.loads(results[0].read_text())["unranked_reasons"]
+    assert code == 0 and reasons[: len(found)] == found
+    assert not any("on the scan" in r for r in reasons)  # the report told the truth
+
+
+# --- nothing a candidate writes becomes a workflow command ------------------------------
+
+
+def command_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+
+
+def test_report_text_never_becomes_a_workflow_command(repo, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["ranked"] = False
+    kata["unranked_reasons"] = ["x\n::warning::pwned", "  ::add-mask::y", "a ##[error]b"]
+    code, _, _ = publish(repo, artifact(repo.parent / "a", report))
+    out = capsys.readouterr()
+    assert code == 0
+    assert command_lines(out.out) == [] and command_lines(out.err) == []
+    assert "  - x%0A::warning::pwned" in out.out
+
+
+def test_a_refusal_never_becomes_a_workflow_command(repo, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    report = honest_report(repo)
+    report["katas"][0]["id"] = "##[error]x"
+    refused(repo, artifact(repo.parent / "a", report))
+    out = capsys.readouterr()
+    assert "refused" in out.err
+    assert command_lines(out.out) == [] and command_lines(out.err) == []
+
+
+# --- rendering: no links, no hidden text, a comment GitHub accepts ----------------------
+
+LINKY = [
+    "see www.evil.example/x",
+    "or https://evil.example/y",
+    "mail a@evil.example",
+    "ftp://evil.example",
+]
+HIDDEN = ["\u202eevil\u202c", "zero\u200bwidth\u2066x\u2069\ufeff"]
+BIDI_AND_ZERO_WIDTH = re.compile(
+    "[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def gfm_links(markdown: str) -> list[str]:
+    """Link targets in ``markdown`` as GitHub renders it (cmark-gfm, with autolinks)."""
+    cmarkgfm = pytest.importorskip("cmarkgfm")
+    html = cmarkgfm.github_flavored_markdown_to_html(markdown)
+    return re.findall(r'<a href="([^"]*)"', html)
+
+
+def test_links_and_bidi_or_zero_width_controls_from_the_report_are_neutralised(repo):
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["ranked"], kata["unranked_reasons"] = False, LINKY + HIDDEN
+    kata["notes"], kata["message"] = LINKY[:2], HIDDEN[0]
+    code, comment, _ = publish(repo, artifact(repo.parent / "a", report))
+    assert code == 0
+    assert not [link for link in gfm_links(comment) if "evil" in link]
+    assert not BIDI_AND_ZERO_WIDTH.search(comment)
+    assert "U\\+202E" in comment  # shown (escaped for markdown), not hidden
+    board = repo.parent / "board"
+    readme = (board / "README.md").read_text()
+    assert not [link for link in gfm_links(readme) if "evil" in link]
+    assert not BIDI_AND_ZERO_WIDTH.search(readme)
+    assert not BIDI_AND_ZERO_WIDTH.search((board / "index.html").read_text())
+
+
+def test_a_comment_stays_under_githubs_limit(repo):
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata["notes"] = ["n" * 19_000 + f" {i}" for i in range(20)]
+    kata["message"] = "m" * 20_000
+    for test in kata["tests"]:
+        test.update(name="t" * 300, status="fail", message="x" * 20_000)
+    kata["ranked"], kata["unranked_reasons"] = False, ["r" * 20_000] * 20
+    code, comment, _ = publish(repo, artifact(repo.parent / "a", report))
+    assert code == 0
+    assert len(comment) <= 65_536
+    assert comment.rstrip().endswith("</sub>")  # the footer survives
+
+
+def test_a_comment_too_long_for_github_is_cut_with_a_visible_notice():
+    from grader.board.comment import MAX_COMMENT_CHARS, _within_limit
+
+    lines = [f"- line {i}: " + "x" * 900 for i in range(200)]  # 100 katas' worth, say
+    text = _within_limit(lines, ["", "<sub>footer</sub>"])
+    assert len(text) <= MAX_COMMENT_CHARS
+    assert "truncated" in text and "65,536" in text
+    assert text.endswith("<sub>footer</sub>\n") and "- line 0:" in text
+
+
+# --- history is evidence: what publish saw before stays -----------------------------------
+
+
+def published(repo: Path, report: dict, run: int, *extra: str, pr: str = "5") -> dict:
+    folder = artifact(repo.parent / f"a{run}", report, pr=pr)
+    code, _, _ = publish(
+        repo, folder, "--run-id", str(run), "--pr", pr, *extra, head=report["head"]
+    )
+    assert code == 0
+    return json.loads(
+        (repo.parent / "board" / "results" / "good" / f"pr{pr}-run{run}.json").read_text()
+    )
+
+
+def rewrite_attempt(repo: Path) -> None:
+    """Force-push style: the attempt branch made again from its start marker."""
+    git(repo, "checkout", "-q", "attempt")
+    git(repo, "reset", "-q", "--hard", "attempt~1")
+    (repo / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(repo, "commit", "-qam", "fix, written again", when=T0 + 301)
+    git(repo, "checkout", "-q", "main")
+
+
+def report_for_head(repo: Path, ref: str = "attempt") -> dict:
+    report = honest_report(repo)
+    report["head"] = sha(repo, ref)
+    report["katas"][0].update(start_commit=sha(repo, f"{ref}~1"), green_commit=sha(repo, ref))
+    report["katas"][0]["time_to_green_s"] = int(git(repo, "log", "-1", "--format=%ct", ref)) - T0
+    return report
+
+
+def test_each_result_keeps_what_publish_has_seen_of_the_pull_request(repo):
+    first = published(repo, honest_report(repo), 41)
+    assert first["history"]["heads"] == [sha(repo, "attempt")]
+    assert first["history"]["start_commits"] == [sha(repo, "attempt~1")]
+    assert first["history"]["give_ups"] == []
+
+
+def test_a_head_without_an_earlier_graded_head_is_history_rewritten_and_unranked(repo):
+    before = sha(repo, "attempt")
+    assert published(repo, honest_report(repo), 41)["ranked"]
+    rewrite_attempt(repo)
+    result = published(repo, report_for_head(repo), 42)
+    assert (result["status"], result["ranked"]) == ("green", False)
+    assert any(
+        r.startswith(f"history rewritten: {before[:12]}") for r in result["unranked_reasons"]
+    )
+    assert result["history"]["heads"] == [before, sha(repo, "attempt")]
+
+
+def test_a_give_up_once_seen_stays_after_it_is_pushed_away(repo):
+    git(repo, "checkout", "-q", "-b", "gave-up", "attempt~1")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "m\n\nKata-Give-Up: good", when=T0 + 100)
+    git(repo, "checkout", "-q", "main")
+    report = honest_report(repo)
+    kata = report["katas"][0]
+    kata.update(status="red", green_commit=None, time_to_green_s=None, attempts=0)
+    kata.update(ranked=False, unranked_reasons=["gave up: the reference fix was shown"])
+    kata["diff"].update(added=0, removed=0, total=0, tokens=0)
+    report["head"] = sha(repo, "gave-up")
+    seen = published(repo, report, 41)
+    assert seen["history"]["give_ups"] == [sha(repo, "gave-up")]
+    # the give-up pushed away, the fix pushed in a new pull request by the same user
+    result = published(repo, honest_report(repo), 42, pr="6")
+    assert (result["status"], result["ranked"]) == ("green", False)
+    assert any(r.startswith("gave up earlier") for r in result["unranked_reasons"])
+    assert result["history"]["give_ups"] == [sha(repo, "gave-up")]
+
+
+def test_the_server_clock_keeps_the_first_start_it_saw(repo):
+    start, fix = sha(repo, "attempt~1"), sha(repo, "attempt")
+    first_runs = runs_file(
+        repo.parent / "runs1.jsonl",
+        [{"id": 1, "head_sha": start, "created_at": "2023-11-14T22:00:00Z"}],
+    )
+    red = honest_report(repo)
+    red["head"] = start
+    red["katas"][0].update(status="red", green_commit=None, time_to_green_s=None, attempts=0)
+    red["katas"][0]["diff"].update(added=0, removed=0, total=0, tokens=0)
+    assert published(repo, red, 41, "--runs", str(first_runs))["history"]["server_started_at"] == (
+        "2023-11-14T22:00:00Z"
+    )
+    later_runs = runs_file(  # the first run is no longer listed
+        repo.parent / "runs2.jsonl",
+        [
+            {"id": 2, "head_sha": start, "created_at": "2023-11-14T23:00:00Z"},
+            {"id": 3, "head_sha": fix, "created_at": "2023-11-14T23:05:00Z"},
+        ],
+    )
+    result = published(repo, honest_report(repo), 42, "--runs", str(later_runs))
+    assert (result["clock"], result["server_time_s"]) == ("server", 65 * 60)

@@ -39,6 +39,7 @@ VENV = Path(sys.executable).parent.parent
 KATA = "mean-off-by-one"
 MODULE = "mean_stats"
 REPOSITORY = "cohort/ml-debug-katas"
+FORK = "alice/ml-debug-katas"  # the candidate's fork: the head repository of the PR
 T0 = 1_700_000_000
 PR = 1
 RUN_IDS = (1001, 1002, 1003)
@@ -246,12 +247,20 @@ class World:
                 "number": PR,
                 "user": {"login": "alice"},
                 "created_at": iso(T0 + 15),
-                "head": {"sha": head},
+                "head": {
+                    "sha": head,
+                    "ref": "attempt",
+                    "repo": {"full_name": FORK, "owner": {"login": "alice"}},
+                },
             },
+            pull(PR + 1, "mallory", head),  # a second PR of alice's branch changes nothing
         ]
         (fake / "pulls.json").write_text(json.dumps(pulls))
         elsewhere = {"id": 999, "head_sha": "e" * 40, "created_at": iso(T0 + 100)}  # another fork
-        (fake / "runs.json").write_text(json.dumps({"workflow_runs": [elsewhere, *self.runs]}))
+        runs = [elsewhere, *self.runs]
+        for run in runs:
+            run["head_repository"] = {"full_name": FORK if run is not elsewhere else "m/k"}
+        (fake / "runs.json").write_text(json.dumps({"workflow_runs": runs}))
         run_id = RUN_IDS[number - 1]
         env = {
             **self.env,
@@ -267,6 +276,8 @@ class World:
             "WORKFLOW_ID": "77",
             "HEAD_SHA": head,
             "HEAD_BRANCH": "attempt",
+            "HEAD_REPOSITORY": FORK,
+            "HEAD_OWNER": "alice",
             "REQUIRE_SERVER_CLOCK": "true",
             "GH_TOKEN": "not-a-real-token",
         }
@@ -411,6 +422,9 @@ def test_the_green_push_gets_a_server_clock_and_a_rank(story):
     assert result["status"] == "green" and result["ranked"], result["unranked_reasons"]
     assert (result["commit_time_s"], result["server_time_s"]) == (400, 405)
     assert (result["grade_runs"], result["clock"], result["user"]) == (3, "server", "alice")
+    chapters = story["chapters"]
+    assert result["history"]["heads"] == [chapters[1]["head"], green["head"]]  # the red push's
+    assert result["history"]["server_started_at"] == iso(RUN_CREATED[0])
     assert result["diff"] == {
         "added": 1,
         "removed": 1,
@@ -464,3 +478,114 @@ def test_the_committed_example_is_what_kata_publish_writes(story):
         examples/pr-comment.md is not what kata publish writes now; if the change is
         intended: KATA_UPDATE_EXAMPLES=1 .venv/bin/python -m pytest tests/test_simulation.py"""
     )
+
+
+# --- which pull request a grade run belongs to ----------------------------------------
+
+
+def pull(number: int, user: str, head_sha: str, repo: str = FORK, ref: str = "attempt") -> dict:
+    owner = repo.split("/")[0]
+    return {
+        "number": number,
+        "user": {"login": user},
+        "created_at": iso(T0 + number),
+        "head": {
+            "sha": head_sha,
+            "ref": ref,
+            "repo": {"full_name": repo, "owner": {"login": owner}},
+        },
+    }
+
+
+def find_pull(tmp_path: Path, pulls: list[dict], head_repository: str = FORK) -> dict[str, str]:
+    """Run the publish workflow's "Find the pull request" step on a canned page of pulls."""
+    fake = tmp_path / "gh"
+    (fake / "bin").mkdir(parents=True)
+    (fake / "bin" / "gh").write_text(FAKE_GH)
+    (fake / "bin" / "gh").chmod(0o755)
+    (fake / "pulls.json").write_text(json.dumps(pulls))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
+        "PATH": f"{fake / 'bin'}:{os.environ['PATH']}",
+        "FAKE_GH_DIR": str(fake),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "RUNNER_TEMP": str(tmp_path),
+        "REPOSITORY": REPOSITORY,
+        "HEAD_SHA": "a" * 40,
+        "HEAD_BRANCH": "attempt",
+        "HEAD_REPOSITORY": head_repository,
+        "HEAD_OWNER": head_repository.split("/")[0],
+        "GH_TOKEN": "not-a-real-token",
+    }
+    done = run_step("publish.yml", "prepare", "Find the pull request", env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    found = outputs(tmp_path / "output")
+    if (tmp_path / "pull-user").exists():
+        found["user"] = (tmp_path / "pull-user").read_text().strip()
+    return found
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_a_second_pull_request_of_the_same_head_does_not_take_the_result(tmp_path, order):
+    pulls = [pull(1, "alice", "a" * 40), pull(2, "mallory", "a" * 40)][::order]
+    assert find_pull(tmp_path, pulls) == {"number": "1", "user": "alice"}
+
+
+def test_the_head_owners_pull_request_wins_even_when_opened_later(tmp_path):
+    pulls = [pull(1, "mallory", "a" * 40), pull(2, "alice", "a" * 40)]
+    assert find_pull(tmp_path, pulls) == {"number": "2", "user": "alice"}
+
+
+def test_a_pull_request_from_another_fork_or_branch_does_not_match(tmp_path):
+    pulls = [
+        pull(1, "alice", "a" * 40),
+        pull(3, "mallory", "a" * 40, repo="mallory/ml-debug-katas"),
+        pull(4, "alice", "a" * 40, ref="other"),
+    ]
+    assert find_pull(tmp_path, pulls) == {"number": "1", "user": "alice"}
+
+
+def test_without_the_owners_pull_request_the_oldest_matching_one_is_picked(tmp_path):
+    pulls = [
+        pull(5, "bob", "a" * 40, repo="org/katas"),
+        pull(4, "carol", "a" * 40, repo="org/katas"),
+    ]
+    assert find_pull(tmp_path, pulls, head_repository="org/katas") == {
+        "number": "4",
+        "user": "carol",
+    }
+
+
+def test_publish_reads_results_still_waiting_in_the_inbox(story, tmp_path):
+    from grader.board.leaderboard import record, write_result
+
+    world = story["world"]
+    waiting = rival_result() | {"user": "alice", "pr": PR, "run_id": 1004, "head": "c" * 40}
+    write_result(tmp_path / "record", waiting)
+    record(tmp_path / "record", str(world.upstream), "leaderboard")  # not rendered yet
+    workspace, temp, fake = tmp_path / "workspace", tmp_path / "temp", tmp_path / "gh"
+    for folder in (workspace, temp, fake / "bin"):
+        folder.mkdir(parents=True)
+    (fake / "bin" / "gh").write_text(FAKE_GH)
+    (fake / "bin" / "gh").chmod(0o755)
+    (fake / "runs.json").write_text(json.dumps({"workflow_runs": []}))
+    (temp / "pull.jsonl").write_text(json.dumps({"number": PR, "created_at": iso(T0)}) + "\n")
+    world.git(workspace, "clone", "-q", f"https://github.com/{REPOSITORY}.git", "trusted")
+    env = {
+        **world.env,
+        "PATH": f"{fake / 'bin'}:{world.env['PATH']}",
+        "FAKE_GH_DIR": str(fake),
+        "GITHUB_SERVER_URL": "https://github.com",
+        "RUNNER_TEMP": str(temp),
+        "REPOSITORY": REPOSITORY,
+        "WORKFLOW_ID": "77",
+        "HEAD_BRANCH": "attempt",
+        "HEAD_REPOSITORY": FORK,
+        "GH_TOKEN": "not-a-real-token",
+        "PR": str(PR),
+    }
+    fetched = run_step("publish.yml", "prepare", "Fetch the PR head", env, workspace)
+    assert fetched.returncode == 0, fetched.stderr
+    board = temp / "leaderboard" / "results" / KATA
+    assert (board / "pr1-run1004.json").is_file()  # from the inbox
+    assert (board / "pr1-run1003.json").is_file()  # from the branch

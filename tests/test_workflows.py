@@ -167,7 +167,11 @@ def test_publish_triggers_on_grade_runs_and_finds_the_pr_by_head_sha():
     prepare = jobs("publish")["prepare"]
     assert prepare["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
     find = next(s for s in prepare["steps"] if s.get("id") == "pr")
-    assert "select(.head.sha == env.HEAD_SHA)" in find["run"]
+    assert "select(.head.sha == env.HEAD_SHA and .head.ref == env.HEAD_BRANCH" in find["run"]
+    assert ".head.repo.full_name == env.HEAD_REPOSITORY" in find["run"]
+    assert prepare["env"]["HEAD_REPOSITORY"] == (
+        "${{ github.event.workflow_run.head_repository.full_name }}"
+    )
     publish = next(s for s in prepare["steps"] if s.get("id") == "publish")
     assert '--head-sha "$HEAD_SHA"' in publish["run"] and "--runs" in publish["run"]
     download = next(s for s in prepare["steps"] if "download-artifact" in s.get("uses", ""))

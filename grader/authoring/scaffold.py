@@ -168,15 +168,29 @@ class NewKata:
             "difficulty": self.difficulty,
             "budget_minutes": self.budget_minutes,
             "files": [f"{self.module}.py"],
-            "hints": [
-                "TODO: a first hint that names the function to look at, not the fix.",
-                "TODO: a second hint: a small input to work through by hand.",
-            ],
+            "hint_count": len(HINTS),
             "tests": {
                 "fail_to_pass": [f"{tests}::test_matches_the_float64_oracle"],
                 "pass_to_pass": [f"{tests}::test_output_keeps_the_input_shape"],
             },
         }
+
+
+HINTS = (  # private material: grader/private/<id>/hints.toml; kata.toml says how many
+    "TODO: a first hint that names the function to look at, not the fix.",
+    "TODO: a second hint: a small input to work through by hand.",
+)
+
+
+def hints_toml(hints: tuple[str, ...] = HINTS) -> str:
+    text = (
+        "# The kata's hints, in order: `kata hint` shows the next one and records it (a\n"
+        "# Kata-Hint marker commit). Private material: kata.toml only says how many there are.\n"
+        "hints = [\n" + "".join(f"  {json.dumps(h, ensure_ascii=False)},\n" for h in hints) + "]\n"
+    )
+    if tuple(tomllib.loads(text)["hints"]) != hints:  # a guard on the renderer
+        raise AssertionError("hints.toml rendering lost information")
+    return text
 
 
 def id_pattern() -> re.Pattern[str]:
@@ -259,7 +273,8 @@ def _toml(data: dict) -> str:
 
     lines = [f"{key} = {value(data[key])}" for key in ("id", "title", "topic")]
     lines += [f"difficulty = {data['difficulty']}", f"budget_minutes = {data['budget_minutes']}"]
-    lines += [f"files = {value(data['files'])}", f"hints = {array(data['hints'])}", "", "[tests]"]
+    lines += [f"files = {value(data['files'])}", f"hint_count = {data['hint_count']}", ""]
+    lines += ["[tests]"]
     lines += [f"{key} = {array(data['tests'][key])}" for key in ("fail_to_pass", "pass_to_pass")]
     text = "\n".join(lines) + "\n"
     if tomllib.loads(text) != data:  # a guard on the renderer, not on user input
@@ -288,6 +303,7 @@ def files(kata: NewKata) -> dict[str, str]:
         f"{public}/{mod}.py": MODULE.format(**fields),
         f"{public}/{tests}.py": VISIBLE_TESTS.format(**fields, imports=visible),
         f"{private}/reference.patch": REFERENCE.format(**fields),
+        f"{private}/hints.toml": hints_toml(),
         f"{private}/holdout/{tests}_holdout.py": HOLDOUT_TESTS.format(**fields, imports=holdout),
     }
     for name, what in DECOYS.items():

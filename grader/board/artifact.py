@@ -27,6 +27,11 @@ class PublishError(Exception):
     """The artifact (or what it claims) is refused; nothing is recorded."""
 
 
+class OtherPullRequest(PublishError):
+    """The artifact is another pull request's (one with the same head): nothing is
+    recorded, and the event's pull request keeps its comment."""
+
+
 @dataclass(frozen=True)
 class Artifact:
     outcome: str  # graded | nothing-to-grade | error

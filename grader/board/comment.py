@@ -15,6 +15,12 @@ from grader.grading.report import code_block, escape_text, format_duration
 
 MARKER = "<!-- kata-grade: one comment per pull request, updated on every push -->"
 MAX_TEST_ROWS = 30
+MAX_COMMENT_CHARS = 65_536  # GitHub refuses a longer comment body
+MAX_TEXT_CHARS = 1_000  # one message or note, before escaping
+TRUNCATED = (
+    "**… truncated**: the rest of this comment was cut to stay within GitHub's "
+    f"{MAX_COMMENT_CHARS:,}-character limit; the grade run's summary has the full report."
+)
 
 
 @dataclass
@@ -81,7 +87,7 @@ def _section_lines(section: Section, ranked_board: bool, context: Context) -> li
         "",
         _badges(section, ranked_board),
         "",
-        f"**{result['status']}**: {escape_text(entry['message'])} · topic "
+        f"**{result['status']}**: {escape_text(_cap(entry['message']))} · topic "
         f"{escape_text(kata.topic)} · budget {kata.budget_minutes} min",
         "",
         "| test | result |",
@@ -105,9 +111,13 @@ def _section_lines(section: Section, ranked_board: bool, context: Context) -> li
             lines.append(
                 f"- Time to green: **{format_duration(clock.seconds)}** on the server clock "
                 f"(GitHub saw the start marker at {_when(clock.started)} and the green commit "
-                f"at {_when(clock.greened)}; {clock.runs} grade "
-                f"run{'s' if clock.runs != 1 else ''} until green). "
-                f"Commit clock (self-reported): {commit}."
+                f"at {_when(clock.greened)}"
+                + (
+                    f"; {clock.runs} grade run{'s' if clock.runs != 1 else ''} until green). "
+                    if clock.runs is not None
+                    else "). "
+                )
+                + f"Commit clock (self-reported): {commit}."
             )
         else:
             why = f" ({escape_text(clock.note)})" if clock.note else ""
@@ -131,8 +141,28 @@ def _section_lines(section: Section, ranked_board: bool, context: Context) -> li
         lines.append("- **Unranked**:")
         lines += [f"  - {escape_text(reason)}" for reason in result["unranked_reasons"]]
     for note in entry["notes"]:
-        lines.append(f"- Note: {escape_text(note)}")
+        lines.append(f"- Note: {escape_text(_cap(note))}")
     return lines
+
+
+def _cap(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _within_limit(lines: list[str], footer: list[str]) -> str:
+    """The comment's lines and footer, lines dropped from the end (with a visible notice)
+    when the whole would be longer than GitHub accepts."""
+    text = "\n".join(lines + footer) + "\n"
+    if len(text) <= MAX_COMMENT_CHARS:
+        return text
+    budget = MAX_COMMENT_CHARS - len("\n".join(["", "", TRUNCATED, *footer]) + "\n")
+    kept, used = [], 0
+    for line in lines:
+        if used + len(line) + 1 > budget:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join([*kept, "", TRUNCATED, *footer]) + "\n"
 
 
 def _footer(context: Context) -> list[str]:
@@ -156,7 +186,7 @@ def comment(sections: list[Section], context: Context, ranked_board: bool) -> st
     lines = [MARKER, f"## Kata grade for `{head}`"]
     for section in sections:
         lines += ["", *_section_lines(section, ranked_board, context)]
-    return "\n".join(lines + _footer(context)) + "\n"
+    return _within_limit(lines, _footer(context))
 
 
 def status_comment(outcome: str, context: Context) -> str:

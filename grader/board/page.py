@@ -18,15 +18,15 @@ when that user's results do.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from functools import cache
-from html import escape
 from importlib.resources import files
 
 from grader.board.ranking import Overall, Standing, ranking_time
 from grader.catalogue.katas import TOPICS, Kata
-from grader.grading.report import format_duration
+from grader.grading.report import format_duration, visible
 
 CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
@@ -41,6 +41,11 @@ WIDTH, HEIGHT = 480, 120
 LEFT, RIGHT, TOP, BOTTOM = 10, 470, 10, 96  # the plot area inside the chart
 BINS = 24
 TICKS = ((60, "1m"), (300, "5m"), (900, "15m"), (3600, "1h"), (4 * 3600, "4h"), (43200, "12h"))
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, with invisible and direction-changing characters shown as U+XXXX."""
+    return html.escape(visible(text))
 
 
 # escaping, remembered: the same names, times and numbers recur thousands of times

@@ -22,7 +22,8 @@ that changed anything the grade run is built from (workflows, grader, tests) is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from grader.board.artifact import (
@@ -30,6 +31,7 @@ from grader.board.artifact import (
     Artifact,
     Context,
     GradeRun,
+    OtherPullRequest,
     PublishError,
     read_artifact,
     read_runs,
@@ -52,6 +54,7 @@ __all__ = [
     "Artifact",
     "Context",
     "GradeRun",
+    "OtherPullRequest",
     "Publication",
     "PublishError",
     "publish",
@@ -91,6 +94,7 @@ def publish(
     runs: list[GradeRun] | None = None,
     leaderboard: Path | None = None,
     require_server_clock: bool = False,
+    hidden_report: dict | None = None,
 ) -> Publication:
     """Check the artifact against git and GitHub's event, and build comment and results.
 
@@ -98,10 +102,11 @@ def publish(
     the base repository's branch in ``repo``, into which the PR head was fetched as data.
     Results are added to ``leaderboard`` (a folder) when given.
     """
+    from grader.board import history
     from grader.board import leaderboard as boards
 
     if artifact.pr is not None and artifact.pr != context.pr:
-        raise PublishError(
+        raise OtherPullRequest(
             f"artifact: pr-number {artifact.pr} differs from pull request #{context.pr}, "
             "the one GitHub's event names"
         )
@@ -147,12 +152,15 @@ def publish(
     touched = repo.changed_paths(merge_base, head)
     editable = {f"katas/{i}/{name}" for i in ids for name in by_id[i].files}
     protected = [path for path in touched if path not in editable]
+    earlier = boards.load_results(leaderboard)[0] if leaderboard is not None else []
     sections = []
     for entry in report["katas"]:
         kata = by_id[entry["id"]]
+        entry, hidden_reasons = _hidden_verdict(kata, entry, head, hidden_report)
         checked = check_kata(repo, kata, entry, head, fork_point)
+        seen = history.seen_before(earlier, kata.id, context.pr, context.user, context.run_id)
         mine = ", ".join(f"katas/{kata.id}/{name}" for name in kata.files)
-        reasons = list(entry["unranked_reasons"]) + common + checked.reasons
+        reasons = list(entry["unranked_reasons"]) + common + checked.reasons + hidden_reasons
         reasons += [f"changed {path}: only {mine} may change" for path in protected]
         if not entry["ranked"] and not reasons:
             reasons.append("unranked by the grader")
@@ -164,6 +172,8 @@ def publish(
         else:
             start = checked.start.sha if checked.start else None
             clock = server_clock(repo, runs, head, start, green.sha if green else None)
+        reasons += history.reasons(repo, seen, head, checked.give_ups)
+        clock = _first_start(clock, seen.server_started_at)
         if require_server_clock and green and clock.seconds is None:
             reasons.append(f"not timed by the server clock: {clock.note}")
         which = None
@@ -198,6 +208,13 @@ def publish(
             "server_time_s": clock.seconds,
             "grade_runs": clock.runs if clock.seconds is not None else None,
             "clock": which,
+            "history": history.recorded(
+                seen,
+                head,
+                [c.sha for c in filter(None, [checked.clock.start, *checked.clock.later])],
+                checked.give_ups,
+                clock.started,
+            ),
         }
         boards.validate_result(result, f"result for {kata.id}")
         sections.append(Section(checked, result, clock, None))
@@ -211,3 +228,51 @@ def publish(
             position = board.rank_of(context.user) if section.result["ranked"] else None
             section.rank = (position, len(board.ranked)) if position else None
     return Publication(comment(sections, context, leaderboard is not None), results, sections)
+
+
+def _first_start(clock: ServerClock, first: datetime | None) -> ServerClock:
+    """The server clock from the first start GitHub was seen to time for the pull request,
+    when an earlier publish saw one before what the grade runs listed now show."""
+    if first is None or (clock.started is not None and clock.started <= first):
+        return clock
+    if clock.greened is None:
+        return replace(clock, started=first)
+    return ServerClock(
+        int((clock.greened - first).total_seconds()),
+        None,
+        first,
+        clock.greened,
+        None,
+    )
+
+
+def _hidden_verdict(
+    kata: Kata, entry: dict, head: str, hidden_report: dict | None
+) -> tuple[dict, list[str]]:
+    """A sealed cohort's verdict: the hidden tests never come from the grade run (which
+    has no key), only from the publish workflow's own run with the key (``hidden_report``,
+    written by trusted code); without it the result does not rank."""
+    from grader.grading import sealed
+
+    if not sealed.is_sealed(kata):
+        return entry, []
+    if hidden_report is None:
+        return entry, [
+            "hidden tests not run: this cohort's hidden tests are sealed and run only in the "
+            "publish workflow, with the key; none ran for this head"
+        ]
+    if hidden_report["head"] != head:
+        return entry, [
+            f"hidden tests not run: the hidden run graded {hidden_report['head'][:12]}, "
+            f"not {head[:12]}"
+        ]
+    ran = next((k for k in hidden_report["katas"] if k["id"] == kata.id), None)
+    if (
+        ran is None
+        or ran.get("hidden_tests") != "ran"
+        or not any(t["hidden"] for t in ran["tests"])
+    ):
+        return entry, [f"hidden tests not run: the hidden run has no hidden tests of {kata.id}"]
+    # the trusted run's report (visible and hidden tests, green commit, reasons) replaces
+    # the untrusted one, and is checked against git like it
+    return ran, []

@@ -88,11 +88,14 @@ class Checked:
     start: Commit | None
     green: Commit | None
     reasons: list[str]  # unranked reasons found by publish
+    clock: attempt.Clock  # the start markers
+    give_ups: list[str]  # give-up markers before green (or head)
 
 
 def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) -> Checked:
     """Recompute start, attempts, hints, give-up, commit clock and diff from git."""
-    start = repo.find_start(head, kata.id)
+    clock = attempt.clock(repo, kata, fork_point, head)
+    start = clock.start
     origin = start.sha if start else fork_point
     green = None
     if entry["status"] == "green":
@@ -110,10 +113,10 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
         attempts = sum(
             1 for _ in attempt.versions(repo, attempt.kata_paths(kata), origin, green.sha)
         )
-    measures = attempt.measure(repo, kata, origin, green.sha if green else head)
+    measures = attempt.measure(repo, kata, fork_point, green.sha if green else head)
     size, hints, gave_up = measures.diff, measures.hints_used, measures.gave_up
     commit_time = green.time - start.time if green and start else None
-    reasons = []
+    reasons = clock.reasons(kata.id)
     if commit_time is not None and commit_time < 0:
         reasons.append("the green commit is dated before the start marker")
         commit_time = None
@@ -141,10 +144,19 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
     ]
     if disagree:
         reasons.append("the grade report disagrees with git on " + ", ".join(disagree))
+    scanned = attempt.scan_reasons(repo, kata, fork_point, [head, *([green.sha] if green else [])])
+    missing = [r for r in scanned if r not in entry["unranked_reasons"]]
+    if missing:
+        reasons += missing
+        reasons.append(
+            f"the grade report disagrees with git on the scan: it leaves out {len(missing)} "
+            f"finding{'s' if len(missing) != 1 else ''} that the scan of the pull request's "
+            "files makes"
+        )
     if gave_up and not any(r.startswith("gave up") for r in entry["unranked_reasons"]):
         reasons.append("gave up: the reference fix was shown before green")
     fixed = {**entry, **ours, "diff": {**entry["diff"], **git_diff}}
-    return Checked(kata, fixed, start, green, reasons)
+    return Checked(kata, fixed, start, green, reasons, clock, measures.give_ups)
 
 
 def reference_total(kata: Kata, entry: dict) -> int | None:

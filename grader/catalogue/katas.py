@@ -49,7 +49,7 @@ class Kata:
     difficulty: int
     budget_minutes: int
     files: tuple[str, ...]
-    hints: tuple[str, ...]
+    hint_count: int  # public: how many hints there are; their text is private material
     fail_to_pass: tuple[str, ...]
     pass_to_pass: tuple[str, ...]
     silent: bool
@@ -70,8 +70,16 @@ class Kata:
 
     @property
     def private_dir(self) -> Path:
-        """Reference fix, decoys, holdout tests and the pristine seal."""
+        """Reference fix, decoys, holdout tests, hints and the pristine seal."""
         return self.root / "grader" / "private" / self.id
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        """The hints' text, from the private material (``hints.toml``): out of the kata's
+        folder, so that working on the kata never shows one that was not asked for (and
+        sealed away with the rest in a cohort).  Empty when the private material is not
+        here."""
+        return _private_hints(self.private_dir / "hints.toml") or ()
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -159,8 +167,34 @@ def test_functions(test_file: Path) -> list[tuple[str, int]]:
     ]
 
 
+def _private_hints(path: Path) -> tuple[str, ...] | None:
+    """The hints of a private ``hints.toml``; None when there is none.  Raises
+    CatalogueError when it is not a list of hints."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CatalogueError([f"{path}: not valid TOML: {exc}"]) from None
+    hints = data.get("hints")
+    if not (isinstance(hints, list) and hints and all(isinstance(h, str) and h for h in hints)):
+        raise CatalogueError([f"{path}: hints: expected a list of non-empty strings"])
+    return tuple(hints)
+
+
 def _semantic_problems(where: str, folder: Path, data: dict) -> list[str]:
     problems = []
+    private = folder.parent.parent / "grader" / "private" / folder.name / "hints.toml"
+    try:
+        hints = _private_hints(private)
+    except CatalogueError as exc:
+        problems += exc.problems
+    else:
+        if hints is not None and len(hints) != data["hint_count"]:
+            problems.append(
+                f"{where}: hint_count: {data['hint_count']}, but {private} holds "
+                f"{len(hints)} hints; make them agree"
+            )
     if data["id"] != folder.name:
         problems.append(
             f"{where}: id: {data['id']!r} differs from the folder name {folder.name!r}; "
@@ -289,7 +323,7 @@ def load_kata(folder: Path) -> Kata:
         difficulty=data["difficulty"],
         budget_minutes=data["budget_minutes"],
         files=tuple(data["files"]),
-        hints=tuple(data["hints"]),
+        hint_count=data["hint_count"],
         fail_to_pass=tuple(data["tests"]["fail_to_pass"]),
         pass_to_pass=tuple(data["tests"]["pass_to_pass"]),
         silent=data.get("silent", True),

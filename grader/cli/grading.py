@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.cli import present
 from grader.usage import EXIT_OK, EXIT_RED, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -28,6 +33,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                 run_timeout_s=args.run_timeout,
                 total_timeout_s=args.total_timeout,
             ),
+            private=Path(args.private) if args.private else None,
         )
     except GradeUsageError as exc:
         unseen = _uncommitted(repo, args.head).items()
@@ -43,17 +49,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
         reports.validate_report(result)
     if args.markdown:
         Path(args.markdown).write_text(summary)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
+    in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    if in_actions:
         for line in reports.annotations(result):
             print(line)
         if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(step_summary, "a", encoding="utf-8") as handle:
                 handle.write(summary)
-    _print_grade_table(result)
+        # every candidate string escaped, and the whole table checked line by line: no
+        # line of it is ever a workflow command
+        out = present.console()
+        with out.capture() as captured:
+            _print_grade_table(result, reports.log_safe, out)
+        print(reports.command_safe(captured.get()), end="")
+    else:
+        _print_grade_table(result, str, present.console())
     graded = {kata["id"] for kata in result["katas"]}
     for kata_id in _uncommitted(repo, args.head):
         what = "graded as committed, without them" if kata_id in graded else "not graded"
-        print(f"note: katas/{kata_id} has uncommitted changes: {what} (kata grade reads commits)")
+        note = f"note: katas/{kata_id} has uncommitted changes: {what} (kata grade reads commits)"
+        print(reports.command_safe(reports.log_safe(note)) if in_actions else note)
     ok = all(k["status"] == "green" and k["ranked"] for k in result["katas"])
     return EXIT_OK if ok else EXIT_RED
 
@@ -85,7 +100,7 @@ def _commit_first(kata_id: str, paths: list[str]) -> str:
     )
 
 
-def _print_grade_table(result: dict) -> None:
+def _print_grade_table(result: dict, safe: Callable[[str], str], out: Console) -> None:
     from rich import box
     from rich.table import Table
 
@@ -116,18 +131,17 @@ def _print_grade_table(result: dict) -> None:
             str(kata["diff"]["reference_total"]),
             "yes" if kata["ranked"] else "no",
         )
-    out = present.console()
     out.print(table)
     out.print("tries: commits that change the kata's files until green (attempts)", style="dim")
     out.print("diff: lines / tokens changed; ref: the reference fix's lines", style="dim")
     for kata in result["katas"]:
-        out.print(f"{kata['id']}: {kata['message']}", markup=False)
+        out.print(f"{kata['id']}: {safe(kata['message'])}", markup=False)
         for reason in kata["unranked_reasons"] + kata["notes"]:
-            out.print(f"  - {reason}", markup=False)
+            out.print(f"  - {safe(reason)}", markup=False)
         for test in kata["tests"]:
             if test["status"] != "pass":
                 first = (test["message"].strip().splitlines() or [""])[0]
-                out.print(f"  ✗ {test['name']}: {first}", markup=False)
+                out.print(f"  ✗ {safe(test['name'])}: {safe(first)}", markup=False)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -158,5 +172,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=1200.0,
         help="seconds spent looking for the first green commit (1200)",
+    )
+    p.add_argument(
+        "--private",
+        metavar="DIR",
+        help="cohorts: take the private material (hidden tests, reference) from this trusted "
+        "folder, e.g. grader/private of a checkout unsealed with `kata cohort unseal`",
     )
     p.set_defaults(func=cmd_grade)

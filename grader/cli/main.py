@@ -13,7 +13,7 @@ import os
 import sys
 
 from grader.catalogue.katas import CatalogueError
-from grader.cli import authoring, grading, loop, publish
+from grader.cli import authoring, cohort, grading, loop, publish
 from grader.usage import EXIT_OK, EXIT_USAGE, UsageError
 
 EXIT_BROKEN_PIPE = 128 + 13  # as if killed by SIGPIPE, like other tools in a pipeline
@@ -81,6 +81,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser | None:
     authoring.add_seal(sub)
     loop.add_commands(sub)
     publish.add_commands(sub)
+    cohort.add_commands(sub)
     authoring.add_commands(sub)
     return None if only is not None and not sub.found else parser
 
@@ -103,15 +104,24 @@ def _run(argv: list[str] | None) -> int:
         parser.print_help()
         print(f"\n{START_HERE}")
         return EXIT_OK
+    safe = _log_line if os.environ.get("GITHUB_ACTIONS") == "true" else str
     try:
         return args.func(args)
     except UsageError as exc:
-        print(f"kata: {exc}", file=sys.stderr)
+        print(f"kata: {safe(str(exc))}", file=sys.stderr)
     except CatalogueError as exc:
         print("kata: the catalogue has problems:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {safe(problem)}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _log_line(text: str) -> str:
+    """Under GitHub Actions a message may quote a candidate's text (a path, a ref): it is
+    printed as one line that is never a workflow command."""
+    from grader.grading.report import log_safe
+
+    return log_safe(text)
 
 
 if __name__ == "__main__":

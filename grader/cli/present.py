@@ -292,7 +292,7 @@ def print_hint(out, root: Path, kata: Kata) -> None:
     from grader.loop.progress import next_hint
 
     number, text, new = next_hint(root, kata)
-    total = len(kata.hints)
+    total = kata.hint_count
     if new:
         out.print(f"[bold]hint {number}/{total}[/] (recorded: the grade report counts hints)")
     else:

@@ -20,6 +20,7 @@ EXIT_REFUSED = 1
 def cmd_publish(args: argparse.Namespace) -> int:
     from grader.board.publish import (
         Context,
+        OtherPullRequest,
         PublishError,
         publish,
         read_artifact,
@@ -65,12 +66,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
             runs=runs,
             leaderboard=leaderboard,
             require_server_clock=args.require_server_clock,
+            hidden_report=_hidden_report(args.hidden_report),
         )
     except (PublishError, OSError) as exc:
-        if comment:
+        if comment and not isinstance(exc, OtherPullRequest):
             comment.parent.mkdir(parents=True, exist_ok=True)
             comment.write_text(refusal_comment(str(exc), context))
-        print(f"kata publish: refused: {exc}", file=sys.stderr)
+        print(f"kata publish: refused: {_log_line(str(exc))}", file=sys.stderr)
         print("kata publish: nothing was recorded on the leaderboard", file=sys.stderr)
         return EXIT_REFUSED
     if comment:
@@ -84,8 +86,29 @@ def cmd_publish(args: argparse.Namespace) -> int:
         ranked = "ranked" if result["ranked"] else "unranked"
         print(f"kata publish: {result['kata']}: {result['status']}, {ranked}{rank}")
         for reason in result["unranked_reasons"]:
-            print(f"  - {reason}")
+            print(f"  - {_log_line(reason)}")
     return EXIT_OK
+
+
+def _hidden_report(path: str | None) -> dict | None:
+    """The report of the publish workflow's own grade run with the cohort's key."""
+    from grader.board.publish import PublishError
+    from grader.grading.report import ReportError, read_report
+
+    if not path:
+        return None
+    try:
+        return read_report(Path(path))
+    except ReportError as exc:
+        raise PublishError(f"hidden report: {exc}") from None
+
+
+def _log_line(text: str) -> str:
+    """Text from the artifact (reasons, refusals quoting it) as one log line: under GitHub
+    Actions never a workflow command, and kept on one line anywhere."""
+    from grader.grading.report import log_safe
+
+    return log_safe(text)
 
 
 def _board_command(command: str, action: Callable[[], PushOutcome]) -> PushOutcome | None:
@@ -245,6 +268,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--require-server-clock",
         action="store_true",
         help="cohorts: a green result without a server time is unranked",
+    )
+    p.add_argument(
+        "--hidden-report",
+        metavar="FILE",
+        help="cohorts: the report of the publish workflow's own grade run with the key "
+        "(trusted); a sealed cohort's result ranks only with its hidden tests from here",
     )
     p.set_defaults(func=cmd_publish)
 

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from grader.catalogue.katas import Kata
-from grader.grading import diffsize
-from grader.grading.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, Commit, Repo
+from grader.grading import diffsize, scan
+from grader.grading.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, START_TRAILER, Commit, Repo
+
+MAX_LISTED = 3  # commits named in one reason or note
 
 
 def kata_paths(kata: Kata) -> dict[str, str]:
@@ -40,21 +42,113 @@ def versions(repo: Repo, paths: dict[str, str], origin: str, head: str) -> Itera
 
 
 @dataclass(frozen=True)
+class Clock:
+    """Where the clock starts, read from the markers of ``base..head``."""
+
+    start: Commit | None  # the oldest `Kata-Start` marker for the kata
+    later: list[Commit]  # every other start marker for the kata: noted, never used
+    work_before: list[str]  # commits that changed the kata's files before (or beside) it
+
+    def notes(self, kata_id: str) -> list[str]:
+        if not (self.start and self.later):
+            return []
+        shown = ", ".join(c.sha[:12] for c in self.later[:MAX_LISTED])
+        more = f" and {len(self.later) - MAX_LISTED} more" if len(self.later) > MAX_LISTED else ""
+        return [
+            f"later `{START_TRAILER}: {kata_id}` marker {shown}{more} ignored: the clock "
+            f"starts at the oldest one, {self.start.sha[:12]}"
+        ]
+
+    def reasons(self, kata_id: str) -> list[str]:
+        if not (self.start and self.work_before):
+            return []
+        shown = ", ".join(sha[:12] for sha in self.work_before[:MAX_LISTED])
+        more = (
+            f" and {len(self.work_before) - MAX_LISTED} more"
+            if len(self.work_before) > MAX_LISTED
+            else ""
+        )
+        return [
+            f"work before the start marker: {shown}{more} changed the kata's files before "
+            f"(or beside) `{START_TRAILER}: {kata_id}` {self.start.sha[:12]}, so the clock "
+            "never saw that work"
+        ]
+
+
+def clock(repo: Repo, kata: Kata, base: str, head: str) -> Clock:
+    """The oldest start marker in ``base..head`` (in topological order: commit dates are
+    the committer's to set) starts the clock; later markers are noted.  The kata's files
+    must be as at ``base`` until the marker: every commit of the range that changed them
+    and does not descend from the marker (the marker included) is work the clock missed."""
+    found = [
+        commit
+        for commit, ids in reversed(repo.markers(["--topo-order", f"{base}..{head}"]))
+        if kata.id in ids[START_TRAILER]
+    ]
+    if not found:
+        return Clock(None, [], [])
+    start, later = found[0], found[1:]
+    paths = list(kata_paths(kata).values())
+    touching = str(repo.git("rev-list", "--full-history", f"{base}..{head}", "--", *paths))
+    after = set(str(repo.git("rev-list", "--ancestry-path", f"{start.sha}..{head}")).split())
+    before = [sha for sha in reversed(touching.split()) if sha not in after]
+    if not before and files_at(repo, kata_paths(kata), start.sha) != files_at(
+        repo, kata_paths(kata), base
+    ):
+        before = [start.sha]  # e.g. a merge that brought the work in
+    return Clock(start, later, before)
+
+
+@dataclass(frozen=True)
 class Measures:
     diff: diffsize.DiffSize
     hints_used: int
-    gave_up: bool
+    give_ups: list[str]  # the kata's Kata-Give-Up markers in the range
+
+    @property
+    def gave_up(self) -> bool:
+        return bool(self.give_ups)
 
 
 def measure(repo: Repo, kata: Kata, origin: str, end: str) -> Measures:
-    """The change from ``origin`` to ``end`` and the hint and give-up markers between them."""
+    """The change from ``origin`` to ``end`` and the hint and give-up markers between them.
+    ``origin`` is the base (the fork point), never the start marker: a hint taken or a
+    solution shown before the clock started was still seen."""
     paths = kata_paths(kata)
     diff = diffsize.diff_size(
         texts(files_at(repo, paths, origin)), texts(files_at(repo, paths, end))
     )
-    markers = [ids for _, ids in repo.markers([f"{origin}..{end}"])]
+    markers = list(reversed(repo.markers(["--topo-order", f"{origin}..{end}"])))
     return Measures(
         diff,
-        sum(kata.id in ids[HINT_TRAILER] for ids in markers),
-        any(kata.id in ids[GIVE_UP_TRAILER] for ids in markers),
+        sum(kata.id in ids[HINT_TRAILER] for _, ids in markers),
+        [commit.sha for commit, ids in markers if kata.id in ids[GIVE_UP_TRAILER]],
     )
+
+
+def scan_reasons(repo: Repo, kata: Kata, base: str, commits: list[str]) -> list[str]:
+    """Unranked reasons from the scan of the kata's files at ``commits`` (what the change
+    from ``base`` added) and from their source text: what ``kata grade`` reports and
+    ``kata publish`` recomputes."""
+    paths = kata_paths(kata)
+    before = files_at(repo, paths, base)
+    checked = {sha: files_at(repo, paths, sha) for sha in dict.fromkeys(commits)}
+    findings = sorted(
+        {
+            finding
+            for files in checked.values()
+            for name, text in files.items()
+            if text is not None
+            for finding in scan.new_findings(before[name] or "", text, paths[name])
+        },
+        key=lambda f: (f.path, f.line, f.rule),
+    )
+    reasons = [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
+    reasons += [
+        problem
+        for files in checked.values()
+        for name, text in files.items()
+        if text is not None
+        for problem in scan.source_text_problems(text, paths[name])
+    ]
+    return list(dict.fromkeys(reasons))

@@ -118,10 +118,6 @@ class Repo:
                 found.append((Commit(sha, int(time), subject), ids))
         return found
 
-    def find_start(self, head: str, kata_id: str) -> Commit | None:
-        """The newest commit reachable from ``head`` whose trailer is ``Kata-Start: <id>``."""
-        return next((c for c, ids in self.markers([head]) if kata_id in ids[START_TRAILER]), None)
-
     def marker_commit(self, message: str) -> str:
         """Commit ``message`` on top of HEAD with HEAD's tree: whatever is staged or
         modified stays out of it and stays where it is."""

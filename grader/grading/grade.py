@@ -14,19 +14,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
-from grader.grading import attempt, diffsize, scan, timeouts
+from grader.grading import attempt, diffsize, sealed, timeouts
 from grader.grading.boundary import LOAD_ERROR_ID, default_isolation
 from grader.grading.gitdata import Commit, Repo
 from grader.grading.sandbox import Sandbox, SandboxRun
+from grader.grading.scan import source_text_problems
+
+__all__ = ["GradeUsageError", "Limits", "grade", "hidden_paths", "source_text_problems"]
 
 SCHEMA_VERSION = 1
+NEGATIVE_TIME_NOTE = (
+    "time to green not measured: the green commit is dated before the start marker "
+    "(commit times are set by the committer's clock)"
+)
 MAX_STATES = 50  # distinct versions of a kata's files graded in one range
 _PYTEST_EXIT = {
     2: ": interrupted",
@@ -198,7 +204,12 @@ class _KataGrader:
         self.holdout = sorted((kata.private_dir / "holdout").glob("test_*.py"))
         self.expected = _expected_tests(kata, self.holdout)
         self.snapshot = _snapshot(kata, self.holdout)
-        self.reference_size = diffsize.reference_size(kata, tmp)
+        self.sealed = sealed.is_sealed(kata)
+        self.reference_size = (
+            sealed.public_numbers(kata).get("reference_total")
+            if self.sealed
+            else diffsize.reference_size(kata, tmp)
+        )
         self.cache: dict[str, Evaluation] = {}
         self.started = time.monotonic()
 
@@ -241,9 +252,15 @@ class _KataGrader:
 
     def grade(self, fork_point: str, head: Commit, protected: list[str]) -> dict:
         kata, repo = self.kata, self.repo
-        start = repo.find_start(head.sha, kata.id)
-        origin = start.sha if start else fork_point
-        notes = []
+        clock = attempt.clock(repo, kata, fork_point, head.sha)
+        start = clock.start
+        origin = start.sha if start else fork_point  # the first green is looked for after it
+        notes = clock.notes(kata.id)
+        if self.sealed:
+            notes.append(
+                "hidden tests pending: this cohort's hidden tests are sealed "
+                f"({sealed.ARCHIVE}); the publish workflow runs them, with the key"
+            )
         if start is None:
             notes.append(
                 f"no `Kata-Start: {kata.id}` commit before head: time-to-green is not measured "
@@ -271,21 +288,9 @@ class _KataGrader:
                     green = commit
                     break
             green = green or head
-        before = self.files_at(origin)
-        after = self.files_at((green or head).sha)
-        measures = attempt.measure(repo, kata, origin, (green or head).sha)
+        before = self.files_at(fork_point)  # measured from base, never from the marker
+        measures = attempt.measure(repo, kata, fork_point, (green or head).sha)
         head_files = self.files_at(head.sha)
-        checked = {head.sha: head_files, (green or head).sha: after}
-        findings = sorted(
-            {
-                finding
-                for files in checked.values()
-                for name, text in files.items()
-                if text is not None
-                for finding in scan.new_findings(before[name] or "", text, self.paths[name])
-            },
-            key=lambda f: (f.path, f.line, f.rule),
-        )
         lint = diffsize.new_lint_violations(
             attempt.texts(before, self.paths), attempt.texts(head_files, self.paths)
         )
@@ -293,17 +298,14 @@ class _KataGrader:
             f"changed {path}: only {', '.join(self.paths.values())} may change"
             for path in protected
         ]
-        reasons += [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
-        reasons += [
-            problem
-            for files in checked.values()
-            for name, text in files.items()
-            if text is not None
-            for problem in source_text_problems(text, self.paths[name])
-        ]
+        reasons += clock.reasons(kata.id)
+        reasons += attempt.scan_reasons(repo, kata, fork_point, [head.sha, (green or head).sha])
         if measures.gave_up:
             reasons.append("gave up: the reference fix was shown (`kata solution --give-up`)")
         time_to_green = green.time - start.time if green and start else None
+        if time_to_green is not None and time_to_green < 0:
+            notes.append(NEGATIVE_TIME_NOTE)
+            time_to_green = None
         return {
             "id": kata.id,
             "status": final.status,
@@ -328,6 +330,7 @@ class _KataGrader:
             "lint": [
                 {"path": v.path, "line": v.line, "code": v.code, "message": v.message} for v in lint
             ],
+            "hidden_tests": "pending" if self.sealed else "ran",
         }
 
 
@@ -339,8 +342,13 @@ def grade(
     *,
     sandbox: Sandbox | None = None,
     limits: Limits | None = None,
+    private: Path | None = None,
 ) -> dict:
-    """The report for ``base_ref..head_ref`` (see ``grader/schemas/report.schema.json``)."""
+    """The report for ``base_ref..head_ref`` (see ``grader/schemas/report.schema.json``).
+
+    ``private``: a trusted folder of private material (a cohort's, unsealed by the publish
+    workflow with the key) used instead of the base's, which a sealed cohort does not
+    hold in plaintext."""
     from grader.grading.gitdata import GitError
 
     limits = limits or Limits()
@@ -351,7 +359,15 @@ def grade(
     fork_point = repo.merge_base(base, head.sha)
     with tempfile.TemporaryDirectory(prefix="kata-grade-") as tmp:
         trusted = Path(tmp) / "base"
-        repo.export(base, ["katas", "grader/private"], trusted)
+        sealed_dir = sealed.SEALED_DIR.as_posix()
+        parts = ["katas", "grader/private"]
+        parts += [sealed_dir] if str(repo.git("ls-tree", base, sealed_dir)).strip() else []
+        repo.export(base, parts, trusted)
+        if private is not None:
+            import shutil
+
+            shutil.copytree(private, trusted / "grader" / "private", dirs_exist_ok=True)
+            shutil.rmtree(trusted / sealed_dir, ignore_errors=True)
         katas = {kata.id: kata for kata in load_catalogue(trusted)}
         changed = repo.changed_paths(fork_point, head.sha)
         if kata_ids:
@@ -412,34 +428,3 @@ def hidden_paths() -> tuple[Path, ...]:
     """What a fully isolated subject must not see even where others may read it: the
     private material of the grader it runs under."""
     return (Path(__file__).resolve().parents[1] / "private",)
-
-
-_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-
-
-def source_text_problems(text_or_bytes: str | bytes, path: str) -> list[str]:
-    """An editable file must be UTF-8 and declare no other encoding: the interpreter would
-    otherwise run text that the scan and the diff size never read."""
-    data = (
-        text_or_bytes.encode("utf-8", "surrogateescape")
-        if isinstance(text_or_bytes, str)
-        else text_or_bytes
-    )
-    problems = []
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problems.append(f"{path} is not UTF-8 (byte {exc.start}): save it as UTF-8")
-    for line in data.splitlines()[:2]:
-        match = _CODING.match(line)
-        if match and match.group(1).decode("ascii", "replace").lower().replace("_", "-") not in (
-            "utf-8",
-            "utf8",
-        ):
-            declared = match.group(1).decode("ascii", "replace")
-            problems.append(
-                f"{path} declares the source encoding {declared!r}: "
-                "editable files must be UTF-8 with no other encoding declaration"
-            )
-            break
-    return problems

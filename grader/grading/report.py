@@ -72,15 +72,36 @@ def read_report(path: Path) -> dict:
     return data
 
 
+# Characters that change how text reads without being seen: bidirectional controls (the
+# "Trojan Source" family), zero-width characters, the soft hyphen and the tag characters.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+
+
+def visible(text: str) -> str:
+    """``text`` with each invisible or direction-changing character shown as ``U+XXXX``."""
+    return _INVISIBLE.sub(lambda m: f"U+{ord(m.group()):04X}", text)
+
+
 def escape_text(text: str) -> str:
-    """Inline text safe for a markdown table cell: no HTML, links, mentions or pipes."""
+    """Inline text safe for a markdown table cell: no HTML, links (GitHub's autolinks of
+    ``www.``, ``scheme://``, ``mailto:`` and e-mail addresses included), mentions, pipes or
+    invisible characters."""
+    text = visible(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"([\\`*_{}\[\]()#+!|~@])", r"\\\1", text)
+    text = re.sub(r"(?i)(www)\.", r"\1&#46;", text)  # an entity splits what autolinks match
+    text = re.sub(r":(?=//)", "&#58;", text)
+    text = re.sub(r"(?i)\b(mailto|xmpp):", r"\1&#58;", text)
+    text = text.replace("\\@", "\\@<!-- -->")  # e-mail autolinks see through entities
     return " ".join(text.split())
 
 
 def code_block(text: str) -> str:
-    """A fenced block that the text cannot close early."""
+    """A fenced block that the text cannot close early (invisible characters shown)."""
+    text = visible(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"
@@ -133,6 +154,28 @@ def markdown(report: dict) -> str:
         "diff counts whitespace-insensitive lines and Python tokens."
     )
     return "\n".join(lines) + "\n"
+
+
+def log_safe(text: str) -> str:
+    """``text`` as one log line that the Actions runner never takes for a command: ``%``,
+    CR and LF escaped as in a command's data, then `no_command`."""
+    return no_command(_escape_data(text))
+
+
+def no_command(line: str) -> str:
+    """A line the runner never parses as a command: it takes ``::cmd::`` at the start of a
+    line (after leading whitespace) and the legacy ``##[cmd]`` anywhere in it."""
+    line = line.replace("##[", "#%23[")
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        line = line[: len(line) - len(stripped)] + "%3A" + stripped[1:]
+    return line
+
+
+def command_safe(text: str) -> str:
+    """Every line of ``text`` made safe with `no_command` (CR counts as a line break)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(no_command(line) for line in lines)
 
 
 def _escape_data(text: str) -> str:

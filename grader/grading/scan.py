@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -326,3 +327,34 @@ def new_findings(before: str, after: str, path: str) -> list[Finding]:
         if not all(n in unchanged for n in range(finding.line, end + 1))
         or (unchanged[finding.line], finding.rule) not in had
     ]
+
+
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def source_text_problems(text_or_bytes: str | bytes, path: str) -> list[str]:
+    """An editable file must be UTF-8 and declare no other encoding: the interpreter would
+    otherwise run text that the scan and the diff size never read."""
+    data = (
+        text_or_bytes.encode("utf-8", "surrogateescape")
+        if isinstance(text_or_bytes, str)
+        else text_or_bytes
+    )
+    problems = []
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path} is not UTF-8 (byte {exc.start}): save it as UTF-8")
+    for line in data.splitlines()[:2]:
+        match = _CODING.match(line)
+        if match and match.group(1).decode("ascii", "replace").lower().replace("_", "-") not in (
+            "utf-8",
+            "utf8",
+        ):
+            declared = match.group(1).decode("ascii", "replace")
+            problems.append(
+                f"{path} declares the source encoding {declared!r}: "
+                "editable files must be UTF-8 with no other encoding declaration"
+            )
+            break
+    return problems

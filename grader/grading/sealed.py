@@ -1,0 +1,148 @@
+"""Cohort mode: the answers out of the repository.
+
+In a cohort's shared upstream, every candidate can read ``grader/private/``: the reference
+fixes, the decoys, the hidden tests and the hints.  ``seal`` encrypts them into one file,
+``grader/sealed/private.age`` (age, X25519: the ``pyrage`` bindings), and removes the
+plaintext; what stays public is what is no answer: the seal of each kata's files
+(``pristine.json``), the reference timings, and ``grader/sealed/public.json`` with the
+numbers the grader shows (the reference fix's size, the hint count).  ``unseal`` needs the
+key (an Actions secret of the cohort, ``KATA_COHORT_KEY``) and writes the material back;
+only a trusted job that runs the candidate's code isolated ever holds it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+import tempfile
+from pathlib import Path
+
+from grader.catalogue.katas import Kata
+
+KEY_ENV = "KATA_COHORT_KEY"
+SEALED_DIR = Path("grader") / "sealed"
+ARCHIVE = SEALED_DIR / "private.age"
+PUBLIC = SEALED_DIR / "public.json"
+# the answers, relative to grader/private/<id>/: everything but the seal and the timings
+SECRET = re.compile(
+    r"^(reference\.patch|hints\.toml|decoys/[\w.-]+\.patch|alternatives/[\w.-]+\.patch|"
+    r"holdout/test_[\w.-]+\.py)$"
+)
+MAX_ARCHIVE_BYTES = 20_000_000
+
+
+class SealError(Exception):
+    """The sealed material cannot be written or opened; the message says why."""
+
+
+def is_sealed(kata: Kata) -> bool:
+    """Whether the kata's answers are sealed here (and not unsealed)."""
+    return (kata.root / ARCHIVE).is_file() and not (kata.private_dir / "reference.patch").exists()
+
+
+def public_numbers(kata: Kata) -> dict:
+    """What the sealed catalogue keeps public about ``kata`` ({} when nothing is sealed)."""
+    try:
+        data = json.loads((kata.root / PUBLIC).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    numbers = data.get("katas", {}).get(kata.id, {})
+    return numbers if isinstance(numbers, dict) else {}
+
+
+def _secret_files(kata: Kata) -> list[Path]:
+    return sorted(
+        path
+        for path in kata.private_dir.rglob("*")
+        if path.is_file() and SECRET.match(path.relative_to(kata.private_dir).as_posix())
+    )
+
+
+def seal(root: Path, catalogue: list[Kata], recipient: str | None = None) -> tuple[str, str]:
+    """Encrypt every kata's answers into ``root/grader/sealed/private.age`` and remove the
+    plaintext.  Returns (the new key, or "" when ``recipient`` was given; the recipient)."""
+    import pyrage
+
+    from grader.grading import diffsize
+
+    identity = None
+    if recipient is None:
+        identity = pyrage.x25519.Identity.generate()
+        recipient = str(identity.to_public())
+    try:
+        to = pyrage.x25519.Recipient.from_str(recipient)
+    except Exception as exc:  # pyrage raises its own error types
+        raise SealError(
+            f"recipient {recipient[:80]!r} is not an age X25519 recipient: {exc}"
+        ) from None
+    numbers, files = {}, []
+    with tempfile.TemporaryDirectory(prefix="kata-seal-") as tmp:
+        for kata in catalogue:
+            secret = _secret_files(kata)
+            if not (kata.private_dir / "reference.patch").is_file():
+                raise SealError(f"{kata.id}: no reference.patch here: already sealed?")
+            numbers[kata.id] = {
+                "reference_total": diffsize.reference_size(kata, Path(tmp)),
+                "hint_count": kata.hint_count,
+            }
+            files += [
+                (f"{kata.id}/{p.relative_to(kata.private_dir).as_posix()}", p) for p in secret
+            ]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, path in files:
+            data = path.read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    (root / SEALED_DIR).mkdir(parents=True, exist_ok=True)
+    (root / ARCHIVE).write_bytes(pyrage.encrypt(buffer.getvalue(), [to]))
+    (root / PUBLIC).write_text(
+        json.dumps({"recipient": recipient, "katas": numbers}, indent=2, sort_keys=True) + "\n"
+    )
+    for _, path in files:
+        path.unlink()
+    for kata in catalogue:  # emptied folders (decoys/, holdout/, ...) go too
+        for folder in sorted(kata.private_dir.rglob("*"), reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+    return (str(identity) if identity else ""), recipient
+
+
+def unseal(root: Path, catalogue: list[Kata], key: str) -> list[str]:
+    """Decrypt ``root/grader/sealed/private.age`` with ``key`` and write the answers back
+    into ``grader/private/``; the repository paths written.  Only the expected files of
+    known katas are written, nothing else the archive might hold."""
+    import pyrage
+
+    path = root / ARCHIVE
+    if not path.is_file():
+        raise SealError(f"{ARCHIVE}: missing: this catalogue is not sealed")
+    if path.stat().st_size > MAX_ARCHIVE_BYTES:
+        raise SealError(f"{ARCHIVE}: larger than {MAX_ARCHIVE_BYTES} bytes")
+    try:
+        identity = pyrage.x25519.Identity.from_str(key.strip())
+        data = pyrage.decrypt(path.read_bytes(), [identity])
+    except Exception:  # a malformed key or the wrong one: the same answer, no detail
+        raise SealError(
+            f"the key in ${KEY_ENV} does not open {ARCHIVE}: is it the cohort's key?"
+        ) from None
+    ids = {kata.id: kata for kata in catalogue}
+    written = []
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        members = archive.getmembers()
+        for member in members:
+            kata_id, _, rest = member.name.partition("/")
+            if not (member.isfile() and kata_id in ids and SECRET.match(rest)):
+                raise SealError(f"{ARCHIVE}: unexpected entry {member.name[:100]!r}")
+        for member in members:
+            kata_id, _, rest = member.name.partition("/")
+            target = ids[kata_id].private_dir / rest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            extracted = archive.extractfile(member)
+            assert extracted is not None  # a regular file, checked above
+            target.write_bytes(extracted.read())
+            written.append(f"grader/private/{member.name}")
+    return written

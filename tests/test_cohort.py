@@ -1,0 +1,152 @@
+"""Cohort mode: the answers (reference fixes, decoys, hidden tests, hints) sealed into one
+encrypted file; grading without the key marks the hidden tests pending, and publish does
+not rank a result whose hidden tests did not run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, attempt_repo, git, run_kata
+
+from grader.catalogue.katas import load_catalogue
+
+T0 = 1_700_000_000
+MODULE = "katas/good/good_stats.py"
+PRIVATE = Path("grader/private/good")
+SECRET_FILES = ("reference.patch", "hints.toml", "decoys/tuned.patch", "holdout")
+
+
+def sealed_repo(root: Path) -> tuple[Path, str]:
+    """An attempt repository whose template was sealed; returns (root, key)."""
+    attempt_repo(root, template_at=T0 - 1000)
+    git(root, "checkout", "-q", "main")
+    done = run_kata(root, "cohort", "seal")
+    assert done.returncode == 0, done.stderr
+    key = next(w for w in done.stdout.split() if w.startswith("AGE-SECRET-KEY-"))
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "seal the cohort", when=T0 - 900)
+    git(root, "checkout", "-q", "attempt")
+    git(root, "rebase", "-q", "main")
+    return root, key
+
+
+@pytest.fixture
+def cohort(tmp_path) -> tuple[Path, str]:
+    return sealed_repo(tmp_path / "repo")
+
+
+def test_seal_leaves_no_answer_in_the_repository_and_says_what_to_do(tmp_path):
+    root = attempt_repo(tmp_path / "repo")
+    git(root, "checkout", "-q", "main")
+    done = run_kata(root, "cohort", "seal")
+    assert done.returncode == 0, done.stderr
+    for name in SECRET_FILES:
+        assert not (root / PRIVATE / name).exists(), name
+    assert (root / PRIVATE / "pristine.json").is_file()  # not an answer: stays
+    assert (root / "grader/sealed/private.age").is_file()
+    public = json.loads((root / "grader/sealed/public.json").read_text())
+    assert public["katas"]["good"] == {"reference_total": 2, "hint_count": 1}
+    assert public["recipient"].startswith("age1")
+    assert "KATA_COHORT_KEY" in done.stdout  # the secret to set
+    assert "Count the values." not in "".join(
+        p.read_text(errors="replace")
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    )
+
+
+def test_unseal_with_the_key_restores_the_private_material(cohort):
+    root, key = cohort
+    done = run_kata(root, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
+    assert done.returncode == 0, done.stderr
+    assert (root / PRIVATE / "reference.patch").read_text().startswith("Fix:")
+    assert (root / PRIVATE / "hints.toml").read_text() == 'hints = ["Count the values."]\n'
+    (kata,) = load_catalogue(root)
+    assert kata.hints == ("Count the values.",)
+
+
+def test_unseal_with_a_wrong_key_is_refused_and_writes_nothing(cohort):
+    import pyrage
+
+    root, _ = cohort
+    wrong = str(pyrage.x25519.Identity.generate())
+    done = run_kata(root, "cohort", "unseal", env={"KATA_COHORT_KEY": wrong})
+    assert done.returncode == 1
+    assert "does not open grader/sealed/private.age" in done.stderr
+    assert not (root / PRIVATE / "reference.patch").exists()
+    missing = run_kata(root, "cohort", "unseal", env={"KATA_COHORT_KEY": ""})
+    assert missing.returncode == 2 and "KATA_COHORT_KEY" in missing.stderr
+
+
+def test_without_the_key_grading_marks_the_hidden_tests_pending(cohort):
+    from grader.grading.gitdata import Repo
+    from grader.grading.grade import Limits, grade
+
+    root, _ = cohort
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    (root / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(root, "commit", "-qam", "fix", when=T0 + 60)
+    report = grade(Repo(root), "main", "HEAD", None, limits=Limits(run_timeout_s=60.0))
+    (kata,) = report["katas"]
+    assert kata["status"] == "green"
+    assert kata["hidden_tests"] == "pending"
+    assert not [t for t in kata["tests"] if t["hidden"]]
+    assert kata["diff"]["reference_total"] == 2  # a public number, still
+    assert any("hidden tests pending" in note for note in kata["notes"])
+
+
+# --- publish: a sealed cohort ranks a result only when its hidden tests ran -------------
+
+
+def graded_attempt(root: Path) -> Path:
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    (root / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    git(root, "commit", "-qam", "fix", when=T0 + 60)
+    git(root, "checkout", "-q", "main")
+    return root
+
+
+def cohort_publish(root: Path, report: Path, *extra: str) -> tuple[int, dict]:
+    from grader.cli.main import main
+
+    folder = root.parent / "artifact"
+    folder.mkdir(exist_ok=True)
+    (folder / "pr-number").write_text("5\n")
+    (folder / "outcome").write_text("graded\n")
+    (folder / "report.json").write_text(report.read_text())
+    board = root.parent / "board"
+    head = git(root, "rev-parse", "attempt")
+    code = main(
+        ["publish", "--artifact", str(folder), "--pr", "5", "--user", "alice", "--head-sha", head,
+         "--repo", str(root), "--run-id", "42", "--leaderboard", str(board), *extra]
+    )  # fmt: skip
+    return code, json.loads((board / "results/good/pr5-run42.json").read_text())
+
+
+def kata_grade(root: Path, out: Path, *extra: str, env: dict | None = None):
+    done = run_kata(
+        root, "grade", "--base", "main", "--head", "attempt", "--json", str(out), *extra, env=env
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(out.read_text())
+
+
+def test_a_sealed_cohort_ranks_only_with_its_hidden_tests_run(cohort, tmp_path):
+    root, key = graded_attempt(cohort[0]), cohort[1]
+    visible = tmp_path / "report.json"
+    assert kata_grade(root, visible)["katas"][0]["hidden_tests"] == "pending"
+    code, result = cohort_publish(root, visible)
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    assert any(r.startswith("hidden tests not run") for r in result["unranked_reasons"])
+    # the publish side: a trusted copy unsealed with the key grades the hidden tests
+    trusted = tmp_path / "trusted"
+    git(tmp_path, "clone", "-q", str(root), str(trusted))
+    opened = run_kata(trusted, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
+    assert opened.returncode == 0, opened.stderr
+    hidden = tmp_path / "hidden.json"
+    report = kata_grade(root, hidden, "--private", str(trusted / "grader" / "private"))
+    assert [t["status"] for t in report["katas"][0]["tests"] if t["hidden"]] == ["pass"]
+    code, result = cohort_publish(root, visible, "--hidden-report", str(hidden))
+    assert (code, result["ranked"], result["tests_total"]) == (0, True, 3), result
