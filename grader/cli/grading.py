@@ -100,6 +100,22 @@ def _commit_first(kata_id: str, paths: list[str]) -> str:
     )
 
 
+KATA_COLUMN = 26  # a line of an id ends at a hyphen: 27 wide; the table then fits 80 columns
+
+
+def _broken_at_hyphens(kata_id: str, width: int) -> str:
+    """A long (symptom) id on as many lines as it needs, each ending at a hyphen."""
+    lines = [""]
+    for part in kata_id.split("-"):
+        piece = part if not lines[-1] else f"-{part}"
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines[-1] += "-"
+            lines.append(part)
+        else:
+            lines[-1] += piece
+    return "\n".join(lines)
+
+
 def _print_grade_table(result: dict, safe: Callable[[str], str], out: Console) -> None:
     from rich import box
     from rich.table import Table
@@ -121,7 +137,7 @@ def _print_grade_table(result: dict, safe: Callable[[str], str], out: Console) -
         passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
         style = {"green": "green", "red": "red"}.get(kata["status"], "yellow")
         table.add_row(
-            kata["id"],
+            _broken_at_hyphens(kata["id"], KATA_COLUMN),
             f"[{style}]{kata['status']}[/]",
             f"{passed}/{len(kata['tests'])}",
             format_duration(kata["time_to_green_s"]),

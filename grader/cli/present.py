@@ -116,10 +116,11 @@ def kata_rows(root: Path, katas: list[Kata]) -> list[dict]:
 
 
 def print_kata_table(out, rows: list[dict]) -> None:
-    """The katas as aligned columns, each cell whole on one line: it fits 80 columns (a
-    pipe or a CI log; tests/test_cli.py checks the catalogue still does).  Laid out by
-    hand rather than with rich's Table: importing and measuring that costs ``kata list``
-    a tenth of its time."""
+    """The katas as aligned columns, each cell whole on one line.  When the rows do not fit
+    the width (80 columns in a pipe or a CI log; long symptom ids), the topic becomes a
+    heading above its katas instead of a column (tests/test_cli.py checks the catalogue
+    fits).  Laid out by hand rather than with rich's Table: importing and measuring that
+    costs ``kata list`` a tenth of its time."""
     from grader.grading.report import format_duration
 
     header = ("id", "topic", "level", "budget", "status", "best")
@@ -135,26 +136,27 @@ def print_kata_table(out, rows: list[dict]) -> None:
         for row in rows
     ]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
+    by_topic = sum(widths) + len(widths) - 1 > out.width
+    shown = [i for i in range(len(header)) if not (by_topic and header[i] == "topic")]
 
     def line(values, status_style: str = "") -> str:
-        padded = [escape(v.ljust(w)) for v, w in zip(values, widths, strict=True)]
+        padded = {i: escape(values[i].ljust(widths[i])) for i in shown}
         if status_style:  # the status cell alone is coloured
             padded[4] = f"[{status_style}]{padded[4]}[/]"
-        return " ".join(padded).rstrip()
+        return " ".join(padded[i] for i in shown).rstrip()
 
-    out.print(
-        "\n".join(
-            [
-                f"{len(rows)} katas",
-                f"[bold]{line(header)}[/]",
-                "─" * (sum(widths) + len(widths) - 1),
-                *(
-                    line(v, STATUS_STYLE.get(r["status"], ""))
-                    for r, v in zip(rows, cells, strict=True)
-                ),
-            ]
-        )
-    )
+    lines = [
+        f"{len(rows)} katas",
+        f"[bold]{line(header)}[/]",
+        "─" * (sum(widths[i] for i in shown) + len(shown) - 1),
+    ]
+    topic = None
+    for row, values in zip(rows, cells, strict=True):
+        if by_topic and row["topic"] != topic:
+            topic = row["topic"]
+            lines.append(f"[bold]{escape(topic)}[/]")
+        lines.append(line(values, STATUS_STYLE.get(row["status"], "")))
+    out.print("\n".join(lines))
 
 
 def humanize(test_id: str) -> str:
