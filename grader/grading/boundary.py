@@ -39,6 +39,9 @@ from typing import Any
 from grader.grading import wire
 
 WARM = ("numpy", "torch", "torch.nn", "torch.nn.functional")
+# Building any torch.optim optimizer imports torch._dynamo (about a second): a kata whose
+# modules use torch.optim has its subject import it while it waits, not in a test.
+WARM_OPTIM = ("torch.optim", "torch._dynamo")
 # Full isolation: each subject gets a user and group of its own from this range (no account
 # needed), so killing "every process of the subject's user" never touches another subject.
 SUBJECT_UIDS = range(2_000_000, 2_900_000)
@@ -347,7 +350,8 @@ def warm_for(folder: Path) -> tuple[str, ...]:
     uses = {
         name for name in ("torch", "numpy") if f"import {name}" in text or f"from {name}" in text
     }
-    return tuple(name for name in WARM if name.split(".")[0] in uses)
+    warm = tuple(name for name in WARM if name.split(".")[0] in uses)
+    return warm + WARM_OPTIM if "torch" in uses and "optim" in text else warm
 
 
 # --- the run: one subject per folder of candidate code ------------------------------
