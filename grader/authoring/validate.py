@@ -34,7 +34,8 @@ BUGGY = "buggy"
 MAX_MESSAGE_LINE = 300
 DUMPS = ("tensor(", "array(", "Mismatched elements")
 REFERENCE = "reference"
-ALTERNATIVE = "alternative "  # variant-name prefix; decoy and alternative names may not clash
+DECOY = "decoy"
+ALTERNATIVE = "alternative"
 
 
 @dataclass
@@ -93,7 +94,8 @@ def _run_in_worker(folder: str, profile: str, max_failures: int | None) -> RunRe
 
 @dataclass
 class _Variant:
-    name: str
+    name: str  # as checks name it: "buggy", "reference", a decoy's, "alternative <name>"
+    kind: str  # BUGGY, REFERENCE, DECOY or ALTERNATIVE
     folder: Path
     futures: list[Future] = field(default_factory=list)
 
@@ -118,13 +120,16 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
         or f"{len(private.decoys)} decoys, {len(private.alternatives)} alternatives, "
         f"{len(private.holdout)} holdout",
     )
-    variants = [_Variant(BUGGY, pristine_dir)]
+    variants = [_Variant(BUGGY, BUGGY, pristine_dir)]
     named = [
-        (REFERENCE, private.reference),
-        *sorted(private.decoys.items()),
-        *((ALTERNATIVE + name, patch) for name, patch in sorted(private.alternatives.items())),
+        (REFERENCE, REFERENCE, private.reference),
+        *((name, DECOY, patch) for name, patch in sorted(private.decoys.items())),
+        *(
+            (f"{ALTERNATIVE} {name}", ALTERNATIVE, patch)
+            for name, patch in sorted(private.alternatives.items())
+        ),
     ]
-    for name, patch in named:
+    for name, kind, patch in named:
         if patch is None:
             continue
         folder = workdir / f"variant-{name.replace(' ', '-')}"
@@ -135,7 +140,7 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
         ok = applied.returncode == 0
         result.add(f"{name} patch applies", ok, applied.stderr.strip())
         if ok:
-            variants.append(_Variant(name, folder))
+            variants.append(_Variant(name, kind, folder))
             if name == REFERENCE:
                 result.reference_lines = diffsize.fix_size(pristine_dir, folder, kata.files)
     return variants
@@ -145,7 +150,8 @@ def _first_line(result) -> str:
     return result.message.strip().splitlines()[0] if result and result.message.strip() else ""
 
 
-def _judge(kata: Kata, variant: str, runs: list[RunResult], result: KataValidation) -> None:
+def _judge(kata: Kata, plan: _Variant, runs: list[RunResult], result: KataValidation) -> None:
+    variant = plan.name
     first = runs[0]
     differing = [i + 1 for i, run in enumerate(runs[1:], 1) if run.verdicts() != first.verdicts()]
     if len(runs) > 1:
@@ -157,7 +163,7 @@ def _judge(kata: Kata, variant: str, runs: list[RunResult], result: KataValidati
     if first.collection_errors:
         result.add(f"{variant}: tests collect", False, first.collection_errors[0][:500])
         return
-    if variant == BUGGY:
+    if plan.kind == BUGGY:
         visible = set(kata.test_ids)
         extra = sorted(set(first.results) - visible)
         result.add(
@@ -204,15 +210,15 @@ def _judge(kata: Kata, variant: str, runs: list[RunResult], result: KataValidati
         return
     not_run = [t for t in kata.test_ids if t not in first.results]
     failing = sorted(nodeid for nodeid, r in first.results.items() if r.outcome != "passed")
-    if variant.startswith(ALTERNATIVE):
+    if plan.kind == ALTERNATIVE:
         passed = not failing and not not_run and first.exit_code == 0
-        result.alternatives_passed[variant.removeprefix(ALTERNATIVE)] = passed
+        result.alternatives_passed[variant.removeprefix(f"{ALTERNATIVE} ")] = passed
         result.add(
             f"{variant}: every visible and holdout test passes",
             passed,
             ", ".join(failing + [f"{t} missing" for t in not_run]),
         )
-    elif variant == REFERENCE:
+    elif plan.kind == REFERENCE:
         result.reference_timings = {
             nodeid: max(run.results[nodeid].duration_s for run in runs if nodeid in run.results)
             for nodeid in first.results
@@ -255,9 +261,7 @@ def validate(
             for plan in plans:
                 for variant in plan:
                     # A decoy only has to fail once: one run, stopped at its first failure.
-                    decoy = variant.name not in (BUGGY, REFERENCE) and not (
-                        variant.name.startswith(ALTERNATIVE)
-                    )
+                    decoy = variant.kind == DECOY
                     variant.futures = [
                         pool.submit(
                             _run_in_worker, str(variant.folder), profile, 1 if decoy else None
@@ -266,6 +270,6 @@ def validate(
                     ]
             for kata, result, plan in zip(katas, results, plans, strict=True):
                 for variant in plan:
-                    _judge(kata, variant.name, [f.result() for f in variant.futures], result)
+                    _judge(kata, variant, [f.result() for f in variant.futures], result)
                 result.seconds = time.perf_counter() - started
     return results

@@ -5,8 +5,8 @@ numpy, hypothesis and pytest but never run a torch op (forking after parallel op
 hang).  That process runs pytest and every assertion; it never imports the candidate's
 code, which runs in a subject process of its own (``grader.grading.boundary``) with the
 isolation the grader asks for.  So nothing the candidate's code does can reach this
-process's memory, its pipe or pytest.  Messages on the pipe are JSON (never pickle); the
-child dies with the grader (``PR_SET_PDEATHSIG``), and its subject dies with it.
+process's memory, its pipe or pytest.  Messages on the pipe are JSON bytes, read with
+``json`` only; the child dies with the grader (``PR_SET_PDEATHSIG``), and its subject dies with it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Started by ``grader.grading.boundary`` as ``python -I -m grader.grading.subject``.  Before
 any candidate code exists in it, it isolates itself, then answers calls over one socket
-(``grader.grading.wire`` frames: plain data, never pickle):
+(``grader.grading.wire`` frames: JSON and raw array bytes, nothing else):
 
 * ``full`` isolation (the parent is root, as in CI): a network namespace with no
   interface up (no connection anywhere, 127.0.0.1 included) and a mount namespace in which

@@ -17,7 +17,8 @@ next workers warm up while the candidate reads the verdict.  A worker leads its 
 process group, so cancelling a check (a new save, ``r``, ``q``) kills whatever the
 check started too; its output goes to a log file, never to the watch's terminal.
 
-Messages on the pipe are JSON (never pickle: the worker runs candidate code).
+Messages on the pipe are JSON bytes, decoded with ``json`` only (the worker runs
+candidate code).
 """
 
 from __future__ import annotations
