@@ -1,6 +1,6 @@
 """Time `kata grade` on one commit and on a ten-commit range, beside `kata test`.
 
-    .venv/bin/python bench/bench_grade.py [--runs 3] [--kata causal-mask-future-leak]
+    .venv/bin/python bench/bench_grade.py [--runs 3] [--kata ID]
 
 Builds a throwaway git repository holding this project's catalogue, with two branches:
 `one` (start marker, then the reference fix) and `ten` (start marker, nine red commits,
@@ -71,7 +71,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], expected: int) -> floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--kata", default="causal-mask-future-leak")
+    parser.add_argument("--kata", default="tiny-lm-near-zero-loss-generates-nonsense")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp)

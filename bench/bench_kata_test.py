@@ -49,7 +49,7 @@ def green_copy(kata_id: str, into: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--kata", nargs="*", default=["causal-mask-future-leak"])
+    parser.add_argument("--kata", nargs="*", default=["tiny-lm-near-zero-loss-generates-nonsense"])
     parser.add_argument("--validate", action="store_true", help="also time kata validate")
     parser.add_argument(
         "--dynamo", action="store_true", help="also time the floor plus torch._dynamo's import"

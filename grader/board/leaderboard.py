@@ -56,6 +56,7 @@ from grader.board.ranking import (
     standings,
 )
 from grader.catalogue.katas import TOPICS, Kata
+from grader.catalogue.renames import current_id
 from grader.grading.report import STATUS_MARK, escape_text, loads_strict
 
 __all__ = [
@@ -154,6 +155,12 @@ def parse_result(data: bytes, where: str) -> dict:
     return result
 
 
+def _as_today(result: dict) -> dict:
+    """A result recorded under a renamed kata's old id, read under today's id."""
+    kata = current_id(result["kata"])
+    return result if kata == result["kata"] else {**result, "kata": kata}
+
+
 def load_results(root: Path) -> tuple[list[dict], list[str]]:
     """Every result under ``root/results`` and a problem line for each file skipped.
 
@@ -175,7 +182,7 @@ def load_results(root: Path) -> tuple[list[dict], list[str]]:
                     raise LeaderboardError(f"{name}: not a regular file")
                 with open(entry.path, "rb") as handle:
                     data = handle.read(MAX_RESULT_BYTES + 1)
-                results.append(parse_result(data, name))
+                results.append(_as_today(parse_result(data, name)))
             except LeaderboardError as exc:
                 problems.append(str(exc))
     return results, problems
@@ -717,7 +724,7 @@ def _results_in_tree(
             problems.append(f"{path}: not a regular file")
         else:
             try:
-                results.append(parse_result(contents[path], path))
+                results.append(_as_today(parse_result(contents[path], path)))
             except LeaderboardError as exc:
                 problems.append(str(exc))
     return results, problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 from grader.catalogue.katas import Kata, closest_ids, find_root, kata_ids, load_catalogue, load_kata
@@ -49,8 +50,18 @@ def unknown_kata(wanted: str, ids: list[str]) -> UsageError:
     return UsageError(f"unknown kata {wanted!r}: {hint}`kata list` shows them all")
 
 
+def current_ids(ids: list[str]) -> list[str]:
+    """``ids`` with old (renamed) ids replaced by today's, saying so on stderr."""
+    from grader.catalogue.renames import RENAMED, current_id, renamed_note
+
+    for old in dict.fromkeys(wanted for wanted in ids if wanted in RENAMED):
+        print(renamed_note(old), file=sys.stderr)
+    return [current_id(wanted) for wanted in ids]
+
+
 def pick(katas: list[Kata], ids: list[str]) -> list[Kata]:
     by_id = {kata.id: kata for kata in katas}
+    ids = current_ids(ids)
     for wanted in ids:
         if wanted not in by_id:
             raise unknown_kata(wanted, list(by_id))
@@ -61,6 +72,7 @@ def one_kata(kata_id: str) -> tuple[Path, Kata]:
     """Load just one kata: a problem in another kata's files does not block this one."""
     root = find_root()
     ids = kata_ids(root)
+    [kata_id] = current_ids([kata_id])
     if kata_id not in ids:
         raise unknown_kata(kata_id, ids)
     return root, load_kata(root / "katas" / kata_id)

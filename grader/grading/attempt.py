@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from grader.catalogue.katas import Kata
+from grader.catalogue.renames import current_id
 from grader.grading import diffsize, scan
 from grader.grading.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, START_TRAILER, Commit, Repo
 
@@ -83,7 +84,7 @@ def clock(repo: Repo, kata: Kata, base: str, head: str) -> Clock:
     found = [
         commit
         for commit, ids in reversed(repo.markers(["--topo-order", f"{base}..{head}"]))
-        if kata.id in ids[START_TRAILER]
+        if current_id(kata.id) in ids[START_TRAILER]
     ]
     if not found:
         return Clock(None, [], [])
@@ -119,10 +120,11 @@ def measure(repo: Repo, kata: Kata, origin: str, end: str) -> Measures:
         texts(files_at(repo, paths, origin)), texts(files_at(repo, paths, end))
     )
     markers = list(reversed(repo.markers(["--topo-order", f"{origin}..{end}"])))
+    kata_id = current_id(kata.id)  # the base may predate a rename
     return Measures(
         diff,
-        sum(kata.id in ids[HINT_TRAILER] for _, ids in markers),
-        [commit.sha for commit, ids in markers if kata.id in ids[GIVE_UP_TRAILER]],
+        sum(kata_id in ids[HINT_TRAILER] for _, ids in markers),
+        [commit.sha for commit, ids in markers if kata_id in ids[GIVE_UP_TRAILER]],
     )
 
 

@@ -12,6 +12,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.catalogue.renames import current_id
+
 START_TRAILER = "Kata-Start"
 HINT_TRAILER = "Kata-Hint"  # one marker commit per hint shown
 GIVE_UP_TRAILER = "Kata-Give-Up"  # the reference fix was shown before green
@@ -100,7 +102,7 @@ class Repo:
 
     def markers(self, rev_range: list[str]) -> list[tuple[Commit, dict[str, list[str]]]]:
         """Commits in ``rev_range`` (``git log`` arguments) that carry kata trailers, newest
-        first, each with the kata ids named per trailer key."""
+        first, each with the kata ids (today's, see ``renames``) named per trailer key."""
         keys = (START_TRAILER, HINT_TRAILER, GIVE_UP_TRAILER)
         fields = "%x00".join(f"%(trailers:key={k},valueonly,separator=%x2C)" for k in keys)
         out = str(self.git("log", f"--format=%H%x00%ct%x00%s%x00{fields}%x1e", *rev_range))
@@ -110,8 +112,8 @@ class Repo:
             if len(parts) != 3 + len(keys):
                 continue
             sha, time, subject, *values = parts
-            ids = {
-                k: [v.strip() for v in value.split(",") if v.strip()]
+            ids = {  # an old id of a renamed kata counts for today's id
+                k: [current_id(v.strip()) for v in value.split(",") if v.strip()]
                 for k, value in zip(keys, values, strict=True)
             }
             if any(ids.values()):

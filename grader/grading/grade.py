@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
+from grader.catalogue.renames import current_id
 from grader.grading import attempt, diffsize, sealed, timeouts
 from grader.grading.boundary import LOAD_ERROR_ID, default_isolation
 from grader.grading.gitdata import Commit, Repo
@@ -371,12 +372,14 @@ def grade(
         katas = {kata.id: kata for kata in load_catalogue(trusted)}
         changed = repo.changed_paths(fork_point, head.sha)
         if kata_ids:
-            unknown = [k for k in kata_ids if k not in katas]
+            # old and new ids of a renamed kata both name it, whichever the base has
+            by_today = {current_id(k): kata for k, kata in katas.items()}
+            unknown = [k for k in kata_ids if current_id(k) not in by_today]
             if unknown:
                 raise GradeUsageError(
                     f"unknown kata {unknown[0]!r} at base {base[:12]}: `kata list` shows the ids"
                 )
-            picked = [katas[k] for k in kata_ids]
+            picked = list({current_id(k): by_today[current_id(k)] for k in kata_ids}.values())
         else:
             picked = [
                 k for k in katas.values() if any(p.startswith(f"katas/{k.id}/") for p in changed)

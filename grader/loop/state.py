@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader.catalogue.renames import RENAMED
 from grader.usage import UsageError
 
 STATE_DIR = ".kata"
@@ -35,7 +36,11 @@ def load(root: Path) -> dict:
         data = json.loads(state_path(root).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {"katas": {}}
-    return data if isinstance(data.get("katas"), dict) else {"katas": {}}
+    if not isinstance(data.get("katas"), dict):
+        return {"katas": {}}
+    for old in [k for k in data["katas"] if k in RENAMED]:  # kept under a renamed kata's old id
+        data["katas"].setdefault(RENAMED[old], data["katas"].pop(old))
+    return data
 
 
 def save(root: Path, data: dict) -> None:
