@@ -91,6 +91,16 @@ LIBRARY_MEAN = (
 )
 TUNED_DECOY = "    return sum(values) / 4"  # passes the visible test, not the holdout
 WRONG_DECOY = "    return sum(values) / (len(values) + 1)"
+HALVED_DECOY = "    return sum(values) / len(values) / 2"
+QUESTIONS_TOML = """\
+[[questions]]
+question = "Why were the averages too big?"
+answer = "The sum was divided by one less than the count."
+
+[[questions]]
+question = "What test would have caught it?"
+answer = "The mean of a constant list is that constant."
+"""
 OLD_LINE = "    return sum(values) / (len(values) - 1)"
 
 
@@ -122,12 +132,15 @@ def write_kata(
     (private / "reference.patch").write_text(
         patch_text("Fix", module, buggy_module, bug_line, REFERENCE)
     )
-    decoys = decoys if decoys is not None else {"tuned": TUNED_DECOY, "plus-one": WRONG_DECOY}
+    if decoys is None:
+        decoys = {"tuned": TUNED_DECOY, "plus-one": WRONG_DECOY, "halved": HALVED_DECOY}
+    if alternatives is None:
+        alternatives = {"library": LIBRARY_MEAN}
     for name, line in decoys.items():
         (private / "decoys" / f"{name}.patch").write_text(
             patch_text("Decoy", module, buggy_module, bug_line, line)
         )
-    for name, line in (alternatives or {}).items():
+    for name, line in alternatives.items():
         (private / "alternatives").mkdir(exist_ok=True)
         (private / "alternatives" / f"{name}.patch").write_text(
             patch_text("Alternative", module, buggy_module, bug_line, line)
@@ -136,6 +149,7 @@ def write_kata(
         HOLDOUT_TESTS.format(module=module)
     )
     (private / "hints.toml").write_text('hints = ["Count the values."]\n')
+    (private / "questions.toml").write_text(QUESTIONS_TOML)
     return folder
 
 

@@ -178,3 +178,11 @@ def test_without_the_private_hints_the_count_stays_and_the_texts_are_unavailable
     (kata.parent.parent / "grader" / "private" / "good" / "hints.toml").unlink()
     loaded = load_kata(kata)
     assert (loaded.hint_count, loaded.hints) == (1, ())
+
+
+def test_a_kata_found_valid_is_checked_again_when_its_private_hints_change(kata):
+    (kata.parent.parent / ".git").mkdir()  # where the digests of valid katas are kept
+    load_kata(kata)  # valid: remembered
+    hints = kata.parent.parent / "grader" / "private" / "good" / "hints.toml"
+    hints.write_text('hints = ["Count the values.", "Divide by the count."]\n')
+    assert any("hint_count" in p and "hints.toml" in p for p in problems_of(kata))

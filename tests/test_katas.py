@@ -28,10 +28,13 @@ def validations() -> dict[str, KataValidation]:
     return {result.kata_id: result for result in validate(KATAS, repeat=2)}
 
 
-def test_the_catalogue_covers_every_topic():
-    assert len(KATAS) >= 12, f"only {len(KATAS)} katas"
-    missing = set(TOPICS) - {kata.topic for kata in KATAS}
-    assert not missing, f"no kata for topics {sorted(missing)}"
+def test_the_catalogue_covers_every_topic_at_every_level():
+    assert len(KATAS) >= 28, f"only {len(KATAS)} katas"
+    per_topic = {topic: sum(kata.topic == topic for kata in KATAS) for topic in TOPICS}
+    thin = {topic: n for topic, n in per_topic.items() if n < 4}
+    assert not thin, f"topics with fewer than four katas: {thin}"
+    level_3 = sum(kata.difficulty == 3 for kata in KATAS)
+    assert 3 * level_3 >= len(KATAS), f"{level_3} of {len(KATAS)} katas at level 3"
 
 
 @pytest.mark.parametrize("kata_id", sorted(BY_ID))
@@ -41,7 +44,8 @@ def test_kata_is_valid(kata_id, validations):
     assert not failed, "\n".join(failed)
     assert result.notes == [], result.notes
     assert result.reference_lines is not None and result.reference_lines >= 1
-    assert len(result.decoys_caught_by) >= 2
+    assert len(result.decoys_caught_by) >= 3
+    assert len(result.alternatives_passed) >= 1 and all(result.alternatives_passed.values())
 
 
 @pytest.mark.parametrize("kata_id", sorted(BY_ID))

@@ -97,9 +97,18 @@ def test_first_green_reports_time_diff_and_commit_prompt_once(repo):
     assert "your change: 2 lines / 4 tokens; reference fix: 2 lines" in green.stdout
     assert f'commit it: git commit -m "Fix good" {repo / MODULE}' in green.stdout
 
+    # then what the interviewer asks next, the answers only on request
+    assert "follow-up questions" in green.stdout
+    assert "  1. Why were the averages too big?\n  2. What test would have caught it?" in (
+        green.stdout
+    )
+    assert "divided by one less" not in green.stdout
+    assert "model answers: kata questions good --answers" in green.stdout
+
     again = kata(repo, "test")
     assert again.returncode == 0
     assert "time since" not in again.stdout and "commit it" not in again.stdout
+    assert "follow-up" not in again.stdout
     row = listed(repo)["good"]
     assert (row["status"], isinstance(row["best_s"], int)) == ("green", True)
 
@@ -162,6 +171,46 @@ def test_solution_when_green_is_free(repo):
     assert shown.returncode == 0
     assert "Root cause" in shown.stdout and "gave up" not in shown.stdout
     assert trailers(repo)[0] == "Start kata good|Kata-Start: good"
+    assert "1. Why were the averages too big?" in shown.stdout
+
+
+def test_follow_up_questions_come_after_the_fix_and_answers_on_request(repo):
+    assert kata(repo, "start", "good").returncode == 0
+    refused = kata(repo, "questions")
+    assert refused.returncode == 2
+    assert "good is not green yet" in refused.stderr and "name the bug" in refused.stderr
+    assert "Why were" not in refused.stdout
+
+    fix(repo)
+    assert kata(repo, "test").returncode == 0
+    asked = kata(repo, "questions")
+    assert asked.returncode == 0, asked.stderr
+    assert "1. Why were the averages too big?" in asked.stdout
+    assert "divided by one less" not in asked.stdout
+    answered = kata(repo, "questions", "good", "--answers")
+    assert answered.returncode == 0, answered.stderr
+    assert "  1. Why were the averages too big?\n     The sum was divided by one less" in (
+        answered.stdout
+    )
+    assert "2. What test would have caught it?\n     The mean of a constant list" in (
+        answered.stdout
+    )
+
+
+def test_follow_up_questions_after_giving_up_and_when_sealed(repo):
+    assert kata(repo, "start", "good").returncode == 0
+    assert kata(repo, "solution", "good", "--give-up").returncode == 0
+    assert kata(repo, "questions", "good").returncode == 0
+
+    # a cohort's copy: the answers are sealed away, and the command says so
+    private = repo / "grader" / "private" / "good"
+    (private / "questions.toml").unlink()
+    (private / "reference.patch").unlink()
+    (repo / "grader" / "sealed").mkdir()
+    (repo / "grader" / "sealed" / "private.age").write_bytes(b"sealed")
+    sealed = kata(repo, "questions", "good")
+    assert sealed.returncode == 2
+    assert "sealed in this cohort (grader/sealed/private.age)" in sealed.stderr
 
 
 # --- reset -----------------------------------------------------------------------------

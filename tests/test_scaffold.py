@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from kata_factory import git, run_kata, write_kata
+from kata_factory import QUESTIONS_TOML, git, run_kata, write_kata
 
 from grader.authoring import scaffold
 from grader.catalogue.katas import load_catalogue
@@ -97,8 +97,12 @@ def test_validate_fails_the_untouched_scaffold_on_its_placeholders_only(repo):
         "FAIL reference patch applies",
         "FAIL tuned-to-the-brief patch applies",
         "FAIL treats-the-symptom patch applies",
+        "FAIL right-idea-off-by-one patch applies",
+        "FAIL alternative library-equivalent patch applies",
+        "FAIL private material",  # the follow-up questions are still TODOs
         "FAIL buggy",  # the placeholder module raises NotImplementedError
     }
+    assert "questions.toml: question 1: still a TODO from `kata new`" in result.stdout
     assert "NotImplementedError" in result.stdout
 
 
@@ -122,16 +126,19 @@ def test_the_documented_workflow_makes_the_scaffold_valid(repo):
         private / "reference.patch": "x.clone()",
         private / "decoys" / "tuned-to-the-brief.patch": "x * 1.00001",
         private / "decoys" / "treats-the-symptom.patch": "x.clamp(-1e3, 1e3) * 0.9999",
+        private / "decoys" / "right-idea-off-by-one.patch": "x + 1e-3",
+        private / "alternatives" / "library-equivalent.patch": "x * 1.0",
     }
     for patch, fix in fixes.items():
         _replace(module, "x * 1.0001", fix)
         with patch.open("a") as handle:
             handle.write(git(repo, "diff", f"--relative=katas/{NEW_ID}") + "\n")
         git(repo, "checkout", "--", str(module))
+    (private / "questions.toml").write_text(QUESTIONS_TOML)
     assert kata(repo, "seal", NEW_ID).returncode == 0
     result = kata(repo, "validate", NEW_ID, "--jobs", "1", "-v")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "decoys caught: 2/2" in result.stdout
+    assert "decoys caught: 3/3" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kata_factory import LIBRARY_MEAN, REFERENCE, WRONG_DECOY, git, write_kata
+from kata_factory import (
+    HALVED_DECOY,
+    LIBRARY_MEAN,
+    QUESTIONS_TOML,
+    REFERENCE,
+    WRONG_DECOY,
+    git,
+    write_kata,
+)
 
 from grader.authoring.validate import KataValidation, validate
+from grader.catalogue import questions
 from grader.catalogue.katas import CatalogueError, load_catalogue
 from grader.catalogue.pristine import write_seal
 
@@ -29,7 +38,12 @@ def outcomes(tmp_path_factory) -> dict[str, KataValidation]:
     root = tmp_path_factory.mktemp("repo")
     write_kata(root, "good", "good_stats", alternatives={"library": LIBRARY_MEAN})
     write_kata(root, "rejected", "rejected_stats", alternatives={"off-by-one": WRONG_DECOY})
-    write_kata(root, "missed-decoy", "missed_stats", decoys={"same": REFERENCE, "p": WRONG_DECOY})
+    write_kata(
+        root,
+        "missed-decoy",
+        "missed_stats",
+        decoys={"same": REFERENCE, "p": WRONG_DECOY, "h": HALVED_DECOY},
+    )
     write_kata(root, "loud", "loud_stats", bug_line="    return sum(values) / values.count(None)")
     flaky = FLAKY_BUG.replace("MARKER_FOLDER", repr(str(root)))
     write_kata(root, "flaky", "flaky_stats", bug_line=flaky)
@@ -46,6 +60,7 @@ def test_a_fair_kata_is_valid_and_its_fix_size_recorded(outcomes):
     assert failed_checks(good) == []
     assert good.reference_lines == 2
     assert good.decoys_caught_by == {  # a decoy run stops at its first failing test
+        "halved": ["test_good_stats.py::test_mean_of_four"],
         "plus-one": ["test_good_stats.py::test_mean_of_four"],
         "tuned": ["test_good_stats_holdout.py::test_mean_of_other_lengths"],
     }
@@ -112,14 +127,38 @@ def test_a_changed_kata_whose_sealed_version_is_lost_is_reported(tmp_path):
 
 
 def test_missing_private_material_is_named(tmp_path):
-    write_kata(tmp_path, "good", "good_stats", decoys={"only-one": WRONG_DECOY})
+    write_kata(tmp_path, "good", "good_stats", decoys={"only-one": WRONG_DECOY}, alternatives={})
     private = tmp_path / "grader" / "private" / "good"
     for holdout in (private / "holdout").iterdir():
         holdout.unlink()
+    (private / "questions.toml").unlink()
 
     (result,) = validate(load_catalogue(tmp_path), repeat=1, jobs=1, preload=())
 
     (material,) = [c for c in result.checks if c.name == "private material"]
     assert not material.ok
-    assert "1 decoy patches, need 2" in material.detail
+    assert "1 decoy patches, need 3" in material.detail
+    assert "0 alternative patches, need 1" in material.detail
+    assert f"{private / 'questions.toml'}: missing" in material.detail
     assert f"{Path(private / 'holdout')}: no test_*.py holdout tests" in material.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[[questions]]\nquestion = "Why?"\nanswer = "Because."\n', "1 questions; write 2 to 3"),
+        (
+            '[[questions]]\nquestion = "Why?"\nanswer = "  "\n' * 2,
+            "question 1: needs a non-empty `question` and `answer`",
+        ),
+        ('questions = "Why?"\n', "expected [[questions]] tables"),
+        ("[[questions]\n", "not valid TOML"),
+    ],
+)
+def test_follow_up_questions_must_be_two_or_three_with_answers(tmp_path, text, problem):
+    (tmp_path / "questions.toml").write_text(text)
+    (found,) = questions.problems(tmp_path)
+    assert found.startswith(f"{tmp_path / 'questions.toml'}: ")
+    assert problem in found
+    (tmp_path / "questions.toml").write_text(QUESTIONS_TOML)
+    assert questions.problems(tmp_path) == []

@@ -22,6 +22,8 @@ DECOYS = {
     "tuned-to-the-brief": "a plausible wrong fix tuned to the example in the brief",
     "treats-the-symptom": "a plausible wrong fix that hides the symptom (a clamp, a "
     "renormalisation, a special case) and leaves the cause",
+    "right-idea-off-by-one": "the right idea with a slip: an off-by-one, the wrong axis, "
+    "a numerically unstable form",
 }
 
 BRIEF = """\
@@ -139,6 +141,30 @@ DECOY = """\
 Decoy: TODO ({placeholder}): {what}. Why a candidate would try it, why it is wrong, and
 which tests catch it; then, after a blank line, its diff. Rename the file for what it does.
 
+"""
+
+
+ALTERNATIVE = """\
+Alternative: TODO ({placeholder}): a correct fix written differently (the library
+equivalent, a vectorised form, another valid algorithm), which every visible and holdout
+test must pass; then, after a blank line, its diff. Rename the file for what it does.
+
+"""
+
+QUESTIONS = """\
+# Follow-up questions an interviewer asks after the fix, with model answers. Private
+# material: `kata questions` shows them once the kata is green (answers with --answers).
+[[questions]]
+question = "TODO ({placeholder}): why did the symptom look the way it did?"
+answer = "TODO: the mechanism, in two to six sentences."
+
+[[questions]]
+question = "TODO: what check, log or test would have caught it sooner?"
+answer = "TODO: a concrete check."
+
+[[questions]]
+question = "TODO: where else does the same mistake appear?"
+answer = "TODO: other modules or libraries where it happens."
 """
 
 
@@ -304,6 +330,8 @@ def files(kata: NewKata) -> dict[str, str]:
         f"{public}/{tests}.py": VISIBLE_TESTS.format(**fields, imports=visible),
         f"{private}/reference.patch": REFERENCE.format(**fields),
         f"{private}/hints.toml": hints_toml(),
+        f"{private}/questions.toml": QUESTIONS.format(**fields),
+        f"{private}/alternatives/library-equivalent.patch": ALTERNATIVE.format(**fields),
         f"{private}/holdout/{tests}_holdout.py": HOLDOUT_TESTS.format(**fields, imports=holdout),
     }
     for name, what in DECOYS.items():
@@ -336,8 +364,12 @@ def next_steps(kata: NewKata) -> list[str]:
         f"Commit the buggy kata; fix the bug in place; append the diff under the 'Fix:' "
         f"paragraph: git diff --relative={folder} >> {private}/reference.patch ; then "
         f"restore the bug: git checkout -- {module}",
-        f"The same for at least two decoys (plausible wrong fixes) in {private}/decoys/, "
-        f"and holdout tests in {private}/holdout/ that catch fixes tuned to the visible tests.",
+        f"The same for at least three decoys (plausible wrong fixes) in {private}/decoys/, "
+        f"and holdout tests in {private}/holdout/ that catch fixes tuned to the visible tests; "
+        f"at least one correct fix written differently in {private}/alternatives/ (it must "
+        "pass every test).",
+        f"The interviewer's follow-up questions with model answers in "
+        f"{private}/questions.toml (two or three).",
         f"kata validate {kata.id} --explore (random examples find weak tests), then "
         f"kata validate {kata.id} until it is valid.",
         f"kata seal {kata.id}; kata catalogue --write-readme. More in CONTRIBUTING.md.",

@@ -1,4 +1,5 @@
-"""A kata's private material: reference fix, decoys and holdout tests.
+"""A kata's private material: reference fix, decoys, alternatives, holdout tests, hints
+and follow-up questions.
 
 Layout under ``grader/private/<id>/``::
 
@@ -6,6 +7,8 @@ Layout under ``grader/private/<id>/``::
     decoys/<name>.patch      "Decoy: <why tempting, why wrong>", blank line, unified diff
     alternatives/<name>.patch  "Alternative: <another correct fix>", blank line, unified diff
     holdout/test_*.py        extra property tests, copied next to the visible ones
+    hints.toml               the hints, in order (kata.toml only counts them)
+    questions.toml           follow-up questions with model answers (grader.catalogue.questions)
     pristine.json            blob ids of the shipped kata (see grader.catalogue.pristine)
 
 Diffs are relative to the kata folder (``--- a/module.py``), applied with ``git apply``.
@@ -17,9 +20,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.catalogue import questions
 from grader.catalogue.katas import Kata
 
-MIN_DECOYS = 2
+MIN_DECOYS = 3  # plausible half-fixes, each caught by a test
+MIN_ALTERNATIVES = 1  # a correct fix written differently, which must pass
 
 
 def apply(patch: Path, folder: Path) -> subprocess.CompletedProcess[str]:
@@ -75,6 +80,12 @@ class PrivateMaterial:
         for name, path in decoys.items():
             if not description(path.read_text()).startswith("Decoy:"):
                 problems.append(f"{path}: start with a 'Decoy:' paragraph ({name})")
+        if len(alternatives) < MIN_ALTERNATIVES:
+            problems.append(
+                f"{folder / 'alternatives'}: {len(alternatives)} alternative patches, need "
+                f"{MIN_ALTERNATIVES}: a correct fix written differently (e.g. the library "
+                "equivalent), which every test must pass"
+            )
         for name, path in alternatives.items():
             if not description(path.read_text()).startswith("Alternative:"):
                 problems.append(f"{path}: start with an 'Alternative:' paragraph ({name})")
@@ -82,6 +93,7 @@ class PrivateMaterial:
                 problems.append(f"{path}: named like a decoy ({name}); rename one of them")
         if not holdout:
             problems.append(f"{folder / 'holdout'}: no test_*.py holdout tests")
+        problems += questions.problems(folder)
         clashes = sorted({p.name for p in holdout} & set(kata.test_files))
         if clashes:
             problems.append(f"{folder / 'holdout'}: {clashes} shadow visible test files; rename")

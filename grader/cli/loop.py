@@ -126,6 +126,27 @@ def cmd_solution(args: argparse.Namespace) -> int:
     cause = patches.description(text).removeprefix("Fix:").strip()
     out.print("[bold]Root cause[/]: " + present.escape(cause))
     out.print(Syntax(text[text.index("--- ") :], "diff", theme="ansi_dark"))
+    present.offer_questions(out, kata)
+    return 0
+
+
+def cmd_questions(args: argparse.Namespace) -> int:
+    from grader.loop.progress import progress
+
+    root, kata = present.target(args.id)
+    known = progress(root, [kata])[kata.id]
+    if not (known.solution_is_free or known.attempt.gave_up):
+        raise UsageError(
+            f"{kata.id} is not green yet (as of your last `kata test`): its follow-up "
+            "questions name the bug, so they come after the fix (or after "
+            f"`kata solution {kata.id} --give-up`)"
+        )
+    found = present.follow_up_questions(kata)
+    if not found:
+        raise UsageError(f"{kata.id} has no follow-up questions yet")
+    out = present.console()
+    out.print(f"[bold]{kata.id}[/]: the interviewer's follow-up questions")
+    present.print_questions(out, kata, found, answers=args.answers)
     return 0
 
 
@@ -408,6 +429,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="show it before green; recorded as a Kata-Give-Up commit, the attempt is unranked",
     )
     p.set_defaults(func=cmd_solution)
+
+    p = sub.add_parser(
+        "questions",
+        help="the interviewer's follow-up questions, once green (model answers: --answers)",
+        description="After the fix the interviewer asks why: why the symptom looked as it "
+        "did, what would have caught it sooner, where else the mistake appears. Shown once "
+        "the kata is green (or given up); answer them out loud, then compare with the model "
+        "answers.",
+    )
+    p.add_argument("id", nargs="?", help="kata id (default: the kata in progress)")
+    p.add_argument("--answers", action="store_true", help="show the model answers too")
+    p.set_defaults(func=cmd_questions)
 
     p = sub.add_parser("reset", help="restore a kata's files as shipped (your versions are kept)")
     p.add_argument("id", help="kata id")

@@ -285,6 +285,7 @@ def announce_first_green(out, root: Path, kata: Kata, attempt) -> None:
         "then push and open a pull request (or `kata grade --base main`)",
         markup=True,
     )
+    offer_questions(out, kata)
 
 
 def show_brief(out, kata: Kata) -> None:
@@ -312,3 +313,44 @@ def print_hint(out, root: Path, kata: Kata) -> None:
     else:
         out.print(f"[bold]all {total} hints used[/]; the last one again:")
     out.print(f"  {text}", markup=False)
+
+
+def follow_up_questions(kata: Kata) -> tuple:
+    """The kata's follow-up questions (empty when it has none); a UsageError saying why
+    when they cannot be read (sealed in a cohort, or a malformed file)."""
+    from grader.catalogue import questions
+    from grader.grading import sealed
+
+    if sealed.is_sealed(kata):
+        raise UsageError(
+            f"the follow-up questions of {kata.id} are sealed in this cohort "
+            f"({sealed.ARCHIVE}) with the rest of its answers: ask the cohort's admin"
+        )
+    try:
+        return questions.load(kata.private_dir) or ()
+    except questions.QuestionsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def print_questions(out, kata: Kata, found: tuple, answers: bool) -> None:
+    """Numbered questions; each model answer indented below it when ``answers``."""
+    from rich.padding import Padding
+
+    for number, item in enumerate(found, 1):
+        out.print(f"  {number}. {item.question}", markup=False)
+        if answers:
+            out.print(Padding(item.answer, (0, 0, 1, 5)), markup=False)
+    if not answers:
+        out.print(f"  model answers: [bold]kata questions {kata.id} --answers[/]")
+
+
+def offer_questions(out, kata: Kata) -> None:
+    """After a first green or the solution: what the interviewer would ask next (the
+    answers only on request).  Says nothing when there are none to show."""
+    try:
+        found = follow_up_questions(kata)
+    except UsageError:
+        return
+    if found:
+        out.print("[bold]The interviewer's follow-up questions[/] (say your answers out loud):")
+        print_questions(out, kata, found, answers=False)
