@@ -41,6 +41,19 @@ class NoCatalogue(CatalogueError, UsageError):
     """No catalogue where the command runs: bad usage, printed as one line."""
 
 
+KINDS = ("bug", "capstone", "implementation")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One planted fault of a capstone: the visible tests that pass only once it is fixed
+    (whatever the state of the others), and how many hints it has."""
+
+    name: str
+    tests: tuple[str, ...]
+    hint_count: int
+
+
 @dataclass(frozen=True)
 class Kata:
     id: str
@@ -54,6 +67,12 @@ class Kata:
     pass_to_pass: tuple[str, ...]
     silent: bool
     path: Path
+    kind: str = "bug"  # see KINDS
+    faults: tuple[Fault, ...] = ()  # capstones only
+
+    @property
+    def is_capstone(self) -> bool:
+        return self.kind == "capstone"
 
     @property
     def test_ids(self) -> tuple[str, ...]:
@@ -79,7 +98,14 @@ class Kata:
         folder, so that working on the kata never shows one that was not asked for (and
         sealed away with the rest in a cohort).  Empty when the private material is not
         here."""
-        return _private_hints(self.private_dir / "hints.toml") or ()
+        return tuple(h for hints in self.hints_by_fault.values() for h in hints)
+
+    @property
+    def hints_by_fault(self) -> dict[str, tuple[str, ...]]:
+        """A capstone's hints per fault name; {"": hints} for other katas; {} when the
+        private material is not here."""
+        names = tuple(f.name for f in self.faults)
+        return _private_hints(self.private_dir / "hints.toml", names) or {}
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -167,34 +193,101 @@ def test_functions(test_file: Path) -> list[tuple[str, int]]:
     ]
 
 
-def _private_hints(path: Path) -> tuple[str, ...] | None:
-    """The hints of a private ``hints.toml``; None when there is none.  Raises
-    CatalogueError when it is not a list of hints."""
+def _hint_list(hints: object) -> bool:
+    return isinstance(hints, list) and bool(hints) and all(isinstance(h, str) and h for h in hints)
+
+
+def _private_hints(path: Path, faults: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]] | None:
+    """The hints of a private ``hints.toml`` by fault ("" for a kata without faults:
+    ``hints = [...]``; a capstone: ``[faults.<name>] hints = [...]``, one table per fault);
+    None when there is no file.  Raises CatalogueError when it is malformed."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CatalogueError([f"{path}: not valid TOML: {exc}"]) from None
-    hints = data.get("hints")
-    if not (isinstance(hints, list) and hints and all(isinstance(h, str) and h for h in hints)):
-        raise CatalogueError([f"{path}: hints: expected a list of non-empty strings"])
-    return tuple(hints)
+    if not faults:
+        if not _hint_list(data.get("hints")):
+            raise CatalogueError([f"{path}: hints: expected a list of non-empty strings"])
+        return {"": tuple(data["hints"])}
+    tables = data.get("faults")
+    found = tables if isinstance(tables, dict) else {}
+    problems = [
+        f"{path}: faults.{name}.hints: expected a list of non-empty strings"
+        for name in faults
+        if not (isinstance(found.get(name), dict) and _hint_list(found[name].get("hints")))
+    ]
+    problems += [
+        f"{path}: faults.{name}: no such fault in kata.toml" for name in found if name not in faults
+    ]
+    if problems:
+        raise CatalogueError(problems)
+    return {name: tuple(found[name]["hints"]) for name in faults}
+
+
+def _kind_problems(where: str, data: dict) -> list[str]:
+    """A capstone lists its faults, which share out its fail-to-pass tests and hints;
+    other kinds have none."""
+    faults = data.get("faults", [])
+    if data.get("kind", "bug") != "capstone":
+        return (
+            [f'{where}: faults: only a capstone (kind = "capstone") has faults'] if faults else []
+        )
+    if not faults:
+        return [f"{where}: faults: a capstone lists its 3-5 faults as [[faults]] tables"]
+    problems = []
+    names = [f["name"] for f in faults]
+    problems += [
+        f"{where}: faults: {n!r} is named twice"
+        for n in sorted({n for n in names if names.count(n) > 1})
+    ]
+    owner: dict[str, list[str]] = {}
+    for fault in faults:
+        for test_id in fault["tests"]:
+            owner.setdefault(test_id, []).append(fault["name"])
+    f2p = data["tests"]["fail_to_pass"]
+    for test_id, names_ in sorted(owner.items()):
+        if test_id not in f2p:
+            problems.append(
+                f"{where}: faults: {names_[0]}: {test_id!r} is not in tests.fail_to_pass"
+            )
+        if len(names_) > 1:
+            problems.append(f"{where}: faults: {test_id!r} belongs to {names_}; give it to one")
+    problems += [
+        f"{where}: tests: {t!r} belongs to no fault; list it under one [[faults]]"
+        for t in f2p
+        if t not in owner
+    ]
+    if sum(f["hint_count"] for f in faults) != data["hint_count"]:
+        problems.append(
+            f"{where}: hint_count: {data['hint_count']} is not the sum of the faults' hint_count"
+        )
+    return problems
 
 
 def _semantic_problems(where: str, folder: Path, data: dict) -> list[str]:
     problems = []
     private = folder.parent.parent / "grader" / "private" / folder.name / "hints.toml"
+    problems += _kind_problems(where, data)
+    faults = {f["name"]: f["hint_count"] for f in data.get("faults", ())}
     try:
-        hints = _private_hints(private)
+        hints = _private_hints(private, tuple(faults))
     except CatalogueError as exc:
         problems += exc.problems
     else:
-        if hints is not None and len(hints) != data["hint_count"]:
+        total = sum(len(h) for h in hints.values()) if hints is not None else None
+        if total is not None and total != data["hint_count"]:
             problems.append(
                 f"{where}: hint_count: {data['hint_count']}, but {private} holds "
-                f"{len(hints)} hints; make them agree"
+                f"{total} hints; make them agree"
             )
+        for name, count in faults.items():
+            if hints is not None and len(hints[name]) != count:
+                problems.append(
+                    f"{where}: faults: {name}: hint_count {count}, but {private} holds "
+                    f"{len(hints[name])} hints for it; make them agree"
+                )
     if data["id"] != folder.name:
         problems.append(
             f"{where}: id: {data['id']!r} differs from the folder name {folder.name!r}; "
@@ -326,8 +419,12 @@ def load_kata(folder: Path) -> Kata:
         hint_count=data["hint_count"],
         fail_to_pass=tuple(data["tests"]["fail_to_pass"]),
         pass_to_pass=tuple(data["tests"]["pass_to_pass"]),
-        silent=data.get("silent", True),
+        silent=data.get("silent", data.get("kind") != "implementation"),
         path=folder,
+        kind=data.get("kind", "bug"),
+        faults=tuple(
+            Fault(f["name"], tuple(f["tests"]), f["hint_count"]) for f in data.get("faults", ())
+        ),
     )
 
 
