@@ -8,7 +8,11 @@ A kata is valid when, on a pristine copy of it:
   * each alternative (a correct fix written differently: a library equivalent, another
     valid algorithm) passes every visible and holdout test, as the reference does;
   * the buggy and the fixed kata give the same verdicts when run again (in separate
-    worker processes).
+    worker processes);
+  * for a capstone, each fault's group of tests passes only when that fault is fixed,
+    whatever the state of the others: with its fix alone its group passes and every other
+    group still fails; with every fix but its own only its group fails; each decoy of a
+    fault leaves that fault's group failing.
 
 Runs go to a pool of warm worker processes that import torch once, which is what
 keeps validating the whole catalogue within a minute on two cores.
@@ -25,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.catalogue import patches, pristine
+from grader.catalogue import faults, patches, pristine
 from grader.catalogue.katas import Kata
 from grader.grading import diffsize
 from grader.grading.runner import WARM_IMPORTS, RunResult, run_tests
@@ -36,6 +40,8 @@ DUMPS = ("tensor(", "array(", "Mismatched elements")
 REFERENCE = "reference"
 DECOY = "decoy"
 ALTERNATIVE = "alternative"
+FAULT_ALONE = "fault alone"  # a capstone: one fault's fix applied alone
+ALL_BUT = "all but"  # a capstone: every fault's fix but one
 
 
 @dataclass
@@ -95,8 +101,9 @@ def _run_in_worker(folder: str, profile: str, max_failures: int | None) -> RunRe
 @dataclass
 class _Variant:
     name: str  # as checks name it: "buggy", "reference", a decoy's, "alternative <name>"
-    kind: str  # BUGGY, REFERENCE, DECOY or ALTERNATIVE
+    kind: str  # BUGGY, REFERENCE, DECOY, ALTERNATIVE, FAULT_ALONE or ALL_BUT
     folder: Path
+    fault: str = ""  # FAULT_ALONE, ALL_BUT, a capstone's DECOY: the fault it is about
     futures: list[Future] = field(default_factory=list)
 
 
@@ -121,26 +128,38 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
         f"{len(private.holdout)} holdout",
     )
     variants = [_Variant(BUGGY, BUGGY, pristine_dir)]
-    named = [
-        (REFERENCE, REFERENCE, private.reference),
-        *((name, DECOY, patch) for name, patch in sorted(private.decoys.items())),
+    fixes = private.fault_fixes
+    named: list[tuple[str, str, list[Path], str]] = [
+        (REFERENCE, REFERENCE, [private.reference] if private.reference else [], ""),
         *(
-            (f"{ALTERNATIVE} {name}", ALTERNATIVE, patch)
+            (name, DECOY, [patch], private.decoy_faults.get(name, ""))
+            for name, patch in sorted(private.decoys.items())
+        ),
+        *(
+            (f"{ALTERNATIVE} {name}", ALTERNATIVE, [patch], "")
             for name, patch in sorted(private.alternatives.items())
         ),
     ]
-    for name, kind, patch in named:
-        if patch is None:
+    if len(fixes) == len(kata.faults):  # a capstone with every fault's fix
+        for fault in fixes:
+            others = [patch for name, patch in fixes.items() if name != fault]
+            named.append((f"fix {fault} alone", FAULT_ALONE, [fixes[fault]], fault))
+            named.append((f"every fix but {fault}", ALL_BUT, others, fault))
+    for name, kind, patch_list, fault in named:
+        if not patch_list:
             continue
-        folder = workdir / f"variant-{name.replace(' ', '-')}"
+        folder = workdir / f"variant-{name.replace(' ', '-').replace('/', '--')}"
         shutil.copytree(pristine_dir, folder)
         for holdout in private.holdout:
             shutil.copy2(holdout, folder / holdout.name)
-        applied = patches.apply(patch, folder)
-        ok = applied.returncode == 0
-        result.add(f"{name} patch applies", ok, applied.stderr.strip())
-        if ok:
-            variants.append(_Variant(name, kind, folder))
+        problems = [
+            applied.stderr.strip()
+            for patch in patch_list
+            if (applied := patches.apply(patch, folder)).returncode != 0
+        ]
+        result.add(f"{name} patch applies", not problems, "; ".join(problems))
+        if not problems:
+            variants.append(_Variant(name, kind, folder, fault))
             if name == REFERENCE:
                 result.reference_lines = diffsize.fix_size(pristine_dir, folder, kata.files)
     return variants
@@ -193,11 +212,12 @@ def _judge(kata: Kata, plan: _Variant, runs: list[RunResult], result: KataValida
             for t in kata.fail_to_pass
             if _first_line(first.results.get(t)) in ("", "AssertionError")
         ]
-        result.add(
-            "buggy: failures say which property broke (short message, no tensor dump)",
-            not unreadable,
-            "; ".join(unreadable),
-        )
+        if kata.kind != "implementation":  # a stub's failures are NotImplementedError
+            result.add(
+                "buggy: failures say which property broke (short message, no tensor dump)",
+                not unreadable,
+                "; ".join(unreadable),
+            )
         if kata.silent:
             loud = [
                 f"{nodeid} raised {', '.join(sorted(set(r.exceptions) - {'AssertionError'}))}"
@@ -210,7 +230,9 @@ def _judge(kata: Kata, plan: _Variant, runs: list[RunResult], result: KataValida
         return
     not_run = [t for t in kata.test_ids if t not in first.results]
     failing = sorted(nodeid for nodeid, r in first.results.items() if r.outcome != "passed")
-    if plan.kind == ALTERNATIVE:
+    if plan.fault:
+        _judge_fault(kata, plan, first, failing, result)
+    elif plan.kind == ALTERNATIVE:
         passed = not failing and not not_run and first.exit_code == 0
         result.alternatives_passed[variant.removeprefix(f"{ALTERNATIVE} ")] = passed
         result.add(
@@ -237,6 +259,42 @@ def _judge(kata: Kata, plan: _Variant, runs: list[RunResult], result: KataValida
         )
 
 
+def _judge_fault(
+    kata: Kata, plan: _Variant, run: RunResult, failing: list[str], result: KataValidation
+) -> None:
+    """A capstone's variants about one fault: its fix alone, every fix but its own, a
+    decoy of it.  Groups are the faults' visible and hidden tests."""
+    by_fault = faults.groups(kata, run.results)
+    broken = {name: [t for t in tests if t in failing] for name, tests in by_fault.items()}
+    empty = [name for name, tests in by_fault.items() if not tests]
+    if empty:
+        result.add(f"{plan.name}: every fault has tests", False, f"none ran for {empty}")
+        return
+    own = broken[plan.fault]
+    if plan.kind == DECOY:
+        result.decoys_caught_by[plan.name] = own
+        result.add(
+            f"decoy {plan.name}: caught",
+            bool(own),
+            f"by {', '.join(own)}" if own else f"every test of fault {plan.fault} passes",
+        )
+        return
+    others = {name: tests for name, tests in broken.items() if name != plan.fault}
+    p2p = [t for t in kata.pass_to_pass if t in failing]
+    if plan.kind == FAULT_ALONE:  # its group passes; every other still fails
+        still = [name for name, tests in others.items() if not tests]
+        problems = [f"its own tests fail: {', '.join(own)}"] if own else []
+        problems += [f"fault {name}'s tests all pass without its fix" for name in still]
+    else:  # ALL_BUT: only its group fails
+        problems = [] if own else [f"every test of fault {plan.fault} passes without its fix"]
+        problems += [
+            f"fault {n}'s tests fail with its fix: {', '.join(t)}" for n, t in others.items() if t
+        ]
+    problems += [f"pass-to-pass fails: {t}" for t in p2p]
+    what = "passes alone" if plan.kind == FAULT_ALONE else "fails alone"
+    result.add(f"{plan.name}: fault {plan.fault}'s group {what}", not problems, "; ".join(problems))
+
+
 def validate(
     katas: list[Kata],
     *,
@@ -260,8 +318,9 @@ def validate(
         ) as pool:
             for plan in plans:
                 for variant in plan:
-                    # A decoy only has to fail once: one run, stopped at its first failure.
-                    decoy = variant.kind == DECOY
+                    # A decoy only has to fail once: one run, stopped at its first failure
+                    # (a capstone's runs whole: the failure must be in the decoy's fault).
+                    decoy = variant.kind == DECOY and not variant.fault
                     variant.futures = [
                         pool.submit(
                             _run_in_worker, str(variant.folder), profile, 1 if decoy else None

@@ -62,12 +62,20 @@ class PrivateMaterial:
     holdout: list[Path]
     alternatives: dict[str, Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # a capstone's: each fault's fix alone, and the fault each decoy ("fault/name") targets
+    fault_fixes: dict[str, Path] = field(default_factory=dict)
+    decoy_faults: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, kata: Kata) -> PrivateMaterial:
         folder = kata.private_dir
         reference = folder / "reference.patch"
         decoys = {p.stem: p for p in sorted((folder / "decoys").glob("*.patch"))}
+        fault_fixes, fault_problems = _capstone(kata, folder)
+        if kata.is_capstone:  # decoys/<fault>/<name>.patch
+            decoys = {
+                f"{p.parent.name}/{p.stem}": p for p in sorted(folder.glob("decoys/*/*.patch"))
+            }
         holdout = sorted((folder / "holdout").glob("test_*.py"))
         alternatives = {p.stem: p for p in sorted((folder / "alternatives").glob("*.patch"))}
         problems = []
@@ -93,10 +101,48 @@ class PrivateMaterial:
                 problems.append(f"{path}: named like a decoy ({name}); rename one of them")
         if not holdout:
             problems.append(f"{folder / 'holdout'}: no test_*.py holdout tests")
-        problems += questions.problems(folder)
+        problems += questions.problems(folder, kata.is_capstone) + fault_problems
         clashes = sorted({p.name for p in holdout} & set(kata.test_files))
         if clashes:
             problems.append(f"{folder / 'holdout'}: {clashes} shadow visible test files; rename")
         return cls(
-            reference if reference.is_file() else None, decoys, holdout, alternatives, problems
+            reference if reference.is_file() else None,
+            decoys,
+            holdout,
+            alternatives,
+            problems,
+            fault_fixes,
+            {name: name.split("/", 1)[0] for name in decoys} if kata.is_capstone else {},
         )
+
+
+def _capstone(kata: Kata, folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """A capstone's fault fixes (``faults/<fault>.patch``, each applying alone to the
+    shipped code) and what is missing or misplaced among them, its decoys
+    (``decoys/<fault>/<name>.patch``) and its holdout files (one per fault)."""
+    if not kata.is_capstone:
+        return {}, []
+    from grader.catalogue.faults import holdout_file
+
+    names = [fault.name for fault in kata.faults]
+    fixes = {name: folder / "faults" / f"{name}.patch" for name in names}
+    problems = []
+    for name, path in fixes.items():
+        if not path.is_file():
+            problems.append(f"{path}: missing; the fix of fault {name} alone, as a patch")
+        elif not description(path.read_text()).startswith("Fix:"):
+            problems.append(f"{path}: start with a 'Fix:' paragraph giving the root cause")
+        if not list((folder / "decoys" / name).glob("*.patch")):
+            problems.append(f"{folder / 'decoys' / name}: no decoy for fault {name}")
+        if not (folder / "holdout" / holdout_file(name)).is_file():
+            problems.append(f"{folder / 'holdout' / holdout_file(name)}: missing (fault {name})")
+    for path in sorted((folder / "decoys").glob("*")):
+        if path.is_dir() and path.name not in names:
+            problems.append(f"{path}: names no fault of kata.toml ({', '.join(names)})")
+        elif path.is_file():
+            problems.append(f"{path}: a capstone's decoys go in decoys/<fault>/")
+    wanted = sorted(holdout_file(name) for name in names)
+    for path in sorted((folder / "holdout").glob("test_*.py")):
+        if path.name not in wanted:
+            problems.append(f"{path}: names no fault; hidden tests go in {', '.join(wanted)}")
+    return {n: p for n, p in fixes.items() if p.is_file()}, problems

@@ -18,6 +18,7 @@ from pathlib import Path
 
 FILE = "questions.toml"
 MIN_QUESTIONS, MAX_QUESTIONS = 2, 3
+MAX_CAPSTONE_QUESTIONS = 5  # several faults, more to ask
 KEYS = ("question", "answer")
 
 
@@ -57,20 +58,19 @@ def load(private_dir: Path) -> tuple[Question, ...] | None:
     return tuple(found)
 
 
-def problems(private_dir: Path) -> list[str]:
-    """What ``kata validate`` says about the questions: present, well-formed, 2 or 3."""
+def problems(private_dir: Path, capstone: bool = False) -> list[str]:
+    """What ``kata validate`` says about the questions: present, well-formed, 2 or 3 (up to
+    5 for a capstone)."""
+    most = MAX_CAPSTONE_QUESTIONS if capstone else MAX_QUESTIONS
     try:
         found = load(private_dir)
     except QuestionsError as exc:
         return [str(exc)]
     if found is None:
         return [
-            f"{private_dir / FILE}: missing; write {MIN_QUESTIONS}-{MAX_QUESTIONS} follow-up "
+            f"{private_dir / FILE}: missing; write {MIN_QUESTIONS}-{most} follow-up "
             "questions with model answers (see CONTRIBUTING.md)"
         ]
-    if not MIN_QUESTIONS <= len(found) <= MAX_QUESTIONS:
-        return [
-            f"{private_dir / FILE}: {len(found)} questions; write {MIN_QUESTIONS} to "
-            f"{MAX_QUESTIONS}"
-        ]
+    if not MIN_QUESTIONS <= len(found) <= most:
+        return [f"{private_dir / FILE}: {len(found)} questions; write {MIN_QUESTIONS} to {most}"]
     return []

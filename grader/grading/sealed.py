@@ -27,8 +27,8 @@ ARCHIVE = SEALED_DIR / "private.age"
 PUBLIC = SEALED_DIR / "public.json"
 # the answers, relative to grader/private/<id>/: everything but the seal and the timings
 SECRET = re.compile(
-    r"^(reference\.patch|hints\.toml|questions\.toml|decoys/[\w.-]+\.patch|alternatives/[\w.-]+\.patch|"
-    r"holdout/test_[\w.-]+\.py)$"
+    r"^(reference\.patch|hints\.toml|questions\.toml|faults/[\w.-]+\.patch|"
+    r"decoys/([\w.-]+/)?[\w.-]+\.patch|alternatives/[\w.-]+\.patch|holdout/test_[\w.-]+\.py)$"
 )
 MAX_ARCHIVE_BYTES = 20_000_000
 

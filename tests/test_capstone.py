@@ -1,0 +1,141 @@
+"""Capstones: several faults in one kata, each with its own group of tests, scored by
+faults fixed (partial credit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from capstone_factory import SHIPPED, fixed, write_capstone
+
+from grader.authoring.validate import validate
+from grader.catalogue import faults
+from grader.catalogue.katas import CatalogueError, load_catalogue, load_kata
+
+
+def failed_checks(result) -> list[str]:
+    return [f"{check.name}: {check.detail}" for check in result.checks if not check.ok]
+
+
+@pytest.fixture
+def capstone(tmp_path) -> Path:
+    return write_capstone(tmp_path)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+
+
+def test_a_capstone_loads_with_its_faults_and_groups_its_tests(capstone):
+    kata = load_kata(capstone)
+    assert kata.kind == "capstone" and kata.silent
+    assert [f.name for f in kata.faults] == ["averages", "ranges", "medians"]
+    assert kata.hints_by_fault["ranges"] == ("What is the spread of one repeated value?",)
+    assert faults.groups(
+        kata,
+        [
+            "test_pipeline.py::test_mean_of_four",
+            "test_pipeline.py::test_count",
+            "test_medians_holdout.py::test_middle_of_five",
+        ],
+    ) == {
+        "averages": ["test_pipeline.py::test_mean_of_four"],
+        "ranges": [],
+        "medians": ["test_medians_holdout.py::test_middle_of_five"],
+    }
+    outcomes = {
+        "test_pipeline.py::test_mean_of_four": "passed",
+        "test_pipeline.py::test_spread_of_two": "failed",
+        "test_pipeline.py::test_middle_of_three": "passed",
+        "test_medians_holdout.py::test_middle_of_five": "failed",
+    }
+    found = faults.fixed(kata, outcomes)
+    assert found == {"averages": True, "ranges": False, "medians": False}
+    assert faults.summary(found) == "1 of 3 faults fixed"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            'tests = ["test_pipeline.py::test_spread_of_two"]',
+            'tests = ["test_pipeline.py::test_count"]',
+            "'test_pipeline.py::test_count' is not in tests.fail_to_pass",
+        ),
+        (
+            'tests = ["test_pipeline.py::test_spread_of_two"]',
+            'tests = ["test_pipeline.py::test_mean_of_four"]',
+            "'test_pipeline.py::test_spread_of_two' belongs to no fault",
+        ),
+        ("hint_count = 3", "hint_count = 4", "is not the sum of the faults' hint_count"),
+        ('kind = "capstone"', 'kind = "bug"', "only a capstone"),
+    ],
+)
+def test_fault_tables_that_do_not_share_out_the_tests_and_hints_are_named(
+    capstone, old, new, problem
+):
+    edit(capstone / "kata.toml", old, new)
+    with pytest.raises(CatalogueError) as error:
+        load_kata(capstone)
+    assert any(problem in p for p in error.value.problems), error.value.problems
+
+
+def test_a_fair_capstone_validates_fault_by_fault(tmp_path, capstone):
+    (result,) = validate(load_catalogue(tmp_path), repeat=1, jobs=2, preload=())
+    assert failed_checks(result) == []
+    names = {check.name for check in result.checks}
+    for fault in ("averages", "ranges", "medians"):
+        assert f"fix {fault} alone: fault {fault}'s group passes alone" in names
+        assert f"every fix but {fault}: fault {fault}'s group fails alone" in names
+    caught = result.decoys_caught_by
+    assert sorted(caught) == ["averages/plus-one", "medians/last", "ranges/tuned-to-pairs"]
+    kata = load_kata(capstone)
+    for decoy, tests in caught.items():  # caught by its own fault's tests, not another's
+        assert tests and {faults.fault_of(kata, t) for t in tests} == {decoy.split("/")[0]}
+    # tuned to the visible example: only the hidden test of its fault catches it
+    assert caught["ranges/tuned-to-pairs"] == [
+        "test_ranges_holdout.py::test_spread_of_equal_values"
+    ]
+    assert result.alternatives_passed == {"library": True}
+
+
+def test_tests_that_need_two_faults_fixed_make_the_capstone_invalid(tmp_path, capstone):
+    # the averages group now also depends on the ranges fault: not independent
+    edit(
+        capstone / "test_pipeline.py",
+        'assert got == 3.0, f"mean of [1, 2, 3, 6] is 3, got {got}"',
+        'assert got == 3.0 == stats.spread([0.0, 3.0]), f"mean of [1, 2, 3, 6] is 3, got {got}"',
+    )
+    # and a decoy that is in fact the fix of its fault is not caught
+    private = tmp_path / "grader" / "private" / "stats-capstone"
+    (private / "decoys" / "medians" / "real-fix.patch").write_text(
+        (private / "faults" / "medians.patch").read_text().replace("Fix:", "Decoy:", 1)
+    )
+    (result,) = validate(load_catalogue(tmp_path), repeat=1, jobs=2, preload=())
+    failed = failed_checks(result)
+    assert any(
+        f.startswith("fix averages alone: fault averages's group passes alone: its own tests fail")
+        for f in failed
+    ), failed
+    assert any(f.startswith("every fix but ranges:") and "averages" in f for f in failed), failed
+    assert "decoy medians/real-fix: caught: every test of fault medians passes" in failed
+
+
+def test_missing_fault_material_is_named(tmp_path, capstone):
+    private = tmp_path / "grader" / "private" / "stats-capstone"
+    (private / "faults" / "ranges.patch").unlink()
+    (private / "holdout" / "test_medians_holdout.py").rename(
+        private / "holdout" / "test_middle_holdout.py"
+    )
+    (result,) = validate(load_catalogue(tmp_path), repeat=1, jobs=1, preload=())
+    (material,) = [c for c in result.checks if c.name == "private material"]
+    assert f"{private / 'faults' / 'ranges.patch'}: missing" in material.detail
+    assert f"{private / 'holdout' / 'test_medians_holdout.py'}: missing" in material.detail
+    assert "test_middle_holdout.py: names no fault" in material.detail
+
+
+def test_the_shipped_and_fixed_sources_differ_fault_by_fault():
+    assert fixed(SHIPPED, []) == SHIPPED
+    assert fixed(SHIPPED, ["averages"]) != fixed(SHIPPED, ["ranges"])
