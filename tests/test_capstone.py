@@ -139,3 +139,84 @@ def test_missing_fault_material_is_named(tmp_path, capstone):
 def test_the_shipped_and_fixed_sources_differ_fault_by_fault():
     assert fixed(SHIPPED, []) == SHIPPED
     assert fixed(SHIPPED, ["averages"]) != fixed(SHIPPED, ["ranges"])
+
+
+def sealed_capstone(root: Path) -> Path:
+    from grader.catalogue.pristine import write_seal
+
+    folder = write_capstone(root)
+    for kata in load_catalogue(root):
+        write_seal(kata)
+    return folder
+
+
+def test_kata_test_shows_each_fault_fixed_or_not_and_partial_credit(tmp_path):
+    from kata_factory import run_kata
+
+    folder = sealed_capstone(tmp_path)
+    red = run_kata(tmp_path, "test", "stats-capstone")
+    assert red.returncode == 1
+    assert red.stdout.rstrip().endswith("red: 0 of 3 faults fixed; 3 of 4 tests fail")
+
+    (folder / "pipeline.py").write_text(fixed(SHIPPED, ["ranges"]))
+    partial = run_kata(tmp_path, "test", "stats-capstone")
+    assert partial.returncode == 1
+    assert "  fault ranges: ✓ fixed\n    ✓ spread of two\n" in partial.stdout
+    assert "  fault medians: ✗ not fixed\n    ✗ middle of three\n" in partial.stdout
+    assert "  other tests:\n    ✓ count\n" in partial.stdout
+    assert partial.stdout.rstrip().endswith("partial: 1 of 3 faults fixed; 2 of 4 tests fail")
+
+    (folder / "pipeline.py").write_text(fixed(SHIPPED, ["averages", "ranges", "medians"]))
+    green = run_kata(tmp_path, "test", "stats-capstone")
+    assert green.returncode == 0, green.stdout
+    assert "green: 3 of 3 faults fixed; all 4 tests pass" in green.stdout
+
+
+def test_grade_scores_faults_fixed_with_a_time_and_a_diff_per_fault(tmp_path):
+    from kata_factory import git
+    from test_grade import LIMITS, T0, change
+
+    from grader.grading.gitdata import Repo
+    from grader.grading.grade import grade
+    from grader.grading.report import validate_report
+    from grader.grading.sandbox import Sandbox
+
+    sealed_capstone(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "template", when=T0 - 1000)
+    git(tmp_path, "checkout", "-qb", "attempt")
+    git(
+        tmp_path,
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "Start\n\nKata-Start: stats-capstone",
+        when=T0,
+    )
+    module = "katas/stats-capstone/pipeline.py"
+    change(tmp_path, T0 + 100, {module: fixed(SHIPPED, ["ranges"])})
+    change(tmp_path, T0 + 200, {module: fixed(SHIPPED, ["ranges"]) + "\n\nTRIES = 2\n"})
+    change(tmp_path, T0 + 300, {module: fixed(SHIPPED, ["ranges", "averages"]) + "\n\nTRIES = 2\n"})
+
+    report = grade(Repo(tmp_path), "main", "HEAD", None, sandbox=Sandbox(), limits=LIMITS)
+    validate_report(report)
+    (kata,) = report["katas"]
+    assert kata["status"] == "red"  # not every fault: partial credit, below
+    assert kata["time_to_green_s"] == 300  # the clock stops when the final score is reached
+    by_name = {f["name"]: f for f in kata["faults"]}
+    assert [f["name"] for f in kata["faults"]] == ["averages", "ranges", "medians"]
+    assert (by_name["ranges"]["fixed"], by_name["ranges"]["time_to_fixed_s"]) == (True, 100)
+    assert (by_name["averages"]["fixed"], by_name["averages"]["time_to_fixed_s"]) == (True, 300)
+    assert (by_name["medians"]["fixed"], by_name["medians"]["time_to_fixed_s"]) == (False, None)
+    assert by_name["medians"]["tests_passed"] == 0 and by_name["medians"]["tests_total"] == 2
+    assert by_name["ranges"]["tests_passed"] == by_name["ranges"]["tests_total"] == 2
+    # each fault's changed lines next to its own fix's; the constant counts elsewhere
+    assert [(f["diff_lines"], f["reference_lines"]) for f in kata["faults"]] == [
+        (2, 2),
+        (2, 2),
+        (0, 2),
+    ]
+    assert kata["diff"]["total"] == 5

@@ -189,31 +189,66 @@ def print_verdict(out, kata: Kata, run, lines: int = 8, not_run: str | None = No
     if not_run is None:
         not_run = "did not run (see the errors above)" if problems else "did not run"
     failing, missing = 0, []
-    for test_id in kata.test_ids:
+
+    def show(test_id: str, indent: str = "  ") -> None:
+        nonlocal failing
         result = run.results.get(test_id)
         if result and result.outcome == "passed":
-            out.print(f"  [green]✓[/] {escape(humanize(test_id))}")
-            continue
+            out.print(f"{indent}[green]✓[/] {escape(humanize(test_id))}")
+            return
         failing += 1
         if result is None:
             missing.append(test_id)
             if len(missing) > 1:
-                continue
-        out.print(f"  [red]✗[/] {escape(humanize(test_id))}")
+                return
+        out.print(f"{indent}[red]✗[/] {escape(humanize(test_id))}")
         message = result.message if result else not_run
         shown = message.strip().splitlines() or [result.outcome]
         for line in shown[:lines]:
-            out.print(f"      {line}", markup=False)
+            out.print(f"{indent}    {line}", markup=False)
         if len(shown) > lines:
-            out.print(f"      … {len(shown) - lines} more lines (--lines N shows more)")
+            out.print(f"{indent}    … {len(shown) - lines} more lines (--lines N shows more)")
+
+    fixed = _fault_sections(out, kata, run, show) if kata.is_capstone else None
+    if fixed is None:
+        for test_id in kata.test_ids:
+            show(test_id)
     if len(missing) > 1:
         out.print(f"  [red]✗[/] {count(len(missing) - 1, 'more test')} did not run either")
     total = len(kata.test_ids)
-    if failing == 0 and run.exit_code == 0:
+    green = failing == 0 and run.exit_code == 0
+    if fixed is not None:
+        from grader.catalogue.faults import summary
+
+        style = "bold green" if green else "bold yellow" if any(fixed.values()) else "bold red"
+        word = "green" if green else "partial" if any(fixed.values()) else "red"
+        tests = f"all {total} tests pass" if green else f"{failing} of {total} tests fail"
+        out.print(f"[{style}]{word}[/]: {summary(fixed)}; {tests}")
+        return green
+    if green:
         out.print(f"[bold green]green[/]: all {total} tests pass")
         return True
     out.print(f"[bold red]red[/]: {failing} of {total} tests fail")
     return False
+
+
+def _fault_sections(out, kata: Kata, run, show) -> dict[str, bool]:
+    """A capstone's tests under a heading per fault (fixed or not), then the others;
+    returns which faults are fixed."""
+    from grader.catalogue.faults import fixed, groups
+
+    outcomes = {t: (r.outcome if (r := run.results.get(t)) else "not run") for t in kata.test_ids}
+    done = fixed(kata, outcomes)
+    for name, tests in groups(kata, kata.test_ids).items():
+        mark = "[green]✓ fixed[/]" if done[name] else "[red]✗ not fixed[/]"
+        out.print(f"  fault [bold]{escape(name)}[/]: {mark}")
+        for test_id in tests:
+            show(test_id, "    ")
+    if kata.pass_to_pass:
+        out.print("  other tests:")
+        for test_id in kata.pass_to_pass:
+            show(test_id, "    ")
+    return done
 
 
 _FRAME = re.compile(r"^(?P<file>\S.*?):(?P<line>\d+): in (?P<function>.+)$")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -213,6 +214,10 @@ class _KataGrader:
         )
         self.cache: dict[str, Evaluation] = {}
         self.started = time.monotonic()
+        # a capstone's fault fixes: the regions of the shipped code each one changes
+        self.fault_regions = (
+            _fault_regions(kata, tmp) if kata.is_capstone and not self.sealed else {}
+        )
 
     def files_at(self, commit: str) -> dict[str, str | None]:
         return attempt.files_at(self.repo, self.paths, commit)
@@ -270,7 +275,11 @@ class _KataGrader:
         final = self.evaluate(head.sha)
         green: Commit | None = None
         attempts = 0
-        if final.status == "green":
+        # a capstone scores the faults fixed at head: its clock stops at the first commit
+        # that fixes all of them (for a kata without faults: the first green commit)
+        wanted = {n for n, ok in self._fixed(final).items() if ok} if kata.is_capstone else set()
+        first_fixed: dict[str, Commit] = {}
+        if final.status == "green" or wanted:
             for commit in attempt.versions(repo, self.paths, origin, head.sha):
                 if len(self.cache) >= MAX_STATES:
                     notes.append(
@@ -285,7 +294,11 @@ class _KataGrader:
                     )
                     break
                 attempts += 1
-                if self.evaluate(commit.sha).status == "green":
+                evaluation = self.evaluate(commit.sha)
+                fixed_now = {n for n, ok in self._fixed(evaluation).items() if ok}
+                for name in sorted(fixed_now - set(first_fixed)):
+                    first_fixed[name] = commit
+                if evaluation.status == "green" or (wanted and wanted <= fixed_now):
                     green = commit
                     break
             green = green or head
@@ -307,6 +320,10 @@ class _KataGrader:
         if time_to_green is not None and time_to_green < 0:
             notes.append(NEGATIVE_TIME_NOTE)
             time_to_green = None
+        extra = {}
+        if kata.is_capstone:
+            scored = self.files_at((green or head).sha)
+            extra["faults"] = self._fault_entries(final, first_fixed, start, before, scored)
         return {
             "id": kata.id,
             "status": final.status,
@@ -332,7 +349,76 @@ class _KataGrader:
                 {"path": v.path, "line": v.line, "code": v.code, "message": v.message} for v in lint
             ],
             "hidden_tests": "pending" if self.sealed else "ran",
+            **extra,
         }
+
+    def _fixed(self, evaluation: Evaluation) -> dict[str, bool]:
+        from grader.catalogue.faults import fixed
+
+        outcomes = {
+            t["name"]: "passed" if t["status"] == "pass" else t["status"] for t in evaluation.tests
+        }
+        return fixed(self.kata, outcomes)
+
+    def _fault_entries(
+        self,
+        final: Evaluation,
+        first_fixed: dict[str, Commit],
+        start: Commit | None,
+        before: dict[str, str | None],
+        scored: dict[str, str | None],
+    ) -> list[dict]:
+        """Per fault: fixed at head, its tests, when it was first fixed, and the lines
+        changed in the functions its own fix touches next to that fix's."""
+        from grader.catalogue.faults import groups
+        from grader.grading import fault_diff
+
+        status = {t["name"]: t["status"] for t in final.tests}
+        fixed = self._fixed(final)
+        mine = fault_diff.by_fault(
+            fault_diff.changed_lines(before, scored),
+            {name: regions for name, (regions, _) in self.fault_regions.items()},
+        )
+        entries = []
+        for name, tests in groups(self.kata, status).items():
+            commit = first_fixed.get(name) if fixed[name] else None
+            seconds = commit.time - start.time if commit and start else None
+            entries.append(
+                {
+                    "name": name,
+                    "fixed": fixed[name],
+                    "tests_passed": sum(status[t] == "pass" for t in tests),
+                    "tests_total": len(tests),
+                    "fixed_commit": commit.sha if commit else None,
+                    "time_to_fixed_s": seconds if seconds is None or seconds >= 0 else None,
+                    "diff_lines": mine.get(name) if self.fault_regions else None,
+                    "reference_lines": self.fault_regions[name][1]
+                    if name in self.fault_regions
+                    else None,
+                }
+            )
+        return entries
+
+
+def _fault_regions(kata: Kata, tmp: Path) -> dict[str, tuple[dict, int]]:
+    """Per fault of a capstone: the regions of the shipped code its fix changes, and the
+    lines it changes ({} for a fault whose fix is missing or does not apply)."""
+    from grader.catalogue import patches, pristine
+    from grader.grading import fault_diff
+
+    shipped = tmp / f"{kata.id}-shipped"
+    pristine.materialize(kata, shipped)  # the working copy when not sealed
+    read = {name: (shipped / name).read_text() for name in kata.files}
+    found = {}
+    for fault in kata.faults:
+        patch = kata.private_dir / "faults" / f"{fault.name}.patch"
+        fixed = tmp / f"{kata.id}-fault-{fault.name}"
+        shutil.copytree(shipped, fixed)
+        if not patch.is_file() or patches.apply(patch, fixed).returncode != 0:
+            continue
+        regions = fault_diff.changed_lines(read, {n: (fixed / n).read_text() for n in kata.files})
+        found[fault.name] = (regions, sum(regions.values()))
+    return found
 
 
 def grade(

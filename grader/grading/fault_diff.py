@@ -1,0 +1,92 @@
+"""A capstone's change, fault by fault: the lines a diff changes, attributed to the faults
+whose fixes touch the same functions.
+
+Each fault's fix (``grader/private/<id>/faults/<fault>.patch``) changes some functions of
+the shipped code; the lines a candidate changed inside those functions count for that
+fault, the rest as "elsewhere".  Lines are counted as ``diffsize`` counts them (blank and
+comment-only lines left out), so the figures are for comparison with the fault's own fix,
+not an exact split of the total.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from difflib import SequenceMatcher
+
+ELSEWHERE = "elsewhere"
+
+Region = tuple[str, str]  # (file, qualified function name or "<module>")
+
+
+def _spans(source: str) -> list[tuple[int, int, str]]:
+    """(first line, last line, qualified name) of every function, outermost first."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    spans: list[tuple[int, int, str]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                first = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                if not isinstance(child, ast.ClassDef):
+                    spans.append((first, child.end_lineno or child.lineno, name))
+                visit(child, f"{name}.")
+
+    visit(tree, "")
+    return spans
+
+
+def _region(spans: list[tuple[int, int, str]], line: int) -> str:
+    inside = [s for s in spans if s[0] <= line <= s[1]]
+    return inside[-1][2] if inside else "<module>"
+
+
+def _code_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line without whitespace) of each line holding code."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        squeezed = "".join(line.split())
+        if squeezed and not squeezed.startswith("#"):
+            found.append((number, squeezed))
+    return found
+
+
+def changed_lines(
+    before: Mapping[str, str | None], after: Mapping[str, str | None]
+) -> dict[Region, int]:
+    """Lines removed + added per region of ``before`` (insertions count for the region of
+    the line they follow)."""
+    counts: dict[Region, int] = {}
+    for path in sorted(before.keys() | after.keys()):
+        old, new = before.get(path) or "", after.get(path) or ""
+        if old == new:
+            continue
+        spans = _spans(old)
+        a, b = _code_lines(old), _code_lines(new)
+        matcher = SequenceMatcher(None, [s for _, s in a], [s for _, s in b], autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                continue
+            anchor = a[i1][0] if i1 < len(a) and i2 > i1 else a[i1 - 1][0] if i1 else 1
+            region = (path, _region(spans, anchor))
+            counts[region] = counts.get(region, 0) + (i2 - i1) + (j2 - j1)
+    return counts
+
+
+def by_fault(
+    candidate: Mapping[Region, int], fixes: Mapping[str, Mapping[Region, int]]
+) -> dict[str, int]:
+    """The candidate's changed lines per fault (the regions its fix touches; a region two
+    fixes touch counts for the first), the rest under ``ELSEWHERE``."""
+    owner: dict[Region, str] = {}
+    for fault, regions in fixes.items():
+        for region in regions:
+            owner.setdefault(region, fault)
+    counts = {fault: 0 for fault in fixes} | {ELSEWHERE: 0}
+    for region, lines in candidate.items():
+        counts[owner.get(region, ELSEWHERE)] += lines
+    return counts
