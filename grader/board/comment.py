@@ -9,9 +9,16 @@ from datetime import datetime
 
 from grader.board.artifact import Context
 from grader.board.badges import shields_url
-from grader.board.ranking import ranking_time
+from grader.board.ranking import ranking_time, status_label
 from grader.board.recompute import Checked, ServerClock
-from grader.grading.report import code_block, escape_text, format_duration
+from grader.grading.report import (
+    FAULT_HEADERS,
+    code_block,
+    escape_text,
+    fault_rows,
+    faults_fixed,
+    format_duration,
+)
 
 MARKER = "<!-- kata-grade: one comment per pull request, updated on every push -->"
 MAX_TEST_ROWS = 30
@@ -38,8 +45,11 @@ def _badge(label: str, message: str, color: str) -> str:
 def _badges(section: Section, ranked_board: bool) -> str:
     result, kata = section.result, section.checked.kata
     status_color = {"green": "brightgreen", "red": "red", "error": "orange"}[result["status"]]
-    badges = [_badge("status", result["status"], status_color)]
+    if result.get("faults_fixed") and result["status"] == "red":
+        status_color = "yellow"  # partial credit
+    badges = [_badge("status", status_label(result), status_color)]
     seconds = ranking_time(result)
+    timed = "time to green" if result["status"] == "green" else "time to score"
     if seconds is None:
         badges.append(
             _badge(
@@ -50,9 +60,7 @@ def _badges(section: Section, ranked_board: bool) -> str:
         )
     else:
         color = "brightgreen" if seconds <= kata.budget_minutes * 60 else "yellow"
-        badges.append(
-            _badge("time to green", f"{format_duration(seconds)} ({result['clock']} clock)", color)
-        )
+        badges.append(_badge(timed, f"{format_duration(seconds)} ({result['clock']} clock)", color))
     total, ref = result["diff"]["total"], result["diff"]["reference_total"]
     if ref is None:
         badges.append(_badge("diff", f"{total} lines", "blue"))
@@ -105,11 +113,24 @@ def _section_lines(section: Section, ranked_board: bool, context: Context) -> li
     if len(tests) > MAX_TEST_ROWS:
         lines.append(f"| … {len(tests) - MAX_TEST_ROWS} more | |")
     lines.append("")
-    if result["status"] == "green":
+    if rows := fault_rows(entry):
+        fixed, total = faults_fixed(entry) or (0, 0)
+        lines += [
+            f"**{fixed} of {total} faults fixed** (partial credit: a fault counts when every "
+            "test of its group passes; lines: changed in the functions its own fix touches, "
+            "next to that fix's)",
+            "",
+            "| " + " | ".join(FAULT_HEADERS) + " |",
+            "|---|---|---|---|---|",
+        ]
+        lines += ["| " + " | ".join(escape_text(cell) for cell in row) + " |" for row in rows]
+        lines.append("")
+    if section.checked.green is not None:
+        what = "green" if result["status"] == "green" else status_label(result)
         commit = format_duration(result["commit_time_s"])
         if clock.seconds is not None:
             lines.append(
-                f"- Time to green: **{format_duration(clock.seconds)}** on the server clock "
+                f"- Time to {what}: **{format_duration(clock.seconds)}** on the server clock "
                 f"(GitHub saw the start marker at {_when(clock.started)} and the green commit "
                 f"at {_when(clock.greened)}"
                 + (
@@ -122,7 +143,7 @@ def _section_lines(section: Section, ranked_board: bool, context: Context) -> li
         else:
             why = f" ({escape_text(clock.note)})" if clock.note else ""
             lines.append(
-                f"- Time to green: **{commit}** on the commit clock (self-reported); "
+                f"- Time to {what}: **{commit}** on the commit clock (self-reported); "
                 f"no server time{why}."
             )
     diff = result["diff"]
@@ -175,7 +196,8 @@ def _footer(context: Context) -> list[str]:
     return [
         "",
         "<sub>One comment per pull request, updated on every push. "
-        "Ranking: green first, then time to green, then diff tokens."
+        "Ranking: green first, then time to green, then diff tokens "
+        "(a capstone: faults fixed first; an implementation: tests passed, no diff)."
         + (f" {tail}" if tail else "")
         + "</sub>",
     ]

@@ -54,6 +54,7 @@ from grader.board.ranking import (
     sort_key,
     standing,
     standings,
+    status_label,
 )
 from grader.catalogue.katas import TOPICS, Kata
 from grader.catalogue.renames import current_id
@@ -204,8 +205,10 @@ def _kata_order(katas: set[str] | dict, catalogue: list[Kata] | None) -> list[st
 RANKING_RULE = (
     "On each kata, every user's best ranked result counts: **green first**, then "
     "**time to green**, then **diff tokens** (Python tokens changed; hints and the PR "
-    "number only break ties). Overall: katas solved (green and ranked), then the median "
-    "time to green, then total diff tokens. A result is *unranked*, and listed apart with "
+    "number only break ties); a capstone ranks by **faults fixed** first (partial credit), "
+    "an implementation kata by tests passed, without the diff. Overall: katas solved (green "
+    "and ranked), then the median time to green, then total diff tokens. A result is "
+    "*unranked*, and listed apart with "
     "its reasons, when the pull request changed anything but the kata's editable files, "
     "added suspicious code, gave up before green, or disagreed with what git shows."
 )
@@ -298,7 +301,7 @@ def render_readme(
             for position, r in enumerate(ranks.ranked, 1):
                 lines.append(
                     f"| {position} | {escape_text(r['user'])} "
-                    f"| {STATUS_MARK[r['status']]} {r['status']} "
+                    f"| {STATUS_MARK[r['status']]} {status_label(r)} "
                     f"| {duration(ranking_time(r))} | {r['clock'] or '—'} | {_diff_cell(r)} "
                     f"| {r['diff']['tokens']} | {r['hints_used']} "
                     f"| {r['grade_runs'] if r['grade_runs'] is not None else '—'} | #{r['pr']} |"
@@ -309,7 +312,7 @@ def render_readme(
             for r in ranks.unranked:
                 why = "; ".join(escape_text(reason) for reason in r["unranked_reasons"])
                 lines.append(
-                    f"| {escape_text(r['user'])} | {STATUS_MARK[r['status']]} {r['status']} "
+                    f"| {escape_text(r['user'])} | {STATUS_MARK[r['status']]} {status_label(r)} "
                     f"| #{r['pr']} | {why or '—'} |"
                 )
     if problems:

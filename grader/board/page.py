@@ -24,7 +24,7 @@ import re
 from functools import cache
 from importlib.resources import files
 
-from grader.board.ranking import Overall, Standing, ranking_time
+from grader.board.ranking import Overall, Standing, ranking_time, status_label
 from grader.catalogue.katas import TOPICS, Kata
 from grader.grading.report import format_duration, visible
 
@@ -188,7 +188,8 @@ def _user_link(user: str, prefix: str) -> str:
 
 def _status(result: dict) -> str:
     status = result["status"]
-    return _td(f'<span class="st-{status}">● {status}</span>', sort=status, raw=True)
+    label = _e(status_label(result))
+    return _td(f'<span class="st-{status}">● {label}</span>', sort=status, raw=True)
 
 
 def _diff_lines(result: dict) -> str:

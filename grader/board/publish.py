@@ -194,6 +194,8 @@ def publish(
             "run_id": context.run_id,
             "head": head,
             "status": entry["status"],
+            "kind": kata.kind,
+            **_score(checked.entry),
             "ranked": not capped,
             "unranked_reasons": capped,
             "tests_passed": sum(1 for t in tests if t["status"] == "pass"),
@@ -228,6 +230,16 @@ def publish(
             position = board.rank_of(context.user) if section.result["ranked"] else None
             section.rank = (position, len(board.ranked)) if position else None
     return Publication(comment(sections, context, leaderboard is not None), results, sections)
+
+
+def _score(entry: dict) -> dict:
+    """A capstone's faults fixed and planted, as recomputed (``check_kata``)."""
+    if "faults" not in entry:
+        return {}
+    return {
+        "faults_fixed": sum(f["fixed"] for f in entry["faults"]),
+        "faults_total": len(entry["faults"]),
+    }
 
 
 def _first_start(clock: ServerClock, first: datetime | None) -> ServerClock:

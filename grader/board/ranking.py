@@ -1,7 +1,9 @@
 """Ranking leaderboard results: per kata, and overall.
 
 On a kata: green first, then time to green (the server clock when measured, else the
-commit clock), then diff tokens; hints and the PR number only break ties.  Each user
+commit clock), then diff tokens; hints and the PR number only break ties.  A capstone ranks
+by faults fixed first (partial credit), its time being the time to that score; an
+implementation kata by tests passed after green, and its diff does not rank.  Each user
 appears once, with their best ranked result; their latest unranked one is listed apart.
 Overall: katas solved (green and ranked), then the median time to green, then total diff
 tokens.  Pure functions of the results: the README, the badges, the page and the PR
@@ -24,18 +26,33 @@ def ranking_time(result: dict) -> int | None:
 
 
 def sort_key(result: dict) -> tuple:
-    """Green first, then time to green (untimed last), then diff tokens; hints and
-    the PR number only break ties, so the order is total and stable."""
+    """Green first (a capstone: most faults fixed first; an implementation: then most
+    tests passed), then time (untimed last), then diff tokens (not for an implementation);
+    hints and the PR number only break ties, so the order is total and stable."""
     seconds = ranking_time(result)
+    kind = result.get("kind", "bug")
+    if kind == "capstone":
+        first: tuple = (-result.get("faults_fixed", 0),)
+    elif kind == "implementation":
+        first = (result["status"] != "green", -result["tests_passed"])
+    else:
+        first = (result["status"] != "green",)
     return (
-        result["status"] != "green",
+        first,
         seconds is None,
         seconds or 0,
-        result["diff"]["tokens"],
+        0 if kind == "implementation" else result["diff"]["tokens"],
         result["hints_used"],
         result["pr"],
         result["run_id"],
     )
+
+
+def status_label(result: dict) -> str:
+    """``green``, ``red``, ``error``; a capstone not green: ``2/4 faults``."""
+    if result.get("kind") == "capstone" and result["status"] == "red":
+        return f"{result.get('faults_fixed', 0)}/{result.get('faults_total', '?')} faults"
+    return result["status"]
 
 
 @dataclass

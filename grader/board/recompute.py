@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grader.board.artifact import SHA, GradeRun, PublishError
+from grader.catalogue import faults
 from grader.catalogue.katas import CatalogueError, Kata
 from grader.grading import attempt
 from grader.grading.gitdata import Commit, GitError, Repo
@@ -98,7 +99,8 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
     start = clock.start
     origin = start.sha if start else fork_point
     green = None
-    if entry["status"] == "green":
+    score = faults.fixed_in_report(kata, entry["tests"]) if kata.is_capstone else {}
+    if entry["status"] == "green" or any(score.values()):  # a capstone: its final score
         sha = entry["green_commit"]
         if sha is None or not is_commit(repo, sha):
             raise PublishError(f"{kata.id}: green, but the green commit is not in the repository")
@@ -156,7 +158,65 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
     if gave_up and not any(r.startswith("gave up") for r in entry["unranked_reasons"]):
         reasons.append("gave up: the reference fix was shown before green")
     fixed = {**entry, **ours, "diff": {**entry["diff"], **git_diff}}
+    if kata.is_capstone:
+        fixed["faults"] = _faults(repo, kata, entry, score, origin, head, start, fork_point, green)
     return Checked(kata, fixed, start, green, reasons, clock, measures.give_ups)
+
+
+def _faults(
+    repo: Repo,
+    kata: Kata,
+    entry: dict,
+    score: dict[str, bool],
+    origin: str,
+    head: str,
+    start: Commit | None,
+    fork_point: str,
+    green: Commit | None,
+) -> list[dict]:
+    """A capstone's faults as the comment shows them, from git and the trusted kata: fixed
+    from the tests, each first-fixed commit checked to lie between the start and the
+    head (else dropped) and timed by git, the lines per fault measured again."""
+    import tempfile
+
+    from grader.grading import fault_diff
+
+    claimed = {f["name"]: f for f in entry.get("faults") or [] if isinstance(f, dict)}
+    with tempfile.TemporaryDirectory(prefix="kata-publish-faults-") as tmp:
+        try:
+            regions = fault_diff.fix_regions(kata, Path(tmp))
+        except (CatalogueError, OSError):
+            regions = {}
+    paths = attempt.kata_paths(kata)
+    lines = fault_diff.by_fault(
+        fault_diff.changed_lines(
+            attempt.files_at(repo, paths, fork_point),
+            attempt.files_at(repo, paths, (green.sha if green else head)),
+        ),
+        {name: found for name, (found, _) in regions.items()},
+    )
+    tests = faults.groups(kata, [t["name"] for t in entry["tests"]])
+    passed = {t["name"] for t in entry["tests"] if t["status"] == "pass"}
+    found = []
+    for name, ok in score.items():
+        sha = claimed.get(name, {}).get("fixed_commit") if ok else None
+        commit = None
+        if isinstance(sha, str) and is_commit(repo, sha) and is_ancestor(repo, origin, sha):
+            commit = repo.commit(sha) if is_ancestor(repo, sha, head) else None
+        seconds = commit.time - start.time if commit and start else None
+        found.append(
+            {
+                "name": name,
+                "fixed": ok,
+                "tests_passed": sum(t in passed for t in tests[name]),
+                "tests_total": len(tests[name]),
+                "fixed_commit": commit.sha if commit else None,
+                "time_to_fixed_s": seconds if seconds is None or seconds >= 0 else None,
+                "diff_lines": lines.get(name) if regions else None,
+                "reference_lines": regions[name][1] if name in regions else None,
+            }
+        )
+    return found
 
 
 def reference_total(kata: Kata, entry: dict) -> int | None:

@@ -48,6 +48,13 @@ def fixed(kata: Kata, outcomes: Mapping[str, str]) -> dict[str, bool]:
     }
 
 
+def fixed_in_report(kata: Kata, tests: list[dict]) -> dict[str, bool]:
+    """``fixed`` from a grade report's test entries (status "pass" or not)."""
+    return fixed(
+        kata, {t["name"]: "passed" if t["status"] == "pass" else t["status"] for t in tests}
+    )
+
+
 def summary(fixed_by_fault: Mapping[str, bool]) -> str:
     """``2 of 4 faults fixed``."""
     return f"{sum(fixed_by_fault.values())} of {len(fixed_by_fault)} faults fixed"

@@ -120,7 +120,7 @@ def _print_grade_table(result: dict, safe: Callable[[str], str], out: Console) -
     from rich import box
     from rich.table import Table
 
-    from grader.grading.report import format_duration
+    from grader.grading.report import fault_rows, faults_fixed, format_duration
 
     # Whole at 80 columns (a pipe, a CI log) with the longest kata id: one space between
     # columns, no outer edge, and "tries" for attempts, spelled out in the caption.
@@ -136,9 +136,13 @@ def _print_grade_table(result: dict, safe: Callable[[str], str], out: Console) -
     for kata in result["katas"]:
         passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
         style = {"green": "green", "red": "red"}.get(kata["status"], "yellow")
+        score = faults_fixed(kata)
+        status = f"{score[0]}/{score[1]}" if score and kata["status"] == "red" else kata["status"]
+        if score and score[0] and kata["status"] == "red":
+            style = "yellow"
         table.add_row(
             _broken_at_hyphens(kata["id"], KATA_COLUMN),
-            f"[{style}]{kata['status']}[/]",
+            f"[{style}]{status}[/]",
             f"{passed}/{len(kata['tests'])}",
             format_duration(kata["time_to_green_s"]),
             str(kata["attempts"]),
@@ -150,8 +154,18 @@ def _print_grade_table(result: dict, safe: Callable[[str], str], out: Console) -
     out.print(table)
     out.print("tries: commits that change the kata's files until green (attempts)", style="dim")
     out.print("diff: lines / tokens changed; ref: the reference fix's lines", style="dim")
+    if any(faults_fixed(kata) for kata in result["katas"]):
+        out.print("status n/m: a capstone with n of its m faults fixed", style="dim")
     for kata in result["katas"]:
         out.print(f"{kata['id']}: {safe(kata['message'])}", markup=False)
+        if score := faults_fixed(kata):
+            out.print(f"  {score[0]} of {score[1]} faults fixed:", markup=False)
+            for name, fixed, tests, took, lines in fault_rows(kata):
+                out.print(
+                    f"    {fixed:<11} {safe(name)}  tests {tests}  time {took}  "
+                    f"lines {lines} (its fix)",
+                    markup=False,
+                )
         for reason in kata["unranked_reasons"] + kata["notes"]:
             out.print(f"  - {safe(reason)}", markup=False)
         for test in kata["tests"]:

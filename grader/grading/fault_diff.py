@@ -13,6 +13,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from difflib import SequenceMatcher
+from pathlib import Path
+
+from grader.catalogue.katas import Kata
 
 ELSEWHERE = "elsewhere"
 
@@ -90,3 +93,25 @@ def by_fault(
     for region, lines in candidate.items():
         counts[owner.get(region, ELSEWHERE)] += lines
     return counts
+
+
+def fix_regions(kata: Kata, tmp: Path) -> dict[str, tuple[dict[Region, int], int]]:
+    """Per fault of a capstone: the regions of the shipped code its fix changes, and the
+    lines it changes ({} for a fault whose fix is missing or does not apply)."""
+    import shutil
+
+    from grader.catalogue import patches, pristine
+
+    shipped = tmp / f"{kata.id}-shipped"
+    pristine.materialize(kata, shipped)  # the working copy when not sealed
+    read = {name: (shipped / name).read_text() for name in kata.files}
+    found = {}
+    for fault in kata.faults:
+        patch = kata.private_dir / "faults" / f"{fault.name}.patch"
+        fixed = tmp / f"{kata.id}-fault-{fault.name}"
+        shutil.copytree(shipped, fixed)
+        if not patch.is_file() or patches.apply(patch, fixed).returncode != 0:
+            continue
+        regions = changed_lines(read, {n: (fixed / n).read_text() for n in kata.files})
+        found[fault.name] = (regions, sum(regions.values()))
+    return found

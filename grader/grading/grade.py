@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
 from grader.catalogue.renames import current_id
-from grader.grading import attempt, diffsize, sealed, timeouts
+from grader.grading import attempt, diffsize, fault_diff, sealed, timeouts
 from grader.grading.boundary import LOAD_ERROR_ID, default_isolation
 from grader.grading.gitdata import Commit, Repo
 from grader.grading.sandbox import Sandbox, SandboxRun
@@ -216,7 +215,7 @@ class _KataGrader:
         self.started = time.monotonic()
         # a capstone's fault fixes: the regions of the shipped code each one changes
         self.fault_regions = (
-            _fault_regions(kata, tmp) if kata.is_capstone and not self.sealed else {}
+            fault_diff.fix_regions(kata, tmp) if kata.is_capstone and not self.sealed else {}
         )
 
     def files_at(self, commit: str) -> dict[str, str | None]:
@@ -371,7 +370,6 @@ class _KataGrader:
         """Per fault: fixed at head, its tests, when it was first fixed, and the lines
         changed in the functions its own fix touches next to that fix's."""
         from grader.catalogue.faults import groups
-        from grader.grading import fault_diff
 
         status = {t["name"]: t["status"] for t in final.tests}
         fixed = self._fixed(final)
@@ -398,27 +396,6 @@ class _KataGrader:
                 }
             )
         return entries
-
-
-def _fault_regions(kata: Kata, tmp: Path) -> dict[str, tuple[dict, int]]:
-    """Per fault of a capstone: the regions of the shipped code its fix changes, and the
-    lines it changes ({} for a fault whose fix is missing or does not apply)."""
-    from grader.catalogue import patches, pristine
-    from grader.grading import fault_diff
-
-    shipped = tmp / f"{kata.id}-shipped"
-    pristine.materialize(kata, shipped)  # the working copy when not sealed
-    read = {name: (shipped / name).read_text() for name in kata.files}
-    found = {}
-    for fault in kata.faults:
-        patch = kata.private_dir / "faults" / f"{fault.name}.patch"
-        fixed = tmp / f"{kata.id}-fault-{fault.name}"
-        shutil.copytree(shipped, fixed)
-        if not patch.is_file() or patches.apply(patch, fixed).returncode != 0:
-            continue
-        regions = fault_diff.changed_lines(read, {n: (fixed / n).read_text() for n in kata.files})
-        found[fault.name] = (regions, sum(regions.values()))
-    return found
 
 
 def grade(

@@ -115,6 +115,31 @@ def format_duration(seconds: int | None) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
+def faults_fixed(kata: dict) -> tuple[int, int] | None:
+    """A capstone entry's (faults fixed, faults), None for other katas."""
+    found = kata.get("faults")
+    return (sum(f["fixed"] for f in found), len(found)) if found else None
+
+
+def fault_rows(kata: dict) -> list[tuple[str, str, str, str, str]]:
+    """A capstone entry's faults as (name, fixed, tests, time to fixed, lines / reference):
+    the table the grade report, the CLI and the pull-request comment show."""
+    return [
+        (
+            fault["name"],
+            "✓ fixed" if fault["fixed"] else "✗ not fixed",
+            f"{fault['tests_passed']}/{fault['tests_total']}",
+            format_duration(fault["time_to_fixed_s"]),
+            f"{'—' if fault['diff_lines'] is None else fault['diff_lines']} / "
+            f"{'—' if fault['reference_lines'] is None else fault['reference_lines']}",
+        )
+        for fault in kata.get("faults") or []
+    ]
+
+
+FAULT_HEADERS = ("fault", "fixed", "tests", "time to fixed", "lines / its fix")
+
+
 def markdown(report: dict) -> str:
     lines = [
         f"## Kata grade `{report['head'][:12]}` against base `{report['base'][:12]}`",
@@ -126,8 +151,11 @@ def markdown(report: dict) -> str:
     for kata in report["katas"]:
         passed = sum(1 for t in kata["tests"] if t["status"] == "pass")
         diff = kata["diff"]
+        score = faults_fixed(kata)
+        status = f"{STATUS_MARK[kata['status']]} {kata['status']}"
+        status += f" ({score[0]} of {score[1]} faults)" if score else ""
         lines.append(
-            f"| {escape_text(kata['id'])} | {STATUS_MARK[kata['status']]} {kata['status']} "
+            f"| {escape_text(kata['id'])} | {status} "
             f"| {passed}/{len(kata['tests'])} | {format_duration(kata['time_to_green_s'])} "
             f"| {kata['attempts']} | {kata['hints_used']} | {diff['total']} / {diff['tokens']} "
             f"| {diff['reference_total'] if diff['reference_total'] is not None else '—'} "
@@ -135,6 +163,10 @@ def markdown(report: dict) -> str:
         )
     for kata in report["katas"]:
         lines += ["", f"### {escape_text(kata['id'])}: {escape_text(kata['message'])}"]
+        if rows := fault_rows(kata):
+            lines += ["", "| " + " | ".join(FAULT_HEADERS) + " |", "|---|---|---|---|---|"]
+            lines += ["| " + " | ".join(escape_text(cell) for cell in row) + " |" for row in rows]
+            lines.append("")
         for reason in kata["unranked_reasons"]:
             lines.append(f"- unranked: {escape_text(reason)}")
         for note in kata["notes"]:
