@@ -3,6 +3,7 @@ faults fixed (partial credit)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from capstone_factory import SHIPPED, fixed, write_capstone
 from grader.authoring.validate import validate
 from grader.catalogue import faults
 from grader.catalogue.katas import CatalogueError, load_catalogue, load_kata
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pr-comment-capstone.md"
 
 
 def failed_checks(result) -> list[str]:
@@ -172,38 +175,47 @@ def test_kata_test_shows_each_fault_fixed_or_not_and_partial_credit(tmp_path):
     assert "green: 3 of 3 faults fixed; all 4 tests pass" in green.stdout
 
 
-def test_grade_scores_faults_fixed_with_a_time_and_a_diff_per_fault(tmp_path):
+T0 = 1_700_000_000
+CAPSTONE_MODULE = "katas/stats-capstone/pipeline.py"
+
+
+@pytest.fixture
+def attempt(tmp_path) -> Path:
+    """main: the template; attempt: a start marker at T0, the ranges fault fixed at +100,
+    an unrelated line at +200, the averages fault fixed at +300 (medians never)."""
     from kata_factory import git
-    from test_grade import LIMITS, T0, change
+    from test_grade import change
+
+    root = tmp_path / "repo"
+    sealed_capstone(root)
+    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "template", when=T0 - 1000)
+    git(root, "checkout", "-qb", "attempt")
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: stats-capstone", when=T0)
+    change(root, T0 + 100, {CAPSTONE_MODULE: fixed(SHIPPED, ["ranges"])})
+    change(root, T0 + 200, {CAPSTONE_MODULE: fixed(SHIPPED, ["ranges"]) + "\n\nTRIES = 2\n"})
+    both = fixed(SHIPPED, ["ranges", "averages"]) + "\n\nTRIES = 2\n"
+    change(root, T0 + 300, {CAPSTONE_MODULE: both})
+    return root
+
+
+def graded(root: Path) -> dict:
+    from test_grade import LIMITS
 
     from grader.grading.gitdata import Repo
     from grader.grading.grade import grade
     from grader.grading.report import validate_report
     from grader.grading.sandbox import Sandbox
 
-    sealed_capstone(tmp_path)
-    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
-    git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "template", when=T0 - 1000)
-    git(tmp_path, "checkout", "-qb", "attempt")
-    git(
-        tmp_path,
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "Start\n\nKata-Start: stats-capstone",
-        when=T0,
-    )
-    module = "katas/stats-capstone/pipeline.py"
-    change(tmp_path, T0 + 100, {module: fixed(SHIPPED, ["ranges"])})
-    change(tmp_path, T0 + 200, {module: fixed(SHIPPED, ["ranges"]) + "\n\nTRIES = 2\n"})
-    change(tmp_path, T0 + 300, {module: fixed(SHIPPED, ["ranges", "averages"]) + "\n\nTRIES = 2\n"})
-
-    report = grade(Repo(tmp_path), "main", "HEAD", None, sandbox=Sandbox(), limits=LIMITS)
+    report = grade(Repo(root), "main", "HEAD", None, sandbox=Sandbox(), limits=LIMITS)
     validate_report(report)
-    (kata,) = report["katas"]
+    return report
+
+
+def test_grade_scores_faults_fixed_with_a_time_and_a_diff_per_fault(attempt):
+    (kata,) = graded(attempt)["katas"]
     assert kata["status"] == "red"  # not every fault: partial credit, below
     assert kata["time_to_green_s"] == 300  # the clock stops when the final score is reached
     by_name = {f["name"]: f for f in kata["faults"]}
@@ -220,3 +232,47 @@ def test_grade_scores_faults_fixed_with_a_time_and_a_diff_per_fault(tmp_path):
         (0, 2),
     ]
     assert kata["diff"]["total"] == 5
+
+
+def test_publish_ranks_partial_credit_and_the_comment_shows_each_fault(attempt):
+    import os
+    import textwrap
+
+    from kata_factory import git
+    from test_publish import artifact, publish
+
+    report = graded(attempt)
+    git(attempt, "checkout", "-q", "main")  # publish's trusted checkout
+    code, comment, results = publish(attempt, artifact(attempt.parent / "a", report))
+    assert code == 0, comment
+    result = json.loads(results[0].read_text())
+    assert (result["kind"], result["status"], result["ranked"]) == ("capstone", "red", True)
+    assert (result["faults_fixed"], result["faults_total"]) == (2, 3)
+    assert (result["commit_time_s"], result["clock"]) == (300, "commit")
+    assert "https://img.shields.io/badge/status-2%2F3%20faults-yellow" in comment
+    assert "**2 of 3 faults fixed**" in comment
+    assert "| averages | ✓ fixed | 2/2 | 5m 00s | 2 / 2 |" in comment
+    assert "| medians | ✗ not fixed | 0/2 | — | 0 / 2 |" in comment
+    assert "Time to 2/3 faults: **5m 00s** on the commit clock" in comment
+    if os.environ.get("KATA_UPDATE_EXAMPLES") == "1":
+        EXAMPLE.write_text(comment)
+    assert EXAMPLE.read_text() == comment, textwrap.dedent(
+        """\
+        examples/pr-comment-capstone.md is not what kata publish writes now; if the change
+        is intended: KATA_UPDATE_EXAMPLES=1 .venv/bin/python -m pytest tests/test_capstone.py"""
+    )
+
+
+def test_a_report_claiming_a_fault_its_tests_do_not_show_gains_nothing(attempt):
+    from kata_factory import git
+    from test_publish import artifact, publish
+
+    report = graded(attempt)
+    (kata,) = report["katas"]
+    for fault in kata["faults"]:  # a doctored report: every fault "fixed"
+        fault["fixed"] = True
+    git(attempt, "checkout", "-q", "main")
+    code, comment, results = publish(attempt, artifact(attempt.parent / "a", report))
+    assert code == 0, comment
+    result = json.loads(results[0].read_text())
+    assert result["faults_fixed"] == 2  # recomputed from the tests, not the claim

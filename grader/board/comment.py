@@ -98,21 +98,7 @@ def _section_lines(section: Section, ranked_board: bool, context: Context) -> li
         f"**{result['status']}**: {escape_text(_cap(entry['message']))} · topic "
         f"{escape_text(kata.topic)} · budget {kata.budget_minutes} min",
         "",
-        "| test | result |",
-        "|---|---|",
     ]
-    tests = entry["tests"]
-    failing_first = sorted(tests, key=lambda t: t["status"] == "pass")
-    for test in failing_first[:MAX_TEST_ROWS]:
-        name = escape_text(test["name"]) + (" (hidden)" if test["hidden"] else "")
-        if test["status"] == "pass":
-            lines.append(f"| {name} | ✅ pass |")
-        else:
-            message = _first_line(test["message"])
-            lines.append(f"| {name} | ❌ {test['status']}{': ' + message if message else ''} |")
-    if len(tests) > MAX_TEST_ROWS:
-        lines.append(f"| … {len(tests) - MAX_TEST_ROWS} more | |")
-    lines.append("")
     if rows := fault_rows(entry):
         fixed, total = faults_fixed(entry) or (0, 0)
         lines += [
@@ -125,6 +111,19 @@ def _section_lines(section: Section, ranked_board: bool, context: Context) -> li
         ]
         lines += ["| " + " | ".join(escape_text(cell) for cell in row) + " |" for row in rows]
         lines.append("")
+    lines += ["| test | result |", "|---|---|"]
+    tests = entry["tests"]
+    failing_first = sorted(tests, key=lambda t: t["status"] == "pass")
+    for test in failing_first[:MAX_TEST_ROWS]:
+        name = escape_text(test["name"]) + (" (hidden)" if test["hidden"] else "")
+        if test["status"] == "pass":
+            lines.append(f"| {name} | ✅ pass |")
+        else:
+            message = _first_line(test["message"])
+            lines.append(f"| {name} | ❌ {test['status']}{': ' + message if message else ''} |")
+    if len(tests) > MAX_TEST_ROWS:
+        lines.append(f"| … {len(tests) - MAX_TEST_ROWS} more | |")
+    lines.append("")
     if section.checked.green is not None:
         what = "green" if result["status"] == "green" else status_label(result)
         commit = format_duration(result["commit_time_s"])
