@@ -276,3 +276,35 @@ def test_a_report_claiming_a_fault_its_tests_do_not_show_gains_nothing(attempt):
     assert code == 0, comment
     result = json.loads(results[0].read_text())
     assert result["faults_fixed"] == 2  # recomputed from the tests, not the claim
+
+
+def test_a_capstones_hints_are_per_fault_and_recorded(tmp_path):
+    from kata_factory import git, run_kata
+
+    sealed_capstone(tmp_path)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "template")
+    assert run_kata(tmp_path, "start", "stats-capstone").returncode == 0
+    which = run_kata(tmp_path, "hint")
+    assert which.returncode == 2
+    assert "its hints are per fault; name one with --fault (averages, ranges, medians)" in (
+        which.stderr
+    )
+    first = run_kata(tmp_path, "hint", "--fault", "ranges")
+    assert first.returncode == 0, first.stderr
+    assert "hint 1/1 on fault ranges" in first.stdout
+    assert "What is the spread of one repeated value?" in first.stdout
+    again = run_kata(tmp_path, "hint", "--fault", "ranges")
+    assert "all 1 hints on fault ranges used" in again.stdout
+    other = run_kata(tmp_path, "hint", "stats-capstone", "--fault", "averages")
+    assert "hint 1/1 on fault averages" in other.stdout
+    log = git(tmp_path, "log", "--format=%s|%(trailers:only,unfold,separator=%x2C)")
+    assert log.splitlines()[:2] == [
+        "Hint 1 for kata stats-capstone (fault averages)|Kata-Hint-Fault: averages,"
+        "Kata-Hint: stats-capstone",
+        "Hint 1 for kata stats-capstone (fault ranges)|Kata-Hint-Fault: ranges,"
+        "Kata-Hint: stats-capstone",
+    ]
+    listed = json.loads(run_kata(tmp_path, "list", "--json").stdout)
+    assert listed[0]["hints_used"] == 2

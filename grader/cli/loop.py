@@ -94,7 +94,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_hint(args: argparse.Namespace) -> int:
     root, kata = present.target(args.id)
-    present.print_hint(present.console(), root, kata)
+    present.print_hint(present.console(), root, kata, args.fault)
     return 0
 
 
@@ -417,6 +417,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("hint", help="the next hint for a kata (recorded: the report counts hints)")
     p.add_argument("id", nargs="?", help="kata id (default: the kata in progress)")
+    p.add_argument(
+        "--fault",
+        metavar="NAME",
+        help="a capstone's hints are per fault: which one (see kata test)",
+    )
     p.set_defaults(func=cmd_hint)
 
     p = sub.add_parser(

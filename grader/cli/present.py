@@ -338,15 +338,18 @@ def show_brief(out, kata: Kata) -> None:
     out.print(f"Edit: [bold]{files}[/] (the tests are the contract: leave them as they are).")
 
 
-def print_hint(out, root: Path, kata: Kata) -> None:
+def print_hint(out, root: Path, kata: Kata, fault: str | None = None) -> None:
     from grader.loop.progress import next_hint
 
-    number, text, new = next_hint(root, kata)
-    total = kata.hint_count
+    number, text, new = next_hint(root, kata, fault)
+    total = next((f.hint_count for f in kata.faults if f.name == fault), kata.hint_count)
+    about = f" on fault {escape(fault)}" if fault else ""
     if new:
-        out.print(f"[bold]hint {number}/{total}[/] (recorded: the grade report counts hints)")
+        out.print(
+            f"[bold]hint {number}/{total}{about}[/] (recorded: the grade report counts hints)"
+        )
     else:
-        out.print(f"[bold]all {total} hints used[/]; the last one again:")
+        out.print(f"[bold]all {total} hints{about} used[/]; the last one again:")
     out.print(f"  {text}", markup=False)
 
 

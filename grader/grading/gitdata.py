@@ -16,6 +16,7 @@ from grader.catalogue.renames import current_id
 
 START_TRAILER = "Kata-Start"
 HINT_TRAILER = "Kata-Hint"  # one marker commit per hint shown
+HINT_FAULT_TRAILER = "Kata-Hint-Fault"  # a capstone's hint: the fault it is about
 GIVE_UP_TRAILER = "Kata-Give-Up"  # the reference fix was shown before green
 
 
@@ -103,7 +104,7 @@ class Repo:
     def markers(self, rev_range: list[str]) -> list[tuple[Commit, dict[str, list[str]]]]:
         """Commits in ``rev_range`` (``git log`` arguments) that carry kata trailers, newest
         first, each with the kata ids (today's, see ``renames``) named per trailer key."""
-        keys = (START_TRAILER, HINT_TRAILER, GIVE_UP_TRAILER)
+        keys = (START_TRAILER, HINT_TRAILER, GIVE_UP_TRAILER, HINT_FAULT_TRAILER)
         fields = "%x00".join(f"%(trailers:key={k},valueonly,separator=%x2C)" for k in keys)
         out = str(self.git("log", f"--format=%H%x00%ct%x00%s%x00{fields}%x1e", *rev_range))
         found = []

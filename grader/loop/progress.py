@@ -14,6 +14,7 @@ from typing import NamedTuple
 from grader.catalogue.katas import Kata
 from grader.grading.gitdata import (
     GIVE_UP_TRAILER,
+    HINT_FAULT_TRAILER,
     HINT_TRAILER,
     START_TRAILER,
     Commit,
@@ -63,6 +64,15 @@ class History:
             hints += kata_id in ids[HINT_TRAILER]
             gave_up = gave_up or kata_id in ids[GIVE_UP_TRAILER]
         return Attempt(kata_id, None, 0, False)
+
+    def fault_hints(self, kata_id: str, fault: str) -> int:
+        """Hints taken on one fault of a capstone in the current attempt."""
+        taken = 0
+        for _, ids in self.markers:
+            if kata_id in ids[START_TRAILER]:
+                break
+            taken += kata_id in ids[HINT_TRAILER] and fault in ids[HINT_FAULT_TRAILER]
+        return taken
 
     def newest_start(self) -> tuple[Commit | None, list[str]]:
         """The newest start marker and its katas (one, or a mock round's)."""
@@ -190,11 +200,21 @@ def green_report(
     return GreenReport(elapsed, lines, tokens, reference)
 
 
-def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
-    """Show-and-record the next hint: (its number, its text, whether it is new).
+def next_hint(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, str, bool]:
+    """Show-and-record the next hint: (its number, its text, whether it is new).  A
+    capstone's hints are per fault: ``fault`` names which.
 
     Refuses (UsageError) when the kata is not started or already green."""
-    attempt = History.read(root).attempt(kata.id)
+    names = [f.name for f in kata.faults]
+    if kata.is_capstone and fault not in names:
+        raise UsageError(
+            f"{kata.id} is a capstone: its hints are per fault; name one with --fault "
+            f"({', '.join(names)})"
+        )
+    if fault is not None and not kata.is_capstone:
+        raise UsageError(f"{kata.id} has no faults: its hints are for the one bug (drop --fault)")
+    history = History.read(root)
+    attempt = history.attempt(kata.id)
     if not attempt.started:
         raise UsageError(
             f"{kata.id} is not started: hints are counted from the start marker, "
@@ -205,13 +225,17 @@ def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
             f"{kata.id} is already green: no hint needed; `kata solution {kata.id}` "
             "shows the reference fix"
         )
-    if not kata.hints:
+    hints = kata.hints_by_fault.get(fault or "", ()) if fault else kata.hints
+    if not hints:
         raise UsageError(f"{kata.id} has no hints")
-    if attempt.hints >= len(kata.hints):
-        return len(kata.hints), kata.hints[-1], False
-    number = attempt.hints + 1
+    taken = history.fault_hints(kata.id, fault) if fault else attempt.hints
+    if taken >= len(hints):
+        return len(hints), hints[-1], False
+    number = taken + 1
+    title = f"Hint {number} for kata {kata.id}" + (f" (fault {fault})" if fault else "")
+    extra = f"{HINT_FAULT_TRAILER}: {fault}\n" if fault else ""
     try:
-        write_marker(root, f"Hint {number} for kata {kata.id}", HINT_TRAILER, [kata.id])
+        repo_with_commits(root).marker_commit(marker_message(title, HINT_TRAILER, [kata.id], extra))
     except GitError as exc:
         raise UsageError(str(exc)) from None
-    return number, kata.hints[number - 1], True
+    return number, hints[number - 1], True
