@@ -308,3 +308,37 @@ def test_a_capstones_hints_are_per_fault_and_recorded(tmp_path):
     ]
     listed = json.loads(run_kata(tmp_path, "list", "--json").stdout)
     assert listed[0]["hints_used"] == 2
+
+
+def test_mock_pairs_an_implementation_with_a_debugging_kata_or_takes_a_capstone(tmp_path):
+    from kata_factory import git, run_kata, write_kata
+
+    from grader.catalogue.pristine import write_seal
+
+    write_capstone(tmp_path)
+    write_kata(tmp_path, "good", "good_stats")  # a debugging kata, 5 min
+    build = write_kata(tmp_path, "build-a-mean", "build_stats")
+    toml = build / "kata.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'topic = "metrics"\n', 'topic = "metrics"\nkind = "implementation"\n'
+        )
+    )
+    for kata in load_catalogue(tmp_path):
+        write_seal(kata)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "template")
+
+    paired = run_kata(tmp_path, "mock", "--seed", "1", "--no-watch")
+    assert paired.returncode == 0, paired.stderr
+    assert "Mock round: 2 katas, 10 minutes" in paired.stdout  # the two budgets summed
+    subject = git(tmp_path, "log", "-1", "--format=%s|%(trailers:only,unfold,separator=%x2C)")
+    assert subject == "Start mock round (10 min)|Kata-Start: build-a-mean,Kata-Start: good"
+
+    capstone = run_kata(tmp_path, "mock", "--format", "capstone", "--no-watch")
+    assert capstone.returncode == 0, capstone.stderr
+    assert "Mock round: 1 kata, 45 minutes" in capstone.stdout
+    short = run_kata(tmp_path, "mock", "--format", "capstone", "--minutes", "30", "--no-watch")
+    assert short.returncode == 2
+    assert "cannot pick a capstone within 30 min" in short.stderr

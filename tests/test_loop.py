@@ -284,7 +284,9 @@ def test_mock_round_starts_katas_of_different_topics_in_one_marker(repo):
 def test_mock_refuses_when_two_topics_do_not_fit(repo):
     too_short = kata(repo, "mock", "--minutes", "5", "--no-watch")
     assert too_short.returncode == 2
-    assert "cannot pick two katas from different topics that fit in 5 min" in too_short.stderr
+    assert "cannot pick two debugging katas from different topics within 5 min" in (
+        too_short.stderr
+    )
     one_topic = kata(repo, "mock", "--topics", "metrics", "--no-watch")
     assert one_topic.returncode == 2
     bad_topic = kata(repo, "mock", "--topics", "vision", "--no-watch")

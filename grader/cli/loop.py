@@ -257,6 +257,38 @@ def pick_mock(katas: list[Kata], known: dict, minutes: int, topics: list[str], r
     return chosen
 
 
+def _candidates(pool: list[Kata], known: dict, rng) -> list[Kata]:
+    """``pool`` shuffled, then untouched first, then the others not solved, then solved."""
+    pool = [k for k in pool if known[k.id].status != "green"]
+    rng.shuffle(pool)
+    pool.sort(key=lambda k: (known[k.id].solved, known[k.id].status != "untouched"))  # stable
+    return pool
+
+
+def pick_round(
+    katas: list[Kata], known: dict, fmt: str, minutes: int | None, topics: list[str], rng
+) -> tuple[list[Kata], int]:
+    """The round's katas and its length in minutes.  ``interview``: one implementation
+    kata and one debugging kata, as the real round pairs them; ``capstone``: one capstone;
+    ``katas``: two or three debugging katas of different topics.  The length is the
+    budgets summed unless ``minutes`` is given (``katas``: 45 by default)."""
+    pool = [k for k in katas if not topics or k.topic in topics]
+    if fmt == "katas":
+        bugs = [k for k in pool if k.kind == "bug"]
+        length = minutes or DEFAULT_MOCK_MINUTES
+        return pick_mock(bugs, known, length, [], rng), length
+    if fmt == "capstone":
+        chosen = _candidates([k for k in pool if k.is_capstone], known, rng)[:1]
+    else:
+        implement = _candidates([k for k in pool if k.kind == "implementation"], known, rng)
+        debug = _candidates([k for k in pool if k.kind == "bug"], known, rng)
+        chosen = [*implement[:1], *debug[:1]] if implement and debug else []
+    length = minutes or sum(k.budget_minutes for k in chosen)
+    if sum(k.budget_minutes for k in chosen) > length:
+        return [], length
+    return chosen, length
+
+
 def cmd_mock(args: argparse.Namespace) -> int:
     from grader.grading.gitdata import START_TRAILER, GitError
     from grader.loop import state
@@ -279,12 +311,20 @@ def cmd_mock(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     clean = [k for k in katas if k.id not in dirty]
     rng = random.Random(args.seed)
-    chosen = pick_mock(clean, known, args.minutes, args.topics or [], rng)
-    if len(chosen) < 2:
+    fmt = args.format or (
+        "interview" if {"implementation", "bug"} <= {k.kind for k in clean} else "katas"
+    )
+    chosen, args.minutes = pick_round(clean, known, fmt, args.minutes, args.topics or [], rng)
+    if not chosen or (fmt == "katas" and len(chosen) < 2):
+        wanted = {
+            "katas": "two debugging katas from different topics",
+            "interview": "an implementation kata and a debugging kata",
+            "capstone": "a capstone",
+        }[fmt]
         raise UsageError(
-            f"cannot pick two katas from different topics that fit in {args.minutes} min "
-            "among the ones not green and without uncommitted changes: allow more minutes "
-            "or topics, or `kata reset` a solved kata"
+            f"cannot pick {wanted} within {args.minutes} min among the ones not green "
+            "and without uncommitted changes: allow more minutes or topics, or `kata reset` "
+            "a solved kata"
         )
     ids = [k.id for k in chosen]
     if not args.no_watch and state.watch_running(root):
@@ -300,7 +340,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
 
     round_ = mock.start(root, ids, args.minutes, marker)
     out = present.console()
-    out.print(f"[bold]Mock round: {len(ids)} katas, {args.minutes} minutes[/]")
+    out.print(f"[bold]Mock round: {present.count(len(ids), 'kata')}, {args.minutes} minutes[/]")
     for kata in chosen:
         present.show_brief(out, kata)
     if args.no_watch:
@@ -458,13 +498,26 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "mock",
-        help="an interview-style round: 2-3 katas from different topics against the clock",
-        description="Pick two or three katas from different topics that fit in the time "
-        "(unsolved first), start them with one marker commit, show their briefs, then watch "
-        "them with a countdown; the round ends when time is up or all are green, with a "
-        "summary.",
+        help="an interview-style round against the clock: implement + debug, a capstone, "
+        "or 2-3 katas",
+        description="Pick a round as the interview runs it (unsolved katas first): one "
+        "implementation kata and one debugging kata, or one capstone, or two or three "
+        "debugging katas from different topics; start them with one marker commit, show "
+        "their briefs, then watch them with a countdown; the round ends when time is up or "
+        "all are green, with a summary.",
     )
-    p.add_argument("--minutes", type=int, default=DEFAULT_MOCK_MINUTES, help="round length (45)")
+    p.add_argument(
+        "--format",
+        choices=("interview", "capstone", "katas"),
+        help="interview: one implementation kata and one debugging kata (the default when "
+        "the catalogue has both); capstone: one multi-fault capstone; katas: two or three "
+        "debugging katas from different topics",
+    )
+    p.add_argument(
+        "--minutes",
+        type=int,
+        help="round length (default: the katas' budgets summed; 45 for --format katas)",
+    )
     p.add_argument("--topics", nargs="+", metavar="TOPIC", help=f"from: {', '.join(TOPICS)}")
     p.add_argument("--seed", type=int, help="make the pick repeatable")
     p.add_argument("--no-watch", action="store_true", help="start the round, do not watch")
