@@ -54,12 +54,12 @@ def repo(tmp_path) -> Path:
 
 def test_rows_link_each_kata_in_catalogue_order_and_escape_pipes(repo):
     table = catalogue_table.render(load_catalogue(repo)).splitlines()
-    assert table[0] == "| kata | symptom | topic | difficulty (1-3) | budget |"
+    assert table[0] == "| kata | symptom | topic | kind | difficulty (1-3) | budget |"
     assert table[2:] == [
         "| [`mean-off-by-one`](katas/mean-off-by-one/) | Averages come out a little too large "
-        "| metrics | 1 | 5 min |",
+        "| metrics | debug | 1 | 5 min |",
         "| [`another-mean`](katas/another-mean/) | Mean \\| median disagree on ties "
-        "| metrics | 3 | 5 min |",
+        "| metrics | debug | 3 | 5 min |",
     ]
 
 

@@ -172,3 +172,34 @@ def test_a_refusal_on_the_command_line_is_a_usage_error(repo):
     assert unknown_topic.returncode == 2
     assert "invalid choice: 'vision'" in unknown_topic.stderr
     assert not (repo / "katas" / "fresh-id").exists()
+
+
+def test_a_capstone_and_an_implementation_scaffold_load_and_fail_only_on_placeholders(repo):
+    capstone = kata(repo, "new", "mini-capstone", "--topic", "training", "--kind", "capstone")
+    assert capstone.returncode == 0, capstone.stderr
+    private = repo / "grader" / "private" / "mini-capstone"
+    for fault in ("first-fault", "second-fault", "third-fault"):
+        snake = fault.replace("-", "_")
+        assert (private / "faults" / f"{fault}.patch").is_file()
+        assert (private / "decoys" / fault / "treats-the-symptom.patch").is_file()
+        assert (private / "holdout" / f"test_{snake}_holdout.py").is_file()
+    built = kata(repo, "new", "build-a-loss", "--topic", "metrics", "--kind", "implementation")
+    assert built.returncode == 0, built.stderr
+    assert "the contract in docstrings" in built.stdout
+
+    loaded = {k.id: k for k in load_catalogue(repo)}
+    cap, impl = loaded["mini-capstone"], loaded["build-a-loss"]
+    assert (cap.kind, [f.name for f in cap.faults], cap.budget_minutes) == (
+        "capstone",
+        ["first-fault", "second-fault", "third-fault"],
+        45,
+    )
+    assert cap.hints_by_fault["second-fault"][0].startswith("TODO")
+    assert (impl.kind, impl.silent, impl.pass_to_pass) == ("implementation", False, ())
+
+    result = kata(repo, "validate", "mini-capstone", "build-a-loss", "--repeat", "1")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    failed = {line.split(":")[0].strip() for line in result.stdout.splitlines() if "FAIL" in line}
+    allowed = ("FAIL private material", "FAIL buggy")
+    assert all(f.endswith("patch applies") or f.startswith(allowed) for f in failed), failed
+    assert "FAIL fix first-fault alone patch applies" in failed

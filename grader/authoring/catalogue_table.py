@@ -19,6 +19,13 @@ NOTE = (
 WRITE_COMMAND = ".venv/bin/kata catalogue --write-readme"
 
 
+KIND_CELL = {
+    "bug": "debug",
+    "capstone": "capstone (several faults)",
+    "implementation": "implement",
+}
+
+
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -26,13 +33,13 @@ def _cell(text: str) -> str:
 def render(katas: Iterable[Kata]) -> str:
     """A markdown table, one row per kata, in catalogue order (topic, difficulty, id)."""
     lines = [
-        "| kata | symptom | topic | difficulty (1-3) | budget |",
-        "|---|---|---|---|---|",
+        "| kata | symptom | topic | kind | difficulty (1-3) | budget |",
+        "|---|---|---|---|---|---|",
     ]
     for kata in katas:
         lines.append(
             f"| [`{kata.id}`](katas/{kata.id}/) | {_cell(kata.title)} | {kata.topic} "
-            f"| {kata.difficulty} | {kata.budget_minutes} min |"
+            f"| {KIND_CELL[kata.kind]} | {kata.difficulty} | {kata.budget_minutes} min |"
         )
     return "\n".join(lines) + "\n"
 

@@ -180,6 +180,7 @@ class NewKata:
     difficulty: int
     budget_minutes: int
     module: str
+    kind: str = "bug"  # or "capstone", "implementation" (grader.authoring.scaffold_kinds)
 
     @property
     def test_module(self) -> str:
@@ -187,7 +188,7 @@ class NewKata:
 
     def toml_data(self) -> dict:
         tests = f"{self.test_module}.py"
-        return {
+        data = {
             "id": self.id,
             "title": self.title,
             "topic": self.topic,
@@ -200,6 +201,11 @@ class NewKata:
                 "pass_to_pass": [f"{tests}::test_output_keeps_the_input_shape"],
             },
         }
+        if self.kind != "bug":
+            from grader.authoring import scaffold_kinds
+
+            data = scaffold_kinds.toml_data(self, data)
+        return data
 
 
 HINTS = (  # private material: grader/private/<id>/hints.toml; kata.toml says how many
@@ -297,11 +303,16 @@ def _toml(data: dict) -> str:
     def array(items: list[str]) -> str:
         return "[\n" + "".join(f"  {value(item)},\n" for item in items) + "]"
 
-    lines = [f"{key} = {value(data[key])}" for key in ("id", "title", "topic")]
+    lines = [
+        f"{key} = {value(data[key])}" for key in ("id", "title", "topic", "kind") if key in data
+    ]
     lines += [f"difficulty = {data['difficulty']}", f"budget_minutes = {data['budget_minutes']}"]
     lines += [f"files = {value(data['files'])}", f"hint_count = {data['hint_count']}", ""]
     lines += ["[tests]"]
     lines += [f"{key} = {array(data['tests'][key])}" for key in ("fail_to_pass", "pass_to_pass")]
+    for fault in data.get("faults", []):
+        lines += ["", "[[faults]]", f"name = {value(fault['name'])}"]
+        lines += [f"tests = {array(fault['tests'])}", f"hint_count = {fault['hint_count']}"]
     text = "\n".join(lines) + "\n"
     if tomllib.loads(text) != data:  # a guard on the renderer, not on user input
         raise AssertionError("kata.toml rendering lost information")
@@ -336,6 +347,10 @@ def files(kata: NewKata) -> dict[str, str]:
     }
     for name, what in DECOYS.items():
         out[f"{private}/decoys/{name}.patch"] = DECOY.format(**fields, what=what)
+    if kata.kind != "bug":
+        from grader.authoring import scaffold_kinds
+
+        out = scaffold_kinds.files(kata, out, fields)
     return out
 
 
@@ -354,6 +369,10 @@ def create(root: Path, kata: NewKata) -> list[Path]:
 
 
 def next_steps(kata: NewKata) -> list[str]:
+    if kata.kind != "bug":
+        from grader.authoring import scaffold_kinds
+
+        return scaffold_kinds.next_steps(kata)
     folder, private = f"katas/{kata.id}", f"grader/private/{kata.id}"
     module = f"{folder}/{kata.module}.py"
     return [

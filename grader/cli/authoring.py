@@ -25,8 +25,9 @@ def cmd_new(args: argparse.Namespace) -> int:
         topic=args.topic,
         title=args.title,
         difficulty=args.difficulty,
-        budget_minutes=args.budget,
+        budget_minutes=args.budget or (45 if args.kind == "capstone" else 15),
         module=args.module or scaffold.default_module(args.id),
+        kind=args.kind,
     )
     try:
         written = scaffold.create(root, kata)
@@ -166,7 +167,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this module's subcommands on the `kata` parser."""
     p = sub.add_parser(
         "new",
-        help="authors: scaffold a kata (folder, kata.toml, brief, module, tests, private files)",
+        help="authors: scaffold a kata (folder, kata.toml, brief, module, tests, private "
+        "files); --kind capstone|implementation for the other kinds",
         description="Create katas/ID and grader/private/ID with placeholders that load with "
         "the catalogue; `kata validate ID` then lists what is left to write.",
     )
@@ -174,7 +176,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topic", required=True, choices=TOPICS)
     p.add_argument("--title", default=DEFAULT_TITLE, help="one line on the symptom")
     p.add_argument("--difficulty", type=int, choices=(1, 2, 3), default=1)
-    p.add_argument("--budget", type=int, default=15, metavar="MINUTES", help="time budget (15)")
+    p.add_argument("--budget", type=int, metavar="MINUTES", help="time budget (15; a capstone: 45)")
+    p.add_argument(
+        "--kind",
+        choices=("bug", "capstone", "implementation"),
+        default="bug",
+        help="bug: one silent bug (default); capstone: 3-5 interacting faults in a small "
+        "codebase, scored per fault; implementation: a stub to implement from its contract",
+    )
     p.add_argument(
         "--module", metavar="NAME", help="module name (default: the id with '_' for '-')"
     )

@@ -116,6 +116,7 @@ def kata_rows(root: Path, katas: list[Kata]) -> list[dict]:
             "id": kata.id,
             "title": kata.title,
             "topic": kata.topic,
+            "kind": kata.kind,
             "difficulty": kata.difficulty,
             "budget_minutes": kata.budget_minutes,
             "status": known[kata.id].status,
