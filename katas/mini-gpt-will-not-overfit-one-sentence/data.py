@@ -29,8 +29,11 @@ class CharTokenizer:
         return len(self.chars)
 
     def encode(self, text: str) -> list[int]:
-        """Ids of ``text``; raises ``KeyError`` on a character outside the vocabulary."""
-        return [self.stoi[ch] for ch in text]
+        """Ids of ``text``; raises ``ValueError`` on a character outside the vocabulary."""
+        try:
+            return [self.stoi[ch] for ch in text]
+        except KeyError as exc:
+            raise ValueError(f"{exc.args[0]!r} is not in the vocabulary") from None
 
     def decode(self, ids: Sequence[int]) -> str:
         return "".join(self.chars[i] for i in ids)
@@ -49,6 +52,8 @@ class WindowSampler:
     def __init__(self, tokens: Sequence[int], block_size: int, batch_size: int, seed: int = 0):
         if len(tokens) < 2:
             raise ValueError("need at least two tokens to make an (input, target) pair")
+        if block_size < 1 or batch_size < 1:
+            raise ValueError(f"block_size {block_size} and batch_size {batch_size} must be >= 1")
         self.tokens = torch.as_tensor(tokens, dtype=torch.long)
         self.block_size = min(block_size, len(tokens) - 1)
         self.batch_size = batch_size

@@ -33,7 +33,8 @@ def test_a_repeated_token_moves_with_the_position_table(seed, token, seq_len):
     idx = torch.full((1, seq_len), token)
     got = gpt.embed(config, params, idx)[0]
     steps = got[1:] - got[:-1]
-    want = params["transformer.wpe.weight"][1:seq_len] - params["transformer.wpe.weight"][: seq_len - 1]
+    wpe = params["transformer.wpe.weight"]
+    want = wpe[1:seq_len] - wpe[: seq_len - 1]
     d = float((steps - want).abs().max())
     assert d <= TOL, (
         f"token {token} repeated {seq_len} times: the embedding changes from one position to "
