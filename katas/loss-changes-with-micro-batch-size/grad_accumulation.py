@@ -81,7 +81,13 @@ class AccumulatingTrainer:
     def accumulate_gradients(self, batch: TokenBatch) -> tuple[float, int]:
         """Add the gradient of the batch loss to ``.grad``, one micro-batch at a time.
 
-        Returns the batch loss (mean over real tokens) and the number of real tokens.
+        The batch loss is the cross-entropy averaged over the real (not ignored) tokens of
+        the whole ``batch``: the gradient added, and the loss returned, are those of one
+        forward/backward pass over ``batch`` and do not depend on ``micro_batch_size``.
+        Sequences, or whole micro-batches, with no real token contribute nothing; the batch
+        as a whole must hold at least one real token.  ``.grad`` is added to, not reset.
+
+        Returns the batch loss (a float) and the number of real tokens in ``batch``.
         """
         micro_batches = batch.split(self.micro_batch_size)
         total_loss, num_tokens = 0.0, 0
@@ -93,7 +99,11 @@ class AccumulatingTrainer:
         return total_loss, num_tokens
 
     def step(self, batch: TokenBatch) -> StepResult:
-        """One optimizer step on ``batch``: zero grads, accumulate, clip, update."""
+        """One optimizer step on ``batch``: zero grads, accumulate, clip, update.
+
+        ``grad_norm`` is the total norm of the accumulated gradient before clipping (only
+        when ``max_grad_norm`` is set); gradients never carry over from a previous step.
+        """
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         loss, num_tokens = self.accumulate_gradients(batch)

@@ -55,6 +55,23 @@ def accumulate_gradients(
     return {"loss": loss, "num_tokens": num_tokens, "grads": _grads(model)}
 
 
+def accumulate_batches(
+    layers: Layers,
+    state: dict[str, torch.Tensor],
+    batches: Sequence[Batch],
+    micro_batch_size: int,
+    **trainer_kwargs: Any,
+) -> dict[str, Any]:
+    """``accumulate_gradients`` on each of ``batches`` in turn, with no zeroing in between,
+    on a model with no gradients yet: what each call reported, and each parameter's
+    ``.grad`` by name after the last one."""
+    model = _model(layers, state)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    trainer = AccumulatingTrainer(model, optimizer, micro_batch_size, **trainer_kwargs)
+    reported = [trainer.accumulate_gradients(TokenBatch(*batch)) for batch in batches]
+    return {"reported": reported, "grads": _grads(model)}
+
+
 def train(
     layers: Layers,
     state: dict[str, torch.Tensor],

@@ -3,7 +3,9 @@
 AdamW with decoupled weight decay applied to the weight matrices and embeddings only.
 Biases and normalisation gains go into a second group with ``weight_decay=0``: pulling a
 norm gain towards zero just switches features off, and decaying biases buys nothing.
-Groups carry ``param_names`` (torch's own key) so that checkpoints and logs can name them.
+The split must hold for every model the trainer builds (GPT, LLaMA-style, ViT heads), with
+whatever module classes and attribute names they use.  Groups carry ``param_names``
+(torch's own key) so that checkpoints and logs can name them.
 """
 
 from __future__ import annotations
@@ -31,9 +33,14 @@ class OptimizerConfig:
 def build_param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Split the trainable parameters of ``model`` into a decayed and a non-decayed group.
 
-    Every trainable parameter lands in exactly one group, shared (tied) parameters once;
-    frozen parameters (``requires_grad=False``) are left out.  Returns
-    ``[decayed_group, non_decayed_group]``, ready for ``torch.optim.AdamW``.
+    The decayed group holds the weight matrices: Linear and convolution weights and
+    embeddings, tied or not.  The other group (``weight_decay=0.0``) holds the biases,
+    normalisation gains, per-channel scales and 0-dim scalars such as a learnable
+    temperature.  Every trainable parameter lands in exactly one group, shared (tied)
+    parameters once, under one of the names it is registered under; frozen parameters
+    (``requires_grad=False``) are left out.  Returns ``[decayed_group,
+    non_decayed_group]`` (either may be empty), ready for ``torch.optim.AdamW``; each
+    group's ``param_names`` is parallel to its ``params``.
     """
     no_decay_keys = ("bias", "LayerNorm.weight", "layer_norm.weight")
     groups = {

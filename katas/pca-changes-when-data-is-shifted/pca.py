@@ -3,10 +3,17 @@
 A small NumPy stand-in for ``sklearn.decomposition.PCA`` with the same attribute names, so the
 plotting helpers work with either.  Conventions:
 
+* the principal axes are the eigenvectors of the sample covariance matrix, so they describe the
+  spread of the data around its mean and do not change when every row is shifted by the same
+  vector;
 * ``explained_variance_`` uses the unbiased (``n - 1``) normalisation, so it equals the
-  eigenvalues of ``np.cov(X, rowvar=False)``;
+  eigenvalues of ``np.cov(X, rowvar=False)`` and the sample variance of the projected data;
+* ``explained_variance_ratio_`` divides by the total variance (the trace of the covariance), so
+  the ratios of a full PCA sum to 1;
 * component signs are made deterministic: the largest-magnitude entry of each component is
   positive.
+
+Inputs of any numeric dtype are converted to float64.
 """
 
 from __future__ import annotations
@@ -67,7 +74,10 @@ class PCA:
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Coordinates of ``X`` along the components, shape ``(n_samples, n_components)``."""
+        """Coordinates of ``X`` along the components, shape ``(n_samples, n_components)``.
+
+        Measured from ``mean_``: the scores of the training data have mean 0.
+        """
         X = np.asarray(X, dtype=np.float64)
         return (X - self.mean_) @ self.components_.T
 

@@ -39,21 +39,24 @@ def perplexity_after_reset(discarded: Sequence[Batch], batches: Sequence[Batch])
 
 
 class Bigram(nn.Module):
-    """Next-token logits looked up from the current token alone: ``table[input_ids]``."""
+    """Next-token logits looked up from the current token alone: ``table[input_ids]``,
+    through dropout with probability ``dropout`` (active in training mode only)."""
 
-    def __init__(self, table: torch.Tensor) -> None:
+    def __init__(self, table: torch.Tensor, dropout: float = 0.0) -> None:
         super().__init__()
         self.table = nn.Parameter(table.clone())
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.table[input_ids]
+        return self.dropout(self.table[input_ids])
 
 
 def evaluate_bigram(
-    table: torch.Tensor, sequences: list[torch.Tensor], **kwargs: Any
+    table: torch.Tensor, sequences: list[torch.Tensor], dropout: float = 0.0, **kwargs: Any
 ) -> dict[str, Any]:
-    """``evaluate_perplexity(Bigram(table), sequences, **kwargs)``, and whether the model
-    is in training mode afterwards (it is built in training mode)."""
-    model = Bigram(table)
+    """``evaluate_perplexity(Bigram(table, dropout), sequences, **kwargs)``, and whether the
+    model is in training mode afterwards (it is built in training mode)."""
+    torch.manual_seed(0)  # the dropout masks, should dropout be left on
+    model = Bigram(table, dropout)
     perplexity = evaluate_perplexity(model, sequences, **kwargs)
     return {"perplexity": perplexity, "training": model.training}

@@ -9,7 +9,11 @@ The eval loop runs after every checkpoint::
 
 Perplexity is ``exp`` of the average negative log-likelihood of the evaluation tokens,
 each scored given its prefix.  The first token of a sequence has no prefix and is not
-scored; padding (``attention_mask == 0``) is never scored.
+scored; padding (``attention_mask == 0``) is never scored, whatever ids and logits sit
+there.  So the number reported is a property of the evaluation set and the model: it does
+not depend on the batch size, on how sequences are grouped into batches or in which order,
+nor on how much padding a batch carries.  Logits may come in any float dtype; the
+log-likelihoods are computed in at least float32.
 """
 
 from __future__ import annotations
@@ -53,7 +57,11 @@ class PerplexityMeter:
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
     ) -> None:
-        """Add one batch: ``(batch, seq, vocab)`` logits for right-padded ``(batch, seq)`` ids."""
+        """Add one batch: ``(batch, seq, vocab)`` logits for right-padded ``(batch, seq)`` ids.
+
+        ``attention_mask`` (int or bool, 1/True on real tokens) defaults to all ones.  A batch
+        may hold nothing to score (sequences of one token): it changes nothing.
+        """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         logits = logits[:, :-1].to(torch.promote_types(logits.dtype, torch.float32))
@@ -70,7 +78,10 @@ class PerplexityMeter:
         self.num_sequences += input_ids.size(0)
 
     def compute(self) -> float:
-        """Perplexity over everything passed to :meth:`update` since the last reset."""
+        """Perplexity over everything passed to :meth:`update` since the last reset.
+
+        Raises ``RuntimeError`` when no token has been scored since then.
+        """
         if self._count == 0:
             raise RuntimeError("PerplexityMeter.compute() called before any update()")
         return math.exp(self._total_nll / self._count)
@@ -83,7 +94,11 @@ def evaluate_perplexity(
     batch_size: int = 8,
     pad_token_id: int = 0,
 ) -> float:
-    """Perplexity of ``model`` (``input_ids -> logits``) on a list of token sequences."""
+    """Perplexity of ``model`` (``input_ids -> logits``) on a list of token sequences.
+
+    Sequences are right-padded with ``pad_token_id`` into batches of ``batch_size``.  The
+    model runs in eval mode (dropout off) and is put back in the mode it was in.
+    """
     was_training = model.training
     model.eval()
     meter = PerplexityMeter()

@@ -6,9 +6,12 @@ than generalising to new ones.  :class:`GroupKFold` keeps every group (subject, 
 whole: all rows of a group land in the same validation fold.
 
 Folds are balanced by row count with a greedy rule: groups are taken one after the other and each
-goes to the fold that currently has the fewest rows.  Groups are taken in order of first
-appearance, or in a seeded random order when ``shuffle=True``, so that different seeds give
-different fold assignments for repeated cross-validation.
+goes to the fold that currently has the fewest rows (the lowest-numbered one on a tie).  Groups
+are taken in order of first appearance, or in a seeded random order when ``shuffle=True``, so
+that different seeds split the groups differently for repeated cross-validation (not merely
+number the same folds differently).  The folds depend only on the group labels, through which
+rows share a label, and on the seed: never on the values of ``X`` or ``y``, nor on what the
+labels are.
 """
 
 from __future__ import annotations
@@ -50,8 +53,11 @@ class GroupKFold:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(train_idx, val_idx)`` row indices for each of the ``n_splits`` folds.
 
-        ``groups`` holds one hashable, sortable label per row (ints, strings, ...).  Each row is
-        in the validation indices of exactly one fold, and in the training indices of the others.
+        ``groups`` holds one hashable, sortable label per row (ints, strings, ...); a group may
+        have a single row.  Indices refer to rows of ``X`` as passed and come sorted.  Each row
+        is in the validation indices of exactly one fold and in the training indices of the
+        others, so all rows of a group are on the same side in every fold.  Raises
+        ``ValueError`` when there are fewer distinct groups than folds.
         """
         if groups is None:
             raise ValueError("GroupKFold needs the `groups` argument")

@@ -104,6 +104,14 @@ def prepare_splits(
 ) -> SplitData:
     """Split ``(X, y)`` into train and test rows and standardise the features.
 
+    The split depends only on the number of rows, ``test_fraction`` and ``seed``.  The
+    returned ``scaler`` is the one both ``X_train`` and ``X_test`` were standardised with,
+    so ``scaler.transform(X[test_idx])`` equals ``X_test``, and its statistics are those of
+    the training rows: ``X_train`` has mean 0 and (population) standard deviation 1 in every
+    column that varies over the training rows, while a column constant over them is only
+    centred.  Nothing about the test rows (their values, their spread) may change
+    ``X_train`` or the scaler.  Features come back as float64 whatever the input dtype.
+
     Args:
         X: feature matrix, shape ``(n_rows, n_features)``.
         y: labels or targets, shape ``(n_rows,)``; returned unchanged, split like ``X``.

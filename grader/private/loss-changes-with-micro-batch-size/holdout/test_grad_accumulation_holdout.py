@@ -144,3 +144,36 @@ def test_clipped_adamw_training_matches_full_batch(seed, rows, seq_len, mbs):
                 f"clipped AdamW, micro_batch_size={mbs}, step {step + 1}: '{name}' is {err:.3e} "
                 f"away from full-batch training"
             )
+
+
+@FAST
+@given(seed=SEEDS, rows=st.integers(2, 5), seq_len=st.integers(2, 5), mbs=st.integers(1, 3))
+def test_two_batches_accumulate_into_the_sum_of_their_gradients(seed, rows, seq_len, mbs):
+    model = Net(seed)
+    batches = []
+    for k in range(2):
+        g = torch.Generator().manual_seed(seed + 7 * k + 1)
+        lengths = torch.randint(1, seq_len + 1, (rows + k,), generator=g).tolist()
+        batches.append(_batch(seed + k, lengths, seq_len, -100))
+    want = [torch.zeros_like(p) for p in model.parameters()]
+    losses = []
+    for batch in batches:
+        loss, grads = _full_batch(model, batch, -100)
+        losses.append(loss)
+        want = [w + g for w, g in zip(want, grads, strict=True)]
+    got = trainer.accumulate_batches(
+        model.layers, model.state_dict(), [batch.tensors for batch in batches], mbs
+    )
+    grads = _grads(model, got["grads"], "accumulate_gradients on two batches")
+    scale = max(float(w.abs().max()) for w in want)
+    for (name, _), a, b in zip(model.named_parameters(), grads, want, strict=True):
+        gap = float((a - b).abs().max()) / scale
+        assert gap <= 1e-12, (
+            f"accumulate_gradients on two batches in a row (micro_batch_size={mbs}): '{name}' "
+            f"differs from the sum of their token-mean gradients by {gap:.3e} (relative); "
+            f".grad must be added to, not rescaled"
+        )
+    for k, ((loss, _), want_loss) in enumerate(zip(got["reported"], losses, strict=True)):
+        assert abs(loss - want_loss) <= 1e-12 * max(1.0, abs(want_loss)), (
+            f"batch {k + 1} of 2: reported loss {loss} != its token mean {want_loss}"
+        )

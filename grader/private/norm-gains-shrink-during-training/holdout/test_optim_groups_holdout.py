@@ -138,3 +138,36 @@ def test_adamw_trajectory_matches_hand_built_groups(model, seed, lr, weight_deca
             f"after 3 AdamW steps (lr={lr:g}, weight_decay={weight_decay:g}) '{name}' "
             f"{tuple(p.shape)} differs from AdamW with groups split by ndim by {err:.3e}"
         )
+
+
+class NormTuned(nn.Module):
+    """LN-tuning: everything frozen except the normalisation gains and biases."""
+
+    def __init__(self, dim: int, bias: bool) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(11, dim)
+        self.norm = nn.LayerNorm(dim, bias=bias)
+        self.final_norm = ScaleRMSNorm(dim)
+        self.proj = nn.Linear(dim, dim, bias=False)
+        for p in (self.embed_tokens.weight, self.proj.weight):
+            p.requires_grad_(False)
+
+
+@FAST
+@given(dim=st.integers(2, 5), bias=st.booleans(), weight_decay=st.sampled_from([0.1, 0.3]))
+def test_only_gains_trainable_leaves_the_decayed_group_empty(dim, bias, weight_decay):
+    model = NormTuned(dim, bias)
+    names = _names(model)
+    groups = _groups(model, weight_decay, CONSTRUCTORS)
+    assert len(groups) == 2, f"expected [decayed, non-decayed] groups, got {len(groups)} groups"
+    decayed = [names.get(id(p), "?") for p in groups[0]["params"]]
+    assert not decayed, (
+        f"only norm gains/biases train, yet the decayed group holds {decayed} "
+        f"(weight_decay={groups[0]['weight_decay']:g})"
+    )
+    zero = [torch.zeros_like(p) if p.requires_grad else None for p in model.parameters()]
+    config = {"lr": 0.1, "weight_decay": weight_decay}
+    after = optim.optimizer_steps(_spec(model, CONSTRUCTORS), config, [zero])
+    for (name, p), value in zip(model.named_parameters(), after, strict=True):
+        err = float((value - p.detach()).abs().max())
+        assert err == 0.0, f"'{name}' moved by {err:.3e} in a zero-gradient AdamW step"

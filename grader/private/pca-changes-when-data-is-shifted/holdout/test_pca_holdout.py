@@ -106,3 +106,54 @@ def test_scores_invariant_to_shifting_the_data(X, shift):
         assert d < 1e-6 * (1 + np.abs(a).max()), (
             f"scores on component {i} changed by {d:.3e} (up to sign) when the data was shifted"
         )
+
+
+@given(offset_data(), st.floats(1e5, 1e7), st.integers(0, 2**32 - 1))
+def test_data_far_from_the_origin(X, distance, seed):
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=X.shape[1])
+    far = X + distance * direction / np.linalg.norm(direction)  # raw readings, large offset
+    ev = pca.fit(far)["explained_variance_"]
+    values = _covariance_eigenvalues(X)  # the same spread, computed near the origin
+    d = float(np.abs(ev - values).max())
+    assert d < 1e-6 * values[0], (
+        f"data shifted {distance:.3g} away from the origin: explained_variance_ = "
+        f"{np.round(ev, 6).tolist()}, the covariance eigenvalues are "
+        f"{np.round(values, 6).tolist()} (max |diff| {d:.2e}); catastrophic cancellation?"
+    )
+
+
+@given(offset_data(), hnp.arrays(np.float64, 5, elements=st.floats(-40.0, 40.0)))
+def test_sign_convention_and_singular_values(X, shift):
+    a = pca.fit(X)
+    b = pca.fit(X + shift[: X.shape[1]])
+    values = _covariance_eigenvalues(X)
+    n = X.shape[0]
+    for i in range(X.shape[1]):
+        row = a["components_"][i]
+        pivot = int(np.argmax(np.abs(row)))
+        gaps = [abs(values[i] - values[j]) for j in range(len(values)) if j != i]
+        if min(gaps) < 1e-3 * values[0] or np.sort(np.abs(row))[-2] > 0.999 * abs(row[pivot]):
+            continue  # direction or its largest entry not well defined
+        assert row[pivot] > 0, (
+            f"component {i}: its largest-magnitude entry (index {pivot}) is {row[pivot]:.4f}; "
+            f"the documented sign convention makes it positive"
+        )
+        d = float(np.abs(row - b["components_"][i]).max())
+        assert d < 1e-7, f"component {i} changed by {d:.2e} (sign included) under a shift"
+    sv, ev = a["singular_values_"], a["explained_variance_"]
+    d = float(np.abs(sv**2 / (n - 1) - ev).max())
+    assert d < 1e-9 * values[0], (
+        f"singular_values_**2 / (n - 1) is off explained_variance_ by {d:.2e}; they must match"
+    )
+
+
+@given(offset_data())
+def test_integer_data_is_fitted_as_float64(X):
+    X_int = np.round(X * 4).astype(np.int64)
+    a, b = pca.fit(X_int), pca.fit(X_int.astype(np.float64))
+    for name in ("mean_", "components_", "explained_variance_"):
+        d = float(np.abs(a[name] - b[name]).max())
+        assert a[name].dtype == np.float64 and d == 0.0, (
+            f"{name} from integer data differs from the float64 fit by {d:.2e}"
+        )

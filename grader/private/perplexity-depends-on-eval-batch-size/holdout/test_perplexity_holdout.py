@@ -137,3 +137,62 @@ def test_right_pad_layout():
     ids, mask = perplexity.right_pad([torch.tensor([4, 5, 6]), torch.tensor([7])], pad_token_id=9)
     assert ids.tolist() == [[4, 5, 6], [7, 9, 9]], f"right_pad ids {ids.tolist()}"
     assert mask.tolist() == [[1, 1, 1], [1, 0, 0]], f"right_pad mask {mask.tolist()}"
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 5), scale=st.sampled_from([30.0, 60.0]))
+def test_confident_float32_logits_give_a_finite_perplexity(seed, n, scale):
+    lengths = [3 + (i * 4) % 6 for i in range(n)]
+    ids, logits = random_corpus(seed, lengths, 8)
+    logits32 = [(lg * (scale / 2.0)).float() for lg in logits]  # peaked: some targets ~1e-50
+    want = math.log(oracle(ids, logits32))
+    got = run(ids, logits32, [1, n - 1], 8)
+    log_got = math.log(got) if got > 0 else -math.inf
+    assert math.isfinite(log_got) and abs(log_got - want) <= 1e-4 * max(1.0, want), (
+        f"float32 logits of scale {scale:g} (a confident model): log-perplexity {log_got:.5f}, "
+        f"float64 oracle {want:.5f}; the NLL must be computed in log space"
+    )
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 5))
+def test_bfloat16_logits_are_scored_in_at_least_float32(seed, n):
+    lengths = [2 + (i * 3) % 6 for i in range(n)]
+    ids, logits = random_corpus(seed, lengths, 7)
+    logits16 = [lg.to(torch.bfloat16) for lg in logits]
+    got = run(ids, logits16, [n], 7)
+    want = oracle(ids, logits16)  # exact NLL of the bf16 values, in float64
+    assert math.isclose(got, want, rel_tol=1e-5), (
+        f"bfloat16 logits: perplexity {got:.6f}, float64 oracle on the same values {want:.6f}"
+    )
+
+
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 4))
+def test_compute_raises_when_nothing_was_scored(seed, n):
+    ids, logits = random_corpus(seed, [1] * n, 5)  # one token each: nothing to score
+    try:
+        got = run(ids, logits, [n], 5)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError(
+            f"{n} one-token sequences (no scored token): compute() returned {got}, expected "
+            f"RuntimeError"
+        )
+    try:
+        got = ppl.meter_perplexity([])
+    except RuntimeError:
+        return
+    raise AssertionError(f"compute() with no update at all returned {got}, expected RuntimeError")
+
+
+@given(seed=st.integers(0, 2**31 - 1), lengths=st.lists(st.integers(2, 7), min_size=2, max_size=5))
+def test_evaluate_perplexity_turns_dropout_off(seed, lengths):
+    vocab = 6
+    ids, _ = random_corpus(seed, lengths, vocab)
+    model = Bigram(vocab, seed)
+    want = oracle(ids, [model(seq).detach() for seq in ids])
+    result = ppl.evaluate_bigram(model.table.detach(), ids, dropout=0.5, batch_size=2)
+    assert math.isclose(result["perplexity"], want, rel_tol=1e-9), (
+        f"model with dropout 0.5: evaluate_perplexity gives {result['perplexity']:.4f}, the "
+        f"model's perplexity with dropout off is {want:.4f}; evaluation must run in eval mode"
+    )
+    assert result["training"], "evaluate_perplexity left the model in eval mode"

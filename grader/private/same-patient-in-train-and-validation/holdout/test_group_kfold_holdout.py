@@ -104,3 +104,35 @@ def test_folds_ignore_feature_and_label_values(case, seed):
         assert np.array_equal(va, vb) and np.array_equal(ta, tb), (
             f"fold {k} changed with the values of X and y; only groups and seed may matter"
         )
+
+
+@given(st.integers(2, 5), st.integers(0, 3), st.booleans(), st.integers(0, 2**16))
+def test_fewer_groups_than_folds_raises(n_splits, missing, shuffle, seed):
+    n_groups = max(1, n_splits - 1 - missing)
+    groups = np.repeat(np.asarray([f"P{i:03d}" for i in range(n_groups)]), 3)
+    try:
+        folds = _folds(groups, n_splits, shuffle=shuffle, seed=seed)
+    except ValueError:
+        return
+    raise AssertionError(
+        f"{n_groups} distinct groups cannot make {n_splits} folds, yet split() gave "
+        f"{len(folds)} folds instead of raising ValueError"
+    )
+
+
+@given(st.integers(2, 4), st.integers(3, 9))
+def test_one_row_per_group_still_reshuffles_with_the_seed(n_splits, extra):
+    groups = np.asarray([f"S{i:02d}" for i in range(n_splits + extra)])
+    partitions = set()
+    for seed in range(10):
+        folds = _folds(groups, n_splits, shuffle=True, seed=seed)
+        counts = np.zeros(len(groups), dtype=int)
+        for train, val in folds:
+            counts[val] += 1
+            assert np.intersect1d(train, val).size == 0, f"seed={seed}: a row is on both sides"
+        assert np.all(counts == 1), f"seed={seed}: rows validated {counts.tolist()} times"
+        partitions.add(frozenset(frozenset(val.tolist()) for _, val in folds))
+    assert len(partitions) > 1, (
+        f"{len(groups)} groups of one row each, {n_splits} folds: all 10 seeds give the same "
+        f"validation folds; shuffle=True must change which groups are validated together"
+    )

@@ -96,3 +96,39 @@ def test_standard_scaler_matches_float64_oracle(case):
     assert d < 1e-9, f"StandardScaler statistics off the float64 oracle by {d:.3e}"
     d = _max_diff(scaler["transform"], (X - mean) / scale)
     assert d < 1e-8, f"StandardScaler.transform off the float64 oracle by {d:.3e}"
+
+
+@given(tables(min_rows=6), st.integers(0, 3), st.floats(-50.0, 50.0), st.floats(0.5, 20.0))
+def test_column_constant_on_train_rows_is_only_centred(case, pick, level, jump):
+    X, y, test_fraction, seed = case
+    split = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    train_idx, test_idx = split["train_idx"], split["test_idx"]
+    j = pick % X.shape[1]
+    X = X.copy()
+    X[train_idx, j] = level  # e.g. a flag that is only ever set in the test period
+    X[test_idx, j] = level + jump * (1 + np.arange(len(test_idx)))
+    out = prep.prepare_splits(X, y, test_fraction=test_fraction, seed=seed)
+    assert np.array_equal(out["train_idx"], train_idx), "the split changed with the values"
+    scale = float(out["scaler"]["scale_"][j])
+    assert scale == 1.0, (
+        f"feature {j} is constant ({level:.3f}) over the training rows: its scale_ must be 1, "
+        f"got {scale:.6g}"
+    )
+    want_test = X[test_idx, j] - X[train_idx, j].mean()
+    d = max(_max_diff(out["X_train"][:, j], 0.0), _max_diff(out["X_test"][:, j], want_test))
+    assert np.isfinite(d) and d < 1e-8, (
+        f"feature {j}, constant over the training rows, should only be centred on them "
+        f"(train 0, test x - {level:.3f}); the features are off that by up to {d:.3e}"
+    )
+
+
+@given(tables())
+def test_integer_features_come_back_as_float64(case):
+    X, y, test_fraction, seed = case
+    X_int = np.round(X).astype(np.int64)
+    got = prep.prepare_splits(X_int, y, test_fraction=test_fraction, seed=seed)
+    want = prep.prepare_splits(X_int.astype(np.float64), y, test_fraction=test_fraction, seed=seed)
+    for name in ("X_train", "X_test"):
+        assert got[name].dtype == np.float64, f"{name} has dtype {got[name].dtype}, not float64"
+        d = _max_diff(got[name], want[name])
+        assert d == 0.0, f"integer features give a {name} off the float64 one by {d:.3e}"
