@@ -551,6 +551,24 @@ def test_a_report_without_its_encoding_problem_is_unranked(repo):
     assert any("declares the source encoding 'latin-1'" in r for r in result["unranked_reasons"])
 
 
+def test_a_report_without_its_non_utf8_bytes_is_unranked(repo):
+    fixed = BUGGY_MODULE.replace(OLD_LINE, REFERENCE).encode()
+    git(repo, "checkout", "-q", "attempt")
+    (repo / MODULE).write_bytes(fixed + b'NOTE = "caf\xe9"\n')
+    git(repo, "commit", "-q", "--amend", "-am", "fix", when=T0 + 300)
+    git(repo, "checkout", "-q", "main")
+    report = honest_report(repo)  # doctored: ranked, no encoding problem
+    report["katas"][0]["green_commit"] = sha(repo, "attempt")
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"]) == (0, False)
+    offset = len(fixed) + len(b'NOTE = "caf')
+    assert f"katas/good/good_stats.py is not UTF-8 (byte {offset})" in " ".join(
+        result["unranked_reasons"]
+    ), result["unranked_reasons"]
+    assert any("disagrees with git on the scan" in r for r in result["unranked_reasons"])
+
+
 def test_a_report_that_carries_its_scan_findings_agrees(repo):
     attempt_with(repo, BUGGY_MODULE.replace(OLD_LINE, REFERENCE) + "\nimport inspect\n")
     from grader.grading.attempt import scan_reasons

@@ -144,11 +144,11 @@ def scan_reasons(repo: Repo, kata: Kata, base: str, commits: list[str]) -> list[
         key=lambda f: (f.path, f.line, f.rule),
     )
     reasons = [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
-    reasons += [
+    reasons += [  # the committed bytes, as the interpreter reads them
         problem
-        for files in checked.values()
-        for name, text in files.items()
-        if text is not None
-        for problem in scan.source_text_problems(text, paths[name])
+        for sha in checked
+        for name, path in paths.items()
+        if (data := repo.read_bytes(sha, path)) is not None
+        for problem in scan.source_text_problems(data, path)
     ]
     return list(dict.fromkeys(reasons))

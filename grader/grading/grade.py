@@ -217,8 +217,11 @@ class _KataGrader:
         return attempt.files_at(self.repo, self.paths, commit)
 
     def evaluate(self, commit: str) -> Evaluation:
-        files = self.files_at(commit)
-        key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        # the committed bytes: the subject's interpreter reads what git holds, not a
+        # decoded copy (a file that is not UTF-8 is refused there as it would be anywhere)
+        files = {name: self.repo.read_bytes(commit, path) for name, path in self.paths.items()}
+        named = {name: data.hex() if data is not None else None for name, data in files.items()}
+        key = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()
         if key not in self.cache:
             folder = self.tmp / f"{self.kata.id}-run-{len(self.cache)}"
             modules = self.tmp / f"{self.kata.id}-modules-{len(self.cache)}"
@@ -229,11 +232,11 @@ class _KataGrader:
                     (target / name).parent.mkdir(parents=True, exist_ok=True)
                     (target / name).write_bytes(data)
             modules.mkdir(exist_ok=True)
-            for name, text in files.items():
-                if text is None:
+            for name, data in files.items():
+                if data is None:
                     (modules / name).unlink(missing_ok=True)
                 else:
-                    (modules / name).write_text(text)
+                    (modules / name).write_bytes(data)
             run = self.sandbox.run(
                 folder,
                 test_timeout_s=self.limits.test_timeout_s,
