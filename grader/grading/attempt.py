@@ -14,6 +14,11 @@ from grader.grading import diffsize, scan
 from grader.grading.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, START_TRAILER, Commit, Repo
 
 MAX_LISTED = 3  # commits named in one reason or note
+# what `kata grade` and `kata publish` both say of a green commit dated before the marker
+NEGATIVE_TIME_NOTE = (
+    "time to green not measured: the green commit is dated before the start marker "
+    "(commit times are set by the committer's clock)"
+)
 
 
 def kata_paths(kata: Kata) -> dict[str, str]:

@@ -21,18 +21,22 @@ from pathlib import Path
 
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
 from grader.grading import attempt, diffsize, sealed, timeouts
+from grader.grading.attempt import NEGATIVE_TIME_NOTE
 from grader.grading.boundary import LOAD_ERROR_ID, default_isolation
 from grader.grading.gitdata import Commit, Repo
 from grader.grading.sandbox import Sandbox, SandboxRun
 from grader.grading.scan import source_text_problems
 
-__all__ = ["GradeUsageError", "Limits", "grade", "hidden_paths", "source_text_problems"]
+__all__ = [
+    "NEGATIVE_TIME_NOTE",
+    "GradeUsageError",
+    "Limits",
+    "grade",
+    "hidden_paths",
+    "source_text_problems",
+]
 
 SCHEMA_VERSION = 1
-NEGATIVE_TIME_NOTE = (
-    "time to green not measured: the green commit is dated before the start marker "
-    "(commit times are set by the committer's clock)"
-)
 MAX_STATES = 50  # distinct versions of a kata's files graded in one range
 _PYTEST_EXIT = {
     2: ": interrupted",
