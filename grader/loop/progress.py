@@ -190,10 +190,9 @@ def green_report(
     return GreenReport(elapsed, lines, tokens, reference)
 
 
-def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
-    """Show-and-record the next hint: (its number, its text, whether it is new).
-
-    Refuses (UsageError) when the kata is not started or already green."""
+def hint_to_come(root: Path, kata: Kata) -> tuple[int, bool]:
+    """What ``next_hint`` would show, without recording it: (its number, whether it is
+    new, so counted).  Refuses (UsageError) as ``next_hint`` does."""
     attempt = History.read(root).attempt(kata.id)
     if not attempt.started:
         raise UsageError(
@@ -208,8 +207,17 @@ def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
     if not kata.hints:
         raise UsageError(f"{kata.id} has no hints")
     if attempt.hints >= len(kata.hints):
-        return len(kata.hints), kata.hints[-1], False
-    number = attempt.hints + 1
+        return len(kata.hints), False
+    return attempt.hints + 1, True
+
+
+def next_hint(root: Path, kata: Kata) -> tuple[int, str, bool]:
+    """Show-and-record the next hint: (its number, its text, whether it is new).
+
+    Refuses (UsageError) when the kata is not started or already green."""
+    number, new = hint_to_come(root, kata)
+    if not new:
+        return number, kata.hints[-1], False
     try:
         write_marker(root, f"Hint {number} for kata {kata.id}", HINT_TRAILER, [kata.id])
     except GitError as exc:
