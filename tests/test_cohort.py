@@ -97,6 +97,62 @@ def test_without_the_key_grading_marks_the_hidden_tests_pending(cohort):
     assert any("hidden tests pending" in note for note in kata["notes"])
 
 
+# --- without the key: each command says what is sealed, and where it runs --------------
+
+SEALED = "sealed in this cohort (grader/sealed/private.age)"
+
+
+def no_traceback(done) -> None:
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+
+
+def test_without_the_key_kata_test_says_it_ran_the_visible_tests_only(cohort):
+    root, _ = cohort
+    done = run_kata(root, "test", "good")
+    no_traceback(done)
+    assert done.returncode == 1  # the shipped bug: red
+    assert f"the hidden tests of good are {SEALED}: they run in the publish job" in done.stdout
+    assert "`kata test` ran the visible tests only" in done.stdout
+    (root / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    green = run_kata(root, "test", "good")
+    no_traceback(green)
+    assert green.returncode == 0
+    assert "reference fix: 2 lines" in green.stdout  # a public number, still
+
+
+def test_without_the_key_kata_grade_says_it_ran_the_visible_tests_only(cohort):
+    root, _ = cohort
+    done = run_kata(root, "grade", "--base", "main", "--kata", "good")
+    no_traceback(done)
+    assert f"the hidden tests of good are {SEALED}: they run in the publish job" in done.stdout
+    assert "`kata grade` ran the visible tests only" in done.stdout
+
+
+@pytest.mark.parametrize("give_up", [False, True])
+def test_without_the_key_kata_solution_says_the_fix_is_sealed_and_records_nothing(cohort, give_up):
+    root, _ = cohort
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    before = git(root, "rev-parse", "HEAD")
+    done = run_kata(root, "solution", "good", *(["--give-up"] if give_up else []))
+    no_traceback(done)
+    assert done.returncode == 2
+    assert f"the reference fix of good is {SEALED}" in done.stderr
+    assert "kata solution cannot show it here" in done.stderr
+    assert git(root, "rev-parse", "HEAD") == before  # no give-up marker
+
+
+def test_without_the_key_kata_hint_says_the_hints_are_sealed_and_records_nothing(cohort):
+    root, _ = cohort
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    before = git(root, "rev-parse", "HEAD")
+    done = run_kata(root, "hint", "good")
+    no_traceback(done)
+    assert done.returncode == 2
+    assert f"the hints of good are {SEALED}" in done.stderr
+    assert "no hint is shown or counted here" in done.stderr
+    assert git(root, "rev-parse", "HEAD") == before  # no hint marker
+
+
 # --- publish: a sealed cohort ranks a result only when its hidden tests ran -------------
 
 

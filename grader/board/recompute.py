@@ -168,11 +168,11 @@ def reference_total(kata: Kata, entry: dict) -> int | None:
     the report's number when the trusted checkout cannot measure it."""
     import tempfile
 
-    from grader.grading import diffsize
+    from grader.grading import sealed
 
     try:
         with tempfile.TemporaryDirectory(prefix="kata-publish-") as tmp:
-            size = diffsize.reference_size(kata, Path(tmp))
+            size = sealed.reference_size(kata, Path(tmp))
     except (CatalogueError, OSError):  # e.g. a seal whose blobs are not here: only shown
         size = None
     return size if size is not None else entry["diff"]["reference_total"]

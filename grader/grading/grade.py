@@ -209,11 +209,7 @@ class _KataGrader:
         self.expected = _expected_tests(kata, self.holdout)
         self.snapshot = _snapshot(kata, self.holdout)
         self.sealed = sealed.is_sealed(kata)
-        self.reference_size = (
-            sealed.public_numbers(kata).get("reference_total")
-            if self.sealed
-            else diffsize.reference_size(kata, tmp)
-        )
+        self.reference_size = sealed.reference_size(kata, tmp)  # sealed: the public one
         self.cache: dict[str, Evaluation] = {}
         self.started = time.monotonic()
 
@@ -264,10 +260,7 @@ class _KataGrader:
         origin = start.sha if start else fork_point  # the first green is looked for after it
         notes = clock.notes(kata.id)
         if self.sealed:
-            notes.append(
-                "hidden tests pending: this cohort's hidden tests are sealed "
-                f"({sealed.ARCHIVE}); the publish workflow runs them, with the key"
-            )
+            notes.append(f"hidden tests pending: {sealed.hidden_tests_note(kata.id, 'kata grade')}")
         if start is None:
             notes.append(
                 f"no `Kata-Start: {kata.id}` commit before head: time-to-green is not measured "

@@ -42,6 +42,28 @@ def is_sealed(kata: Kata) -> bool:
     return (kata.root / ARCHIVE).is_file() and not (kata.private_dir / "reference.patch").exists()
 
 
+def hidden_tests_note(kata_id: str, command: str) -> str:
+    """What ``command`` says when it ran a sealed kata's visible tests only."""
+    return (
+        f"the hidden tests of {kata_id} are sealed in this cohort ({ARCHIVE}): they run in "
+        f"the publish job, with the cohort's key; `{command}` ran the visible tests only"
+    )
+
+
+def solution_sealed(kata_id: str) -> str:
+    return (
+        f"the reference fix of {kata_id} is sealed in this cohort ({ARCHIVE}) and only the "
+        "cohort's key opens it: kata solution cannot show it here, and nothing was recorded"
+    )
+
+
+def hints_sealed(kata_id: str) -> str:
+    return (
+        f"the hints of {kata_id} are sealed in this cohort ({ARCHIVE}) with the rest of the "
+        "answers: no hint is shown or counted here"
+    )
+
+
 def public_numbers(kata: Kata) -> dict:
     """What the sealed catalogue keeps public about ``kata`` ({} when nothing is sealed)."""
     try:
@@ -50,6 +72,17 @@ def public_numbers(kata: Kata) -> dict:
         return {}
     numbers = data.get("katas", {}).get(kata.id, {})
     return numbers if isinstance(numbers, dict) else {}
+
+
+def reference_size(kata: Kata, workdir: Path) -> int | None:
+    """The reference fix's size: measured on the pristine kata, or in a sealed cohort the
+    public number the seal kept."""
+    from grader.grading import diffsize
+
+    if is_sealed(kata):
+        number = public_numbers(kata).get("reference_total")
+        return number if isinstance(number, int) and not isinstance(number, bool) else None
+    return diffsize.reference_size(kata, workdir)
 
 
 def _secret_files(kata: Kata) -> list[Path]:

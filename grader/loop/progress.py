@@ -173,7 +173,7 @@ def green_report(
     import tempfile
 
     from grader.catalogue.katas import CatalogueError
-    from grader.grading import diffsize
+    from grader.grading import diffsize, sealed
 
     after = {name: (kata.path / name).read_text() for name in kata.files}
     try:
@@ -183,7 +183,7 @@ def green_report(
         lines = tokens = None
     try:
         with tempfile.TemporaryDirectory(prefix="kata-reference-") as tmp:
-            reference = diffsize.reference_size(kata, Path(tmp))
+            reference = sealed.reference_size(kata, Path(tmp))
     except CatalogueError:
         reference = None
     elapsed = attempt.elapsed_s() if elapsed_s is None else elapsed_s
@@ -193,6 +193,10 @@ def green_report(
 def hint_to_come(root: Path, kata: Kata) -> tuple[int, bool]:
     """What ``next_hint`` would show, without recording it: (its number, whether it is
     new, so counted).  Refuses (UsageError) as ``next_hint`` does."""
+    from grader.grading import sealed
+
+    if sealed.is_sealed(kata):
+        raise UsageError(sealed.hints_sealed(kata.id))
     attempt = History.read(root).attempt(kata.id)
     if not attempt.started:
         raise UsageError(
