@@ -206,3 +206,51 @@ def test_a_sealed_cohort_ranks_only_with_its_hidden_tests_run(cohort, tmp_path):
     assert [t["status"] for t in report["katas"][0]["tests"] if t["hidden"]] == ["pass"]
     code, result = cohort_publish(root, visible, "--hidden-report", str(hidden))
     assert (code, result["ranked"], result["tests_total"]) == (0, True, 3), result
+
+
+def hidden_run(root: Path, key: str, tmp_path: Path) -> Path:
+    """The publish workflow's hidden job, by hand: a trusted copy unsealed with the key
+    grades the pull request's head with the hidden tests."""
+    trusted = tmp_path / "trusted"
+    git(tmp_path, "clone", "-q", str(root), str(trusted))
+    opened = run_kata(trusted, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
+    assert opened.returncode == 0, opened.stderr
+    hidden = tmp_path / "hidden.json"
+    kata_grade(root, hidden, "--private", str(trusted / "grader" / "private"))
+    return hidden
+
+
+def test_when_the_hidden_job_wrote_no_report_the_result_is_recorded_unranked(cohort, tmp_path):
+    root = graded_attempt(cohort[0])
+    visible = tmp_path / "report.json"
+    kata_grade(root, visible)
+    code, result = cohort_publish(root, visible, "--hidden-report", str(tmp_path / "none.json"))
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    assert any(
+        r.startswith("hidden tests not run") and "wrote no report" in r
+        for r in result["unranked_reasons"]
+    ), result["unranked_reasons"]
+
+
+def test_a_hidden_run_without_full_isolation_does_not_rank(cohort, tmp_path):
+    root, key = graded_attempt(cohort[0]), cohort[1]
+    visible = tmp_path / "report.json"
+    kata_grade(root, visible)
+    hidden = hidden_run(root, key, tmp_path)
+    report = json.loads(hidden.read_text())
+    report["isolation"] = "process"  # the candidate's code could read the unsealed answers
+    hidden.write_text(json.dumps(report))
+    code, result = cohort_publish(root, visible, "--hidden-report", str(hidden))
+    assert (code, result["ranked"]) == (0, False)
+    assert any("hidden tests not run fully isolated" in r for r in result["unranked_reasons"])
+
+
+def test_unsealed_answers_are_readable_by_their_owner_only(cohort):
+    import stat
+
+    root, key = cohort
+    done = run_kata(root, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
+    assert done.returncode == 0, done.stderr
+    for path in [root / PRIVATE / "reference.patch", root / PRIVATE / "holdout"]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path}: {oct(mode)}"

@@ -173,9 +173,35 @@ def unseal(root: Path, catalogue: list[Kata], key: str) -> list[str]:
         for member in members:
             kata_id, _, rest = member.name.partition("/")
             target = ids[kata_id].private_dir / rest
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _private_folder(target.parent, ids[kata_id].private_dir)
             extracted = archive.extractfile(member)
             assert extracted is not None  # a regular file, checked above
-            target.write_bytes(extracted.read())
+            _private_file(target, extracted.read())
             written.append(f"grader/private/{member.name}")
     return written
+
+
+# The answers, once unsealed, are their owner's only (files 0600, the folders unseal makes
+# 0700), whatever the umask: in the publish workflow's hidden job the candidate's code runs
+# as another user, which must not read them (its mount namespace hides them besides).
+
+
+def _private_folder(folder: Path, top: Path) -> None:
+    top.mkdir(parents=True, exist_ok=True)
+    made = []
+    for parent in [folder, *folder.parents]:
+        if parent == top or parent.exists():
+            break
+        made.append(parent)
+    for path in reversed(made):
+        path.mkdir(mode=0o700)
+        path.chmod(0o700)
+
+
+def _private_file(path: Path, data: bytes) -> None:
+    import os
+
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
