@@ -57,6 +57,45 @@ def test_seal_leaves_no_answer_in_the_repository_and_says_what_to_do(tmp_path):
     )
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_the_workflows_read() -> set[str]:
+    import re
+
+    text = "".join(p.read_text() for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    return set(re.findall(r"\b(?:vars|secrets)\.(KATA_[A-Z_]+)", text))
+
+
+def test_the_seal_names_only_settings_the_workflows_read(tmp_path):
+    import re
+
+    root = attempt_repo(tmp_path / "repo")
+    git(root, "checkout", "-q", "main")
+    done = run_kata(root, "cohort", "seal")
+    assert done.returncode == 0, done.stderr
+    named = set(re.findall(r"\bKATA_[A-Z_]+", done.stdout))
+    assert "KATA_COHORT_KEY" in named
+    assert named <= settings_the_workflows_read(), named - settings_the_workflows_read()
+    assert "docs/cohorts.md" in done.stdout
+
+
+def test_the_cohort_guide_names_only_settings_that_exist():
+    import re
+
+    guide = (ROOT / "docs" / "cohorts.md").read_text()
+    code = "".join(
+        p.read_text()
+        for pattern in ("grader/**/*.py", "scripts/*.sh", ".github/workflows/*.yml")
+        for p in ROOT.glob(pattern)
+    )
+    named = set(re.findall(r"\bKATA_[A-Z_]+", guide))
+    assert {"KATA_COHORT_KEY", "KATA_REQUIRE_SERVER_CLOCK"} <= named
+    assert {n for n in named if n not in code} == set()
+    for setting in settings_the_workflows_read():  # every setting the workflows read
+        assert setting in guide, setting
+
+
 def test_unseal_with_the_key_restores_the_private_material(cohort):
     root, key = cohort
     done = run_kata(root, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
