@@ -249,6 +249,22 @@ def test_6_code_that_is_right_only_under_the_test_runner_is_red(repo, sandbox):
     assert kata["status"] == "red"
 
 
+# 7. Bytes that are not UTF-8: a reader that replaces them sees another text than the
+#    interpreter (which refuses the file), so the scan and the diff never read the code run.
+def test_7_an_editable_file_that_is_not_utf8_is_unranked_with_file_and_byte(repo, sandbox):
+    fixed = BUGGY_MODULE.replace(OLD_LINE, REFERENCE).encode()
+    offset = len(fixed) + len(b'NOTE = "caf')
+    (repo / MODULE).write_bytes(fixed + b'NOTE = "caf\xe9"\n')
+    git(repo, "commit", "-qam", "work", when=T0 + 60)
+    kata = graded(repo, sandbox)
+    assert kata["ranked"] is False
+    assert f"katas/good/good_stats.py is not UTF-8 (byte {offset})" in " ".join(
+        kata["unranked_reasons"]
+    ), kata["unranked_reasons"]
+    # the subject ran the committed bytes, as the interpreter reads them: not a module
+    assert kata["status"] == "red", kata["message"]
+
+
 def test_an_honest_fix_is_still_green_and_ranked(repo, sandbox):
     commit(repo, T0 + 60, BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
     kata = graded(repo, sandbox)

@@ -57,6 +57,45 @@ def test_seal_leaves_no_answer_in_the_repository_and_says_what_to_do(tmp_path):
     )
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_the_workflows_read() -> set[str]:
+    import re
+
+    text = "".join(p.read_text() for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    return set(re.findall(r"\b(?:vars|secrets)\.(KATA_[A-Z_]+)", text))
+
+
+def test_the_seal_names_only_settings_the_workflows_read(tmp_path):
+    import re
+
+    root = attempt_repo(tmp_path / "repo")
+    git(root, "checkout", "-q", "main")
+    done = run_kata(root, "cohort", "seal")
+    assert done.returncode == 0, done.stderr
+    named = set(re.findall(r"\bKATA_[A-Z_]+", done.stdout))
+    assert "KATA_COHORT_KEY" in named
+    assert named <= settings_the_workflows_read(), named - settings_the_workflows_read()
+    assert "docs/cohorts.md" in done.stdout
+
+
+def test_the_cohort_guide_names_only_settings_that_exist():
+    import re
+
+    guide = (ROOT / "docs" / "cohorts.md").read_text()
+    code = "".join(
+        p.read_text()
+        for pattern in ("grader/**/*.py", "scripts/*.sh", ".github/workflows/*.yml")
+        for p in ROOT.glob(pattern)
+    )
+    named = set(re.findall(r"\bKATA_[A-Z_]+", guide))
+    assert {"KATA_COHORT_KEY", "KATA_REQUIRE_SERVER_CLOCK"} <= named
+    assert {n for n in named if n not in code} == set()
+    for setting in settings_the_workflows_read():  # every setting the workflows read
+        assert setting in guide, setting
+
+
 def test_unseal_with_the_key_restores_the_private_material(cohort):
     root, key = cohort
     done = run_kata(root, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
@@ -95,6 +134,62 @@ def test_without_the_key_grading_marks_the_hidden_tests_pending(cohort):
     assert not [t for t in kata["tests"] if t["hidden"]]
     assert kata["diff"]["reference_total"] == 2  # a public number, still
     assert any("hidden tests pending" in note for note in kata["notes"])
+
+
+# --- without the key: each command says what is sealed, and where it runs --------------
+
+SEALED = "sealed in this cohort (grader/sealed/private.age)"
+
+
+def no_traceback(done) -> None:
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+
+
+def test_without_the_key_kata_test_says_it_ran_the_visible_tests_only(cohort):
+    root, _ = cohort
+    done = run_kata(root, "test", "good")
+    no_traceback(done)
+    assert done.returncode == 1  # the shipped bug: red
+    assert f"the hidden tests of good are {SEALED}: they run in the publish job" in done.stdout
+    assert "`kata test` ran the visible tests only" in done.stdout
+    (root / MODULE).write_text(BUGGY_MODULE.replace(OLD_LINE, REFERENCE))
+    green = run_kata(root, "test", "good")
+    no_traceback(green)
+    assert green.returncode == 0
+    assert "reference fix: 2 lines" in green.stdout  # a public number, still
+
+
+def test_without_the_key_kata_grade_says_it_ran_the_visible_tests_only(cohort):
+    root, _ = cohort
+    done = run_kata(root, "grade", "--base", "main", "--kata", "good")
+    no_traceback(done)
+    assert f"the hidden tests of good are {SEALED}: they run in the publish job" in done.stdout
+    assert "`kata grade` ran the visible tests only" in done.stdout
+
+
+@pytest.mark.parametrize("give_up", [False, True])
+def test_without_the_key_kata_solution_says_the_fix_is_sealed_and_records_nothing(cohort, give_up):
+    root, _ = cohort
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    before = git(root, "rev-parse", "HEAD")
+    done = run_kata(root, "solution", "good", *(["--give-up"] if give_up else []))
+    no_traceback(done)
+    assert done.returncode == 2
+    assert f"the reference fix of good is {SEALED}" in done.stderr
+    assert "kata solution cannot show it here" in done.stderr
+    assert git(root, "rev-parse", "HEAD") == before  # no give-up marker
+
+
+def test_without_the_key_kata_hint_says_the_hints_are_sealed_and_records_nothing(cohort):
+    root, _ = cohort
+    git(root, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good", when=T0)
+    before = git(root, "rev-parse", "HEAD")
+    done = run_kata(root, "hint", "good")
+    no_traceback(done)
+    assert done.returncode == 2
+    assert f"the hints of good are {SEALED}" in done.stderr
+    assert "no hint is shown or counted here" in done.stderr
+    assert git(root, "rev-parse", "HEAD") == before  # no hint marker
 
 
 # --- publish: a sealed cohort ranks a result only when its hidden tests ran -------------
@@ -150,3 +245,51 @@ def test_a_sealed_cohort_ranks_only_with_its_hidden_tests_run(cohort, tmp_path):
     assert [t["status"] for t in report["katas"][0]["tests"] if t["hidden"]] == ["pass"]
     code, result = cohort_publish(root, visible, "--hidden-report", str(hidden))
     assert (code, result["ranked"], result["tests_total"]) == (0, True, 3), result
+
+
+def hidden_run(root: Path, key: str, tmp_path: Path) -> Path:
+    """The publish workflow's hidden job, by hand: a trusted copy unsealed with the key
+    grades the pull request's head with the hidden tests."""
+    trusted = tmp_path / "trusted"
+    git(tmp_path, "clone", "-q", str(root), str(trusted))
+    opened = run_kata(trusted, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
+    assert opened.returncode == 0, opened.stderr
+    hidden = tmp_path / "hidden.json"
+    kata_grade(root, hidden, "--private", str(trusted / "grader" / "private"))
+    return hidden
+
+
+def test_when_the_hidden_job_wrote_no_report_the_result_is_recorded_unranked(cohort, tmp_path):
+    root = graded_attempt(cohort[0])
+    visible = tmp_path / "report.json"
+    kata_grade(root, visible)
+    code, result = cohort_publish(root, visible, "--hidden-report", str(tmp_path / "none.json"))
+    assert (code, result["status"], result["ranked"]) == (0, "green", False)
+    assert any(
+        r.startswith("hidden tests not run") and "wrote no report" in r
+        for r in result["unranked_reasons"]
+    ), result["unranked_reasons"]
+
+
+def test_a_hidden_run_without_full_isolation_does_not_rank(cohort, tmp_path):
+    root, key = graded_attempt(cohort[0]), cohort[1]
+    visible = tmp_path / "report.json"
+    kata_grade(root, visible)
+    hidden = hidden_run(root, key, tmp_path)
+    report = json.loads(hidden.read_text())
+    report["isolation"] = "process"  # the candidate's code could read the unsealed answers
+    hidden.write_text(json.dumps(report))
+    code, result = cohort_publish(root, visible, "--hidden-report", str(hidden))
+    assert (code, result["ranked"]) == (0, False)
+    assert any("hidden tests not run fully isolated" in r for r in result["unranked_reasons"])
+
+
+def test_unsealed_answers_are_readable_by_their_owner_only(cohort):
+    import stat
+
+    root, key = cohort
+    done = run_kata(root, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
+    assert done.returncode == 0, done.stderr
+    for path in [root / PRIVATE / "reference.patch", root / PRIVATE / "holdout"]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path}: {oct(mode)}"

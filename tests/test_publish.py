@@ -512,6 +512,28 @@ def test_a_second_start_marker_does_not_restart_the_clock(repo):
     assert "the grade report disagrees with git on start_commit" in result["unranked_reasons"][0]
 
 
+def test_grade_and_publish_agree_on_a_green_commit_dated_before_the_marker(repo):
+    from grader.board.comment import escape_text
+    from grader.grading.grade import NEGATIVE_TIME_NOTE, Limits, grade
+
+    git(repo, "checkout", "-q", "attempt")
+    git(repo, "commit", "-q", "--amend", "--no-edit", when=T0 - 100)  # dated before start
+    git(repo, "checkout", "-q", "main")
+    report = grade(Repo(repo), "main", "attempt", None, limits=Limits(run_timeout_s=60.0))
+    report["isolation"] = "full"  # whatever this machine allows: the clock is the point
+    (kata,) = report["katas"]
+    assert (kata["status"], kata["ranked"], kata["time_to_green_s"]) == ("green", True, None)
+    assert NEGATIVE_TIME_NOTE in kata["notes"]
+    code, comment, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"], result["commit_time_s"]) == (0, True, None), result
+    assert f"- Note: {escape_text(NEGATIVE_TIME_NOTE)}" in comment
+    # the note is git's: a report that leaves it out gets it back
+    kata["notes"] = []
+    code, comment, _ = publish(repo, artifact(repo.parent / "b", report))
+    assert code == 0 and f"- Note: {escape_text(NEGATIVE_TIME_NOTE)}" in comment
+
+
 # --- the scan, recomputed: a report without its findings does not rank -----------------
 
 
@@ -549,6 +571,24 @@ def test_a_report_without_its_encoding_problem_is_unranked(repo):
     result = json.loads(results[0].read_text())
     assert (code, result["ranked"]) == (0, False)
     assert any("declares the source encoding 'latin-1'" in r for r in result["unranked_reasons"])
+
+
+def test_a_report_without_its_non_utf8_bytes_is_unranked(repo):
+    fixed = BUGGY_MODULE.replace(OLD_LINE, REFERENCE).encode()
+    git(repo, "checkout", "-q", "attempt")
+    (repo / MODULE).write_bytes(fixed + b'NOTE = "caf\xe9"\n')
+    git(repo, "commit", "-q", "--amend", "-am", "fix", when=T0 + 300)
+    git(repo, "checkout", "-q", "main")
+    report = honest_report(repo)  # doctored: ranked, no encoding problem
+    report["katas"][0]["green_commit"] = sha(repo, "attempt")
+    code, _, results = publish(repo, artifact(repo.parent / "a", report))
+    result = json.loads(results[0].read_text())
+    assert (code, result["ranked"]) == (0, False)
+    offset = len(fixed) + len(b'NOTE = "caf')
+    assert f"katas/good/good_stats.py is not UTF-8 (byte {offset})" in " ".join(
+        result["unranked_reasons"]
+    ), result["unranked_reasons"]
+    assert any("disagrees with git on the scan" in r for r in result["unranked_reasons"])
 
 
 def test_a_report_that_carries_its_scan_findings_agrees(repo):

@@ -141,7 +141,9 @@ class World:
             [str(VENV / "bin" / "kata"), *args], cwd=cwd, env=env, capture_output=True, text=True
         )
 
-    def publish_template(self) -> None:
+    def publish_template(self, cohort: bool = False) -> str:
+        """The upstream and the fork; with ``cohort``, the answers sealed first (the
+        cohort's key is returned)."""
         template = self.tmp / "template"
         write_kata(template, KATA, MODULE)
         (template / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
@@ -150,6 +152,13 @@ class World:
         self.git(template, "init", "-q", "-b", "main")
         self.git(template, "add", "-A")
         self.git(template, "commit", "-qm", "The template", when=T0 - 1000)
+        key = ""
+        if cohort:
+            sealed = self.kata(template, "cohort", "seal", when=T0 - 900)
+            assert sealed.returncode == 0, sealed.stderr
+            key = next(w for w in sealed.stdout.split() if w.startswith("AGE-SECRET-KEY-"))
+            self.git(template, "add", "-A")
+            self.git(template, "commit", "-qm", "Seal the answers", when=T0 - 900)
         self.base_sha = self.git(template, "rev-parse", "HEAD")
         self.upstream.parent.mkdir(parents=True)
         self.git(self.tmp, "clone", "-q", "--bare", str(template), str(self.upstream))
@@ -162,6 +171,7 @@ class World:
             f"https://github.com/{REPOSITORY}.git",
             str(self.fork),
         )
+        return key
 
     def candidate_pushes(self, work: Path, when: int, created: int) -> str:
         """Push the branch to the fork; GitHub mirrors it as refs/pull/1/head."""
@@ -228,9 +238,20 @@ class World:
             "verdict": verdict.returncode,
         }
 
-    def publish_run(self, artifact: Path, head: str, number: int) -> dict:
-        """The publish workflow's jobs for one completed grade run."""
-        runner = self.tmp / f"publish-{number}"
+    def publish_run(
+        self,
+        artifact: Path,
+        head: str,
+        number: int,
+        *,
+        key: str | None = None,
+        label: str = "",
+        record: bool = True,
+    ) -> dict:
+        """The publish workflow's jobs for one completed grade run.  ``key``: the secret
+        KATA_COHORT_KEY (a cohort's hidden job runs with it); ``record``: run the
+        leaderboard jobs when publish hands them a result."""
+        runner = self.tmp / f"publish-{number}{label}"
         workspace, temp, fake = runner / "workspace", runner / "temp", runner / "gh"
         for folder in (workspace, temp, fake / "bin"):
             folder.mkdir(parents=True)
@@ -269,7 +290,6 @@ class World:
             "GITHUB_ACTIONS": "true",
             "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_WORKSPACE": str(workspace),
-            "GITHUB_OUTPUT": str(runner / "output"),
             "RUNNER_TEMP": str(temp),
             "REPOSITORY": REPOSITORY,
             "RUN_ID": str(run_id),
@@ -281,24 +301,42 @@ class World:
             "REQUIRE_SERVER_CLOCK": "true",
             "GH_TOKEN": "not-a-real-token",
         }
-        # prepare: check out this repository (default branch) and the grader's venv
-        self.git(workspace, "clone", "-q", f"https://github.com/{REPOSITORY}.git", "trusted")
-        (temp / "venv").symlink_to(VENV)
-        found = run_step("publish.yml", "prepare", "Find the pull request", env, workspace)
+        # prepare: the pull request, then (its checkout) whether the answers are sealed
+        prepare = {**env, "GITHUB_OUTPUT": str(runner / "prepare-output")}
+        found = run_step("publish.yml", "prepare", "Find the pull request", prepare, workspace)
         assert found.returncode == 0, found.stderr
-        pr = outputs(runner / "output")["number"]
+        self.git(workspace, "clone", "-q", f"https://github.com/{REPOSITORY}.git", "trusted")
+        sealed = run_step("publish.yml", "prepare", "Is this a cohort", prepare, workspace)
+        assert sealed.returncode == 0, sealed.stderr
+        prepared = outputs(runner / "prepare-output")
+        result: dict = {"pr": prepared["number"], "cohort": prepared["sealed"]}
+        if prepared["sealed"] == "true":  # the hidden job's `if`
+            result["hidden"] = self.hidden_job(runner / "hidden", env, prepared["number"], key)
+            if result["hidden"]["report"] is not None:  # actions/download-artifact
+                shutil.copytree(result["hidden"]["report"].parent, temp / "hidden")
+        # publish: this repository (default branch) and the grader's venv
+        (temp / "venv").symlink_to(VENV)
         shutil.copytree(artifact, temp / "artifact")  # actions/download-artifact
-        fetched = run_step(
-            "publish.yml", "prepare", "Fetch the PR head", {**env, "PR": pr}, workspace
+        env.update(
+            GITHUB_OUTPUT=str(runner / "output"),
+            PR=prepared["number"],
+            PR_USER=prepared["user"],
+            PR_CREATED=prepared["created"],
+            COHORT="true" if prepared["sealed"] == "true" else "",
         )
+        fetched = run_step("publish.yml", "publish", "Fetch the PR head", env, workspace)
         assert fetched.returncode == 0, fetched.stderr
-        published = run_step("publish.yml", "prepare", "Publish", {**env, "PR": pr}, workspace)
+        published = run_step("publish.yml", "publish", "Publish", env, workspace)
         assert published.returncode == 0, published.stderr
         out = outputs(runner / "output")
-        result = {"pr": pr, **out, "stdout": published.stdout, "stderr": published.stderr}
+        result.update(out, stdout=published.stdout, stderr=published.stderr)
         result["comment"] = (temp / "comment" / "comment.md").read_text()
         result["gh_calls"] = (fake / "calls.log").read_text()
-        if out["status"] == "0" and out["recorded"] == "true":  # the leaderboard job's `if`
+        result["results"] = {
+            path.parent.name: json.loads(path.read_text())
+            for path in (temp / "update" / "results").glob(f"*/pr{PR}-run{run_id}.json")
+        }
+        if record and out["status"] == "0" and out["recorded"] == "true":  # leaderboard's `if`
             lb_runner = runner / "leaderboard"
             lb_temp = lb_runner / "temp"
             lb_temp.mkdir(parents=True)
@@ -326,6 +364,37 @@ class World:
             assert rendered.returncode == 0, rendered.stderr
             result["render"] = rendered.stdout
         return result
+
+    def hidden_job(self, runner: Path, env: dict, pr: str, key: str | None) -> dict:
+        """The publish workflow's hidden job: the trusted checkout with history, the grader
+        installed in it, the PR head fetched as data, the key only in the unseal step; the
+        report it hands on (None when it wrote none) and each step's exit status and log."""
+        workspace, temp = runner / "workspace", runner / "temp"
+        for folder in (workspace, temp):
+            folder.mkdir(parents=True)
+        self.git(workspace, "clone", "-q", f"https://github.com/{REPOSITORY}.git", "trusted")
+        (workspace / "trusted" / ".venv").symlink_to(VENV)  # what scripts/install.sh leaves
+        env = {
+            **env,
+            "GITHUB_WORKSPACE": str(workspace),
+            "RUNNER_TEMP": str(temp),
+            "GITHUB_OUTPUT": str(runner / "output"),
+            "PR": pr,
+        }
+        done: dict = {"report": None}
+        for name, extra in [
+            ("Fetch the PR head", {}),
+            ("Unseal the hidden tests", {"KATA_COHORT_KEY": key or ""}),
+            ("Run the hidden tests", {}),
+        ]:
+            ran = run_step("publish.yml", "hidden", name, {**env, **extra}, workspace)
+            done[name] = ran
+            if ran.returncode != 0:  # the job fails here; publish runs without a report
+                done["failed"] = name
+                return done
+        if outputs(runner / "output").get("report") == "true":  # the upload step's `if`
+            done["report"] = temp / "hidden" / "report.json"
+        return done
 
 
 def rival_result() -> dict:
@@ -418,6 +487,7 @@ def test_the_red_push_is_annotated_summarised_and_recorded_unranked(story):
 def test_the_green_push_gets_a_server_clock_and_a_rank(story):
     world, green = story["world"], story["chapters"][2]
     assert green["grade"]["verdict"] == 0
+    assert (green["cohort"], "hidden" in green) == ("false", False)  # no hidden job
     result = json.loads(branch_file(world, f"results/{KATA}/pr1-run1003.json"))
     assert result["status"] == "green" and result["ranked"], result["unranked_reasons"]
     assert (result["commit_time_s"], result["server_time_s"]) == (400, 405)
@@ -520,8 +590,7 @@ def find_pull(tmp_path: Path, pulls: list[dict], head_repository: str = FORK) ->
     done = run_step("publish.yml", "prepare", "Find the pull request", env, tmp_path)
     assert done.returncode == 0, done.stderr
     found = outputs(tmp_path / "output")
-    if (tmp_path / "pull-user").exists():
-        found["user"] = (tmp_path / "pull-user").read_text().strip()
+    found.pop("created", None)
     return found
 
 
@@ -569,7 +638,6 @@ def test_publish_reads_results_still_waiting_in_the_inbox(story, tmp_path):
     (fake / "bin" / "gh").write_text(FAKE_GH)
     (fake / "bin" / "gh").chmod(0o755)
     (fake / "runs.json").write_text(json.dumps({"workflow_runs": []}))
-    (temp / "pull.jsonl").write_text(json.dumps({"number": PR, "created_at": iso(T0)}) + "\n")
     world.git(workspace, "clone", "-q", f"https://github.com/{REPOSITORY}.git", "trusted")
     env = {
         **world.env,
@@ -583,8 +651,9 @@ def test_publish_reads_results_still_waiting_in_the_inbox(story, tmp_path):
         "HEAD_REPOSITORY": FORK,
         "GH_TOKEN": "not-a-real-token",
         "PR": str(PR),
+        "PR_CREATED": iso(T0),
     }
-    fetched = run_step("publish.yml", "prepare", "Fetch the PR head", env, workspace)
+    fetched = run_step("publish.yml", "publish", "Fetch the PR head", env, workspace)
     assert fetched.returncode == 0, fetched.stderr
     board = temp / "leaderboard" / "results" / KATA
     assert (board / "pr1-run1004.json").is_file()  # from the inbox

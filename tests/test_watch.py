@@ -119,6 +119,32 @@ def test_watch_answers_each_save_and_each_key(repo):
     assert state["katas"]["good"]["status"] == "red"
 
 
+def hint_markers(root: Path) -> int:
+    return len(git(root, "log", "--format=%H", "--grep=Kata-Hint: good").split())
+
+
+def test_h_asks_before_it_takes_a_hint_since_a_hint_counts(repo):
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Start\n\nKata-Start: good")
+    watch = Watch(repo, "good")
+    try:
+        watch.until("red: 1 of 2 tests fail")
+        watch.until("h next hint")  # the check is over
+        watch.key("h")
+        asked = watch.until("y takes it")
+        assert "hint 1 of 2 for good counts" in "\n".join(asked)
+        watch.key("n")
+        watch.until("no hint taken")
+        assert hint_markers(repo) == 0
+        watch.key("h")
+        watch.until("y takes it")
+        watch.key("y")
+        watch.until("hint 1/2 (recorded")
+        watch.until("Count the values.")
+        assert hint_markers(repo) == 1
+    finally:
+        assert watch.close() == 0
+
+
 def test_watch_polls_when_asked(repo):
     watch = Watch(repo, "good", "--poll")
     try:

@@ -92,6 +92,8 @@ def test_no_permissions_at_workflow_level_and_minimal_ones_per_job():
     }
     assert writers == {
         "prepare": set(),
+        "hidden": set(),
+        "publish": set(),
         "comment": {"pull-requests"},
         "leaderboard": {"contents"},
         "render": {"contents"},
@@ -172,10 +174,95 @@ def test_publish_triggers_on_grade_runs_and_finds_the_pr_by_head_sha():
     assert prepare["env"]["HEAD_REPOSITORY"] == (
         "${{ github.event.workflow_run.head_repository.full_name }}"
     )
-    publish = next(s for s in prepare["steps"] if s.get("id") == "publish")
+    job = jobs("publish")["publish"]
+    assert job["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    publish = next(s for s in job["steps"] if s.get("id") == "publish")
     assert '--head-sha "$HEAD_SHA"' in publish["run"] and "--runs" in publish["run"]
-    download = next(s for s in prepare["steps"] if "download-artifact" in s.get("uses", ""))
+    download = next(s for s in job["steps"] if "download-artifact" in s.get("uses", ""))
     assert download["with"]["path"].startswith("${{ runner.temp }}")
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+
+
+# --- cohorts: the hidden tests run in the publish workflow, with the key ----------------
+
+
+def strings(value, where: str = ""):
+    """Every string in a loaded workflow, with where it is (keys joined by dots)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings(key, f"{where}.{key}(key)")
+            yield from strings(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for number, item in enumerate(value):
+            yield from strings(item, f"{where}[{number}]")
+    elif isinstance(value, str):
+        yield where, value
+
+
+def test_the_cohort_key_is_in_one_step_of_the_hidden_job_only():
+    found = [
+        (f"{name}{where}", text)
+        for name, workflow in WORKFLOWS.items()
+        for where, text in strings(workflow)
+        if "secrets." in text or "KATA_COHORT_KEY" in text
+    ]
+    steps = jobs("publish")["hidden"]["steps"]
+    unseal = next(i for i, s in enumerate(steps) if s.get("name", "").startswith("Unseal"))
+    at = f"publish.jobs.hidden.steps[{unseal}].env.KATA_COHORT_KEY"
+    assert [where for where, _ in found if "secrets." in _] == [at], found
+    assert steps[unseal]["env"] == {"KATA_COHORT_KEY": "${{ secrets.KATA_COHORT_KEY }}"}
+    # elsewhere the name is at most mentioned in that step's script, never given a value
+    others = [w for w, _ in found if not w.startswith(f"publish.jobs.hidden.steps[{unseal}]")]
+    assert others == [], others
+    assert "env" not in WORKFLOWS["publish"] or "KATA_COHORT_KEY" not in WORKFLOWS["publish"]["env"]
+
+
+def test_the_hidden_job_is_read_only_and_runs_only_for_a_cohort():
+    hidden = jobs("publish")["hidden"]
+    assert hidden["permissions"] == {"contents": "read"}
+    assert hidden["needs"] == "prepare"
+    assert "needs.prepare.outputs.cohort == 'true'" in hidden["if"]
+    assert "needs.prepare.outputs.pr != ''" in hidden["if"]
+    prepare = jobs("publish")["prepare"]
+    assert prepare["outputs"]["cohort"] == "${{ steps.cohort.outputs.sealed }}"
+    cohort = next(s for s in prepare["steps"] if s.get("id") == "cohort")
+    assert "trusted/grader/sealed/private.age" in cohort["run"]
+    for step in hidden["steps"]:  # the trusted base only, never the PR's files
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert "ref" not in step["with"] and step["with"]["persist-credentials"] is False
+
+
+def test_the_hidden_job_runs_the_hidden_tests_fully_isolated_and_hands_on_a_report():
+    steps = jobs("publish")["hidden"]["steps"]
+    fetch = next(s for s in steps if s.get("name", "").startswith("Fetch the PR head"))
+    assert 'fetch --no-tags origin "+refs/pull/$PR/head' in fetch["run"]
+    run = next(s for s in steps if s.get("id") == "hidden")
+    assert "sudo --preserve-env" in run["run"]  # as root: another user, no network
+    assert '.venv/bin/kata grade --repo . --base HEAD --head "$HEAD_SHA"' in run["run"]
+    assert "--private grader/private" in run["run"]
+    assert "env" not in run and "secrets" not in str(run)
+    upload = steps[-1]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["name"] == "hidden-report"
+    assert upload["with"]["path"] == "${{ runner.temp }}/hidden/"
+
+
+def test_publish_takes_the_hidden_report_from_this_run_whether_or_not_hidden_ran():
+    publish = jobs("publish")["publish"]
+    assert publish["needs"] == ["prepare", "hidden"]
+    assert publish["if"].startswith("${{ !cancelled() && needs.prepare.result == 'success'")
+    download = next(s for s in publish["steps"] if "hidden report" in s.get("name", ""))
+    # this run's artifact: not the grade run's, where a pull request could upload one
+    assert download["with"] == {"name": "hidden-report", "path": "${{ runner.temp }}/hidden"}
+    step = next(s for s in publish["steps"] if s.get("id") == "publish")
+    assert '${COHORT:+--hidden-report "$RUNNER_TEMP/hidden/report.json"}' in step["run"]
+    assert (
+        publish["env"]["COHORT"] == "${{ needs.prepare.outputs.cohort == 'true' && 'true' || '' }}"
+    )
+    # hidden is skipped outside cohorts, and a skipped job skips every job after it
+    # unless they say what they need
+    for job_id in ("comment", "leaderboard", "render", "pages"):
+        assert jobs("publish")[job_id]["if"].strip().startswith("${{ !cancelled() &&"), job_id
 
 
 def test_publish_installs_only_dependencies_the_project_declares():

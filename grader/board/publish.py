@@ -271,7 +271,13 @@ def _hidden_verdict(
     if hidden_report is None:
         return entry, [
             "hidden tests not run: this cohort's hidden tests are sealed and run only in the "
-            "publish workflow, with the key; none ran for this head"
+            "publish workflow's hidden job, with the key; it wrote no report for this head "
+            "(its log says why: the key missing or wrong, or the run failed)"
+        ]
+    if hidden_report["isolation"] != "full":
+        return entry, [
+            f"hidden tests not run fully isolated (isolation {hidden_report['isolation']!r}): "
+            "the candidate's code could have read the unsealed answers"
         ]
     if hidden_report["head"] != head:
         return entry, [

@@ -13,6 +13,7 @@ from grader.board.artifact import SHA, GradeRun, PublishError
 from grader.catalogue import faults
 from grader.catalogue.katas import CatalogueError, Kata
 from grader.grading import attempt
+from grader.grading.attempt import NEGATIVE_TIME_NOTE
 from grader.grading.gitdata import Commit, GitError, Repo
 
 
@@ -119,9 +120,12 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
     size, hints, gave_up = measures.diff, measures.hints_used, measures.gave_up
     commit_time = green.time - start.time if green and start else None
     reasons = clock.reasons(kata.id)
+    notes = list(entry["notes"])
     if commit_time is not None and commit_time < 0:
-        reasons.append("the green commit is dated before the start marker")
+        # as `kata grade` says it: no time (ranked after every timed result), a note
         commit_time = None
+        if NEGATIVE_TIME_NOTE not in notes:
+            notes.append(NEGATIVE_TIME_NOTE)
     ours = {
         "start_commit": start.sha if start else None,
         "green_commit": green.sha if green else None,
@@ -157,7 +161,7 @@ def check_kata(repo: Repo, kata: Kata, entry: dict, head: str, fork_point: str) 
         )
     if gave_up and not any(r.startswith("gave up") for r in entry["unranked_reasons"]):
         reasons.append("gave up: the reference fix was shown before green")
-    fixed = {**entry, **ours, "diff": {**entry["diff"], **git_diff}}
+    fixed = {**entry, **ours, "notes": notes, "diff": {**entry["diff"], **git_diff}}
     if kata.is_capstone:
         fixed["faults"] = _faults(repo, kata, entry, score, origin, head, start, fork_point, green)
     return Checked(kata, fixed, start, green, reasons, clock, measures.give_ups)
@@ -224,11 +228,11 @@ def reference_total(kata: Kata, entry: dict) -> int | None:
     the report's number when the trusted checkout cannot measure it."""
     import tempfile
 
-    from grader.grading import diffsize
+    from grader.grading import sealed
 
     try:
         with tempfile.TemporaryDirectory(prefix="kata-publish-") as tmp:
-            size = diffsize.reference_size(kata, Path(tmp))
+            size = sealed.reference_size(kata, Path(tmp))
     except (CatalogueError, OSError):  # e.g. a seal whose blobs are not here: only shown
         size = None
     return size if size is not None else entry["diff"]["reference_total"]

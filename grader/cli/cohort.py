@@ -37,9 +37,11 @@ def cmd_seal(args: argparse.Namespace) -> int:
         "(the template you sealed from): `kata cohort unseal` rebuilds it from the key."
     )
     print(
-        f"  {step + 2}. Commit grader/sealed/ and the removals, and push to the cohort's "
-        "upstream; set the repository variable KATA_COHORT to true."
+        f"  {step + 2}. Commit grader/sealed/ and the removals in a history that never held "
+        "the answers (e.g. `git checkout --orphan`), push it as the cohort's main branch, "
+        "and set the repository variable KATA_REQUIRE_SERVER_CLOCK to true."
     )
+    print("  The whole setup, and what each setting protects: docs/cohorts.md")
     return EXIT_OK
 
 

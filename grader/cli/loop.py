@@ -56,6 +56,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         reference_s=reference,
     )
     green = present.print_verdict(out, kata, run, args.lines)
+    present.print_sealed_note(out, kata, "kata test")
     state.record_test(root, kata.id, "green" if green else "red", pristine.fingerprint(kata))
     if green:
         present.announce_first_green(out, root, kata, History.read(root).attempt(kata.id))
@@ -108,6 +109,10 @@ def cmd_solution(args: argparse.Namespace) -> int:
     root, kata = present.one_kata(args.id)
     patch = kata.private_dir / "reference.patch"
     if not patch.is_file():
+        from grader.grading import sealed
+
+        if sealed.is_sealed(kata):
+            raise UsageError(sealed.solution_sealed(kata.id))
         raise UsageError(f"{kata.id} has no reference fix ({patch} is missing)")
     out = present.console()
     if not progress(root, [kata])[kata.id].solution_is_free:

@@ -339,6 +339,14 @@ def show_brief(out, kata: Kata) -> None:
     out.print(f"Edit: [bold]{files}[/] (the tests are the contract: leave them as they are).")
 
 
+def print_sealed_note(out, kata: Kata, command: str) -> None:
+    """In a sealed cohort, that ``command`` ran the visible tests only, and why."""
+    from grader.grading import sealed
+
+    if sealed.is_sealed(kata):
+        out.print(sealed.hidden_tests_note(kata.id, command), markup=False, style="yellow")
+
+
 def print_hint(out, root: Path, kata: Kata, fault: str | None = None) -> None:
     from grader.loop.progress import next_hint
 

@@ -91,11 +91,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _hidden_report(path: str | None) -> dict | None:
-    """The report of the publish workflow's own grade run with the cohort's key."""
+    """The report of the publish workflow's own grade run with the cohort's key; None when
+    that run wrote none (no key, a wrong key, a failure: the result does not rank)."""
     from grader.board.publish import PublishError
     from grader.grading.report import ReportError, read_report
 
-    if not path:
+    if not path or not (Path(path).exists() or Path(path).is_symlink()):
         return None
     try:
         return read_report(Path(path))
@@ -273,7 +274,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--hidden-report",
         metavar="FILE",
         help="cohorts: the report of the publish workflow's own grade run with the key "
-        "(trusted); a sealed cohort's result ranks only with its hidden tests from here",
+        "(trusted); a sealed cohort's result ranks only with its hidden tests from here "
+        "(a missing file: that run wrote none, and the result is recorded unranked)",
     )
     p.set_defaults(func=cmd_publish)
 

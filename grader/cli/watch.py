@@ -102,6 +102,7 @@ class _Session:
         self.lost = 0  # workers that stopped before they were ready
         self.first_checks = {kata.id for kata in katas}  # shown even when time is up
         self.countdown_at = time.monotonic() + COUNTDOWN_S
+        self.asking: Kata | None = None  # `h` asked whether to take this kata's next hint
 
     def header(self) -> str:
         return f"watching {', '.join(k.id for k in self.katas)} — {KEYS}"
@@ -281,6 +282,13 @@ class _Session:
             self.workers.close()
 
     def on_key(self, key: str, load_catalogue) -> None:
+        if self.asking is not None:  # the answer to "take the hint?": y, or anything else
+            kata, self.asking = self.asking, None
+            if key == "y":
+                self._hint(kata)
+            else:
+                self.out.print("no hint taken")
+            return
         if key == "r":
             self.request(self.current)
         elif key == "l":
@@ -288,10 +296,29 @@ class _Session:
                 self.out, present.kata_rows(self.root, load_catalogue(self.root))
             )
         elif key == "h":
+            from grader.loop.progress import hint_to_come
+
             try:
-                present.print_hint(self.out, self.root, self.current)
+                number, new = hint_to_come(self.root, self.current)
             except UsageError as exc:
                 self.out.print(str(exc), markup=False)
+                return
+            if not new:  # the last one again: nothing is recorded
+                self._hint(self.current)
+                return
+            self.asking = self.current
+            self.out.print(
+                f"hint {number} of {self.current.hint_count} for {self.current.id} counts "
+                "(a Kata-Hint commit, shown in the grade report): y takes it, any other "
+                "key goes back",
+                markup=False,
+            )
+
+    def _hint(self, kata: Kata) -> None:
+        try:
+            present.print_hint(self.out, self.root, kata)
+        except UsageError as exc:
+            self.out.print(str(exc), markup=False)
 
     def _changed(self, paths: list[Path]) -> set[Kata]:
         return {

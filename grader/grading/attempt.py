@@ -15,6 +15,11 @@ from grader.grading import diffsize, scan
 from grader.grading.gitdata import GIVE_UP_TRAILER, HINT_TRAILER, START_TRAILER, Commit, Repo
 
 MAX_LISTED = 3  # commits named in one reason or note
+# what `kata grade` and `kata publish` both say of a green commit dated before the marker
+NEGATIVE_TIME_NOTE = (
+    "time to green not measured: the green commit is dated before the start marker "
+    "(commit times are set by the committer's clock)"
+)
 
 
 def kata_paths(kata: Kata) -> dict[str, str]:
@@ -146,11 +151,11 @@ def scan_reasons(repo: Repo, kata: Kata, base: str, commits: list[str]) -> list[
         key=lambda f: (f.path, f.line, f.rule),
     )
     reasons = [f"suspicious code at {f.path}:{f.line}: {f.message}" for f in findings]
-    reasons += [
+    reasons += [  # the committed bytes, as the interpreter reads them
         problem
-        for files in checked.values()
-        for name, text in files.items()
-        if text is not None
-        for problem in scan.source_text_problems(text, paths[name])
+        for sha in checked
+        for name, path in paths.items()
+        if (data := repo.read_bytes(sha, path)) is not None
+        for problem in scan.source_text_problems(data, path)
     ]
     return list(dict.fromkeys(reasons))

@@ -86,14 +86,21 @@ class Repo:
         return sorted(p for p in out.split("\0") if p)
 
     def read(self, commit: str, path: str) -> str | None:
-        """A file's text at ``commit``; None when it does not exist there."""
+        """A file's text at ``commit``; None when it does not exist there.  Bytes that
+        are not UTF-8 read as U+FFFD: ``read_bytes`` gives what was committed, which is
+        what the source-text check (``scan.source_text_problems``) and the interpreter read."""
+        data = self.read_bytes(commit, path)
+        return data.decode("utf-8", errors="replace") if data is not None else None
+
+    def read_bytes(self, commit: str, path: str) -> bytes | None:
+        """A file's bytes at ``commit``; None when it does not exist there."""
         done = subprocess.run(
             ["git", "cat-file", "-p", f"{commit}:{path}"],
             cwd=self.path,
             capture_output=True,
             check=False,
         )
-        return done.stdout.decode("utf-8", errors="replace") if done.returncode == 0 else None
+        return done.stdout if done.returncode == 0 else None
 
     def export(self, commit: str, paths: list[str], dest: Path) -> None:
         """Write ``paths`` (files or folders) as they are at ``commit`` under ``dest``."""

@@ -22,18 +22,22 @@ from pathlib import Path
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
 from grader.catalogue.renames import current_id
 from grader.grading import attempt, diffsize, fault_diff, sealed, timeouts
+from grader.grading.attempt import NEGATIVE_TIME_NOTE
 from grader.grading.boundary import LOAD_ERROR_ID, default_isolation
 from grader.grading.gitdata import Commit, Repo
 from grader.grading.sandbox import Sandbox, SandboxRun
 from grader.grading.scan import source_text_problems
 
-__all__ = ["GradeUsageError", "Limits", "grade", "hidden_paths", "source_text_problems"]
+__all__ = [
+    "NEGATIVE_TIME_NOTE",
+    "GradeUsageError",
+    "Limits",
+    "grade",
+    "hidden_paths",
+    "source_text_problems",
+]
 
 SCHEMA_VERSION = 1
-NEGATIVE_TIME_NOTE = (
-    "time to green not measured: the green commit is dated before the start marker "
-    "(commit times are set by the committer's clock)"
-)
 MAX_STATES = 50  # distinct versions of a kata's files graded in one range
 _PYTEST_EXIT = {
     2: ": interrupted",
@@ -206,11 +210,7 @@ class _KataGrader:
         self.expected = _expected_tests(kata, self.holdout)
         self.snapshot = _snapshot(kata, self.holdout)
         self.sealed = sealed.is_sealed(kata)
-        self.reference_size = (
-            sealed.public_numbers(kata).get("reference_total")
-            if self.sealed
-            else diffsize.reference_size(kata, tmp)
-        )
+        self.reference_size = sealed.reference_size(kata, tmp)  # sealed: the public one
         self.cache: dict[str, Evaluation] = {}
         self.started = time.monotonic()
         # a capstone's fault fixes: the regions of the shipped code each one changes
@@ -222,8 +222,11 @@ class _KataGrader:
         return attempt.files_at(self.repo, self.paths, commit)
 
     def evaluate(self, commit: str) -> Evaluation:
-        files = self.files_at(commit)
-        key = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        # the committed bytes: the subject's interpreter reads what git holds, not a
+        # decoded copy (a file that is not UTF-8 is refused there as it would be anywhere)
+        files = {name: self.repo.read_bytes(commit, path) for name, path in self.paths.items()}
+        named = {name: data.hex() if data is not None else None for name, data in files.items()}
+        key = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()
         if key not in self.cache:
             folder = self.tmp / f"{self.kata.id}-run-{len(self.cache)}"
             modules = self.tmp / f"{self.kata.id}-modules-{len(self.cache)}"
@@ -234,11 +237,11 @@ class _KataGrader:
                     (target / name).parent.mkdir(parents=True, exist_ok=True)
                     (target / name).write_bytes(data)
             modules.mkdir(exist_ok=True)
-            for name, text in files.items():
-                if text is None:
+            for name, data in files.items():
+                if data is None:
                     (modules / name).unlink(missing_ok=True)
                 else:
-                    (modules / name).write_text(text)
+                    (modules / name).write_bytes(data)
             run = self.sandbox.run(
                 folder,
                 test_timeout_s=self.limits.test_timeout_s,
@@ -262,10 +265,7 @@ class _KataGrader:
         origin = start.sha if start else fork_point  # the first green is looked for after it
         notes = clock.notes(kata.id)
         if self.sealed:
-            notes.append(
-                "hidden tests pending: this cohort's hidden tests are sealed "
-                f"({sealed.ARCHIVE}); the publish workflow runs them, with the key"
-            )
+            notes.append(f"hidden tests pending: {sealed.hidden_tests_note(kata.id, 'kata grade')}")
         if start is None:
             notes.append(
                 f"no `Kata-Start: {kata.id}` commit before head: time-to-green is not measured "

@@ -42,6 +42,28 @@ def is_sealed(kata: Kata) -> bool:
     return (kata.root / ARCHIVE).is_file() and not (kata.private_dir / "reference.patch").exists()
 
 
+def hidden_tests_note(kata_id: str, command: str) -> str:
+    """What ``command`` says when it ran a sealed kata's visible tests only."""
+    return (
+        f"the hidden tests of {kata_id} are sealed in this cohort ({ARCHIVE}): they run in "
+        f"the publish job, with the cohort's key; `{command}` ran the visible tests only"
+    )
+
+
+def solution_sealed(kata_id: str) -> str:
+    return (
+        f"the reference fix of {kata_id} is sealed in this cohort ({ARCHIVE}) and only the "
+        "cohort's key opens it: kata solution cannot show it here, and nothing was recorded"
+    )
+
+
+def hints_sealed(kata_id: str) -> str:
+    return (
+        f"the hints of {kata_id} are sealed in this cohort ({ARCHIVE}) with the rest of the "
+        "answers: no hint is shown or counted here"
+    )
+
+
 def public_numbers(kata: Kata) -> dict:
     """What the sealed catalogue keeps public about ``kata`` ({} when nothing is sealed)."""
     try:
@@ -50,6 +72,17 @@ def public_numbers(kata: Kata) -> dict:
         return {}
     numbers = data.get("katas", {}).get(kata.id, {})
     return numbers if isinstance(numbers, dict) else {}
+
+
+def reference_size(kata: Kata, workdir: Path) -> int | None:
+    """The reference fix's size: measured on the pristine kata, or in a sealed cohort the
+    public number the seal kept."""
+    from grader.grading import diffsize
+
+    if is_sealed(kata):
+        number = public_numbers(kata).get("reference_total")
+        return number if isinstance(number, int) and not isinstance(number, bool) else None
+    return diffsize.reference_size(kata, workdir)
 
 
 def _secret_files(kata: Kata) -> list[Path]:
@@ -140,9 +173,35 @@ def unseal(root: Path, catalogue: list[Kata], key: str) -> list[str]:
         for member in members:
             kata_id, _, rest = member.name.partition("/")
             target = ids[kata_id].private_dir / rest
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _private_folder(target.parent, ids[kata_id].private_dir)
             extracted = archive.extractfile(member)
             assert extracted is not None  # a regular file, checked above
-            target.write_bytes(extracted.read())
+            _private_file(target, extracted.read())
             written.append(f"grader/private/{member.name}")
     return written
+
+
+# The answers, once unsealed, are their owner's only (files 0600, the folders unseal makes
+# 0700), whatever the umask: in the publish workflow's hidden job the candidate's code runs
+# as another user, which must not read them (its mount namespace hides them besides).
+
+
+def _private_folder(folder: Path, top: Path) -> None:
+    top.mkdir(parents=True, exist_ok=True)
+    made = []
+    for parent in [folder, *folder.parents]:
+        if parent == top or parent.exists():
+            break
+        made.append(parent)
+    for path in reversed(made):
+        path.mkdir(mode=0o700)
+        path.chmod(0o700)
+
+
+def _private_file(path: Path, data: bytes) -> None:
+    import os
+
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)

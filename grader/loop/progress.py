@@ -183,7 +183,7 @@ def green_report(
     import tempfile
 
     from grader.catalogue.katas import CatalogueError
-    from grader.grading import diffsize
+    from grader.grading import diffsize, sealed
 
     after = {name: (kata.path / name).read_text() for name in kata.files}
     try:
@@ -193,18 +193,15 @@ def green_report(
         lines = tokens = None
     try:
         with tempfile.TemporaryDirectory(prefix="kata-reference-") as tmp:
-            reference = diffsize.reference_size(kata, Path(tmp))
+            reference = sealed.reference_size(kata, Path(tmp))
     except CatalogueError:
         reference = None
     elapsed = attempt.elapsed_s() if elapsed_s is None else elapsed_s
     return GreenReport(elapsed, lines, tokens, reference)
 
 
-def next_hint(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, str, bool]:
-    """Show-and-record the next hint: (its number, its text, whether it is new).  A
-    capstone's hints are per fault: ``fault`` names which.
-
-    Refuses (UsageError) when the kata is not started or already green."""
+def _fault_hints(kata: Kata, fault: str | None) -> tuple[str, ...]:
+    """The hints ``kata hint`` draws from: a capstone's are per fault (``fault``)."""
     names = [f.name for f in kata.faults]
     if kata.is_capstone and fault not in names:
         raise UsageError(
@@ -213,6 +210,16 @@ def next_hint(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, st
         )
     if fault is not None and not kata.is_capstone:
         raise UsageError(f"{kata.id} has no faults: its hints are for the one bug (drop --fault)")
+    return kata.hints_by_fault.get(fault or "", ()) if fault else kata.hints
+
+
+def hint_to_come(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, bool]:
+    """What ``next_hint`` would show, without recording it: (its number, whether it is
+    new, so counted).  Refuses (UsageError) as ``next_hint`` does."""
+    from grader.grading import sealed
+
+    if sealed.is_sealed(kata):
+        raise UsageError(sealed.hints_sealed(kata.id))
     history = History.read(root)
     attempt = history.attempt(kata.id)
     if not attempt.started:
@@ -225,13 +232,24 @@ def next_hint(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, st
             f"{kata.id} is already green: no hint needed; `kata solution {kata.id}` "
             "shows the reference fix"
         )
-    hints = kata.hints_by_fault.get(fault or "", ()) if fault else kata.hints
+    hints = _fault_hints(kata, fault)
     if not hints:
         raise UsageError(f"{kata.id} has no hints")
     taken = history.fault_hints(kata.id, fault) if fault else attempt.hints
     if taken >= len(hints):
-        return len(hints), hints[-1], False
-    number = taken + 1
+        return len(hints), False
+    return taken + 1, True
+
+
+def next_hint(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, str, bool]:
+    """Show-and-record the next hint: (its number, its text, whether it is new).  A
+    capstone's hints are per fault: ``fault`` names which.
+
+    Refuses (UsageError) when the kata is not started or already green."""
+    hints = _fault_hints(kata, fault)
+    number, new = hint_to_come(root, kata, fault)
+    if not new:
+        return number, hints[-1], False
     title = f"Hint {number} for kata {kata.id}" + (f" (fault {fault})" if fault else "")
     extra = f"{HINT_FAULT_TRAILER}: {fault}\n" if fault else ""
     try:
