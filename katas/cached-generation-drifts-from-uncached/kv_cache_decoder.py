@@ -3,6 +3,18 @@
 ``forward`` scores a whole sequence in one pass; ``prefill`` and ``step`` decode
 incrementally, re-using the keys and values of the positions already seen, which is what
 ``generate`` uses by default.
+
+What the generation code relies on:
+
+- ``forward`` places a sequence of ``T <= max_len`` tokens at positions ``0..T-1`` and is
+  causal: the logits at position ``t`` depend on tokens ``0..t`` only.
+- Incremental decoding is exact: after ``prefill(prompt)`` and any number of ``step``
+  calls, each call's logits equal (to float rounding) the last-position logits of
+  ``forward`` over all the tokens fed so far, and the cache holds exactly the keys and
+  values a ``prefill`` of those tokens would hold, one position per token in every layer.
+- ``generate`` returns the same tokens with and without the cache, for any prompt length
+  and number of new tokens up to ``max_len`` tokens in all (``max_new_tokens=0`` returns
+  the prompt).  The rows of a batch are decoded independently.
 """
 
 from __future__ import annotations
@@ -25,7 +37,11 @@ class DecoderConfig:
 
 @dataclass
 class KVCache:
-    """Decoding state: the tokens fed so far and, for each layer, their keys and values."""
+    """Decoding state: the tokens fed so far and, for each layer, their keys and values.
+
+    The ``L`` cached tokens sit at positions ``0..L-1``; every layer holds their ``L``
+    keys and values in that order.
+    """
 
     tokens: Tensor  # (B, L)
     keys: list[Tensor] = field(default_factory=list)  # per layer, (B, n_heads, L, head_dim)

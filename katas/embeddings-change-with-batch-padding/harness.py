@@ -15,19 +15,30 @@ from padded_attention import PaddedSelfAttention
 from torch import Tensor
 
 
-def _layer(config: dict, params: dict[str, Tensor], dtype: torch.dtype) -> PaddedSelfAttention:
+def _layer(
+    config: dict, params: dict[str, Tensor], dtype: torch.dtype, train: bool = False
+) -> PaddedSelfAttention:
     layer = PaddedSelfAttention(**config).to(dtype)
     layer.load_state_dict(params)
-    return layer.eval()
+    return layer.train(train)
 
 
 def attention(
-    config: dict, params: dict[str, Tensor], x: Tensor, key_padding_mask: Tensor | None = None
+    config: dict,
+    params: dict[str, Tensor],
+    x: Tensor,
+    key_padding_mask: Tensor | None = None,
+    train: bool = False,
+    seed: int | None = None,
 ) -> Tensor:
     """``PaddedSelfAttention(**config)`` holding ``params``, in ``x``'s dtype and in eval
-    mode, applied to ``x`` with this ``key_padding_mask`` (None: no mask argument)."""
-    layer = _layer(config, params, x.dtype)
+    mode (train mode if ``train``), applied to ``x`` with this ``key_padding_mask`` (None:
+    no mask argument).  With ``seed``, torch's global generator is seeded with it just
+    before the forward pass (dropout masks)."""
+    layer = _layer(config, params, x.dtype, train)
     with torch.no_grad():
+        if seed is not None:
+            torch.manual_seed(seed)
         if key_padding_mask is None:
             return layer(x)
         return layer(x, key_padding_mask=key_padding_mask)

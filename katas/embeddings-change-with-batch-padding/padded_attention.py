@@ -3,6 +3,19 @@
 Used by the utterance encoder: a collated batch is padded to its longest sequence and
 the padding is hidden from attention with a boolean key padding mask, following the
 ``nn.MultiheadAttention`` convention (``True`` marks a padded position).
+
+What the encoder relies on:
+
+- The output at a real (unpadded) position depends only on the real tokens of its own
+  sequence: not on how much padding follows, on what the padded positions hold, or on the
+  other sequences in the batch.  Any mask pattern is allowed (right or left padding, holes).
+- At every real position the layer equals ``nn.MultiheadAttention(batch_first=True)``
+  holding the same weights, given the same ``key_padding_mask`` (and with no mask, or a
+  mask with no ``True``, the unmasked attention everywhere).
+- A sequence that is all padding has no key to attend to: its outputs carry no meaning
+  but are finite, so a masked mean over the batch never turns NaN.
+- Outputs have the dtype of the input (float64, float32, bfloat16); dropout acts on the
+  attention weights in train mode only.
 """
 
 from __future__ import annotations

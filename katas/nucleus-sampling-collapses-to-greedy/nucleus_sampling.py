@@ -5,6 +5,12 @@ position, shape ``(batch, vocab)``.  Filters are applied in the usual order:
 temperature, then top-k, then nucleus (top-p) filtering (Holtzman et al., 2020,
 "The Curious Case of Neural Text Degeneration").  Filtered tokens get a logit of
 ``-inf``, so the softmax gives them exactly zero probability.
+
+``top_k_filter`` and ``top_p_filter`` take ``(..., vocab)`` logits of any floating
+dtype and return a tensor of the same shape and dtype in which each kept logit is
+unchanged and every other one is ``-inf``.  Rows are filtered independently, and logits
+of any magnitude are fine: a row's probabilities, and so what is kept, do not change when
+a constant is added to it.
 """
 
 from __future__ import annotations
@@ -56,6 +62,12 @@ def top_p_filter(logits: torch.Tensor, top_p: float, min_tokens_to_keep: int = 1
     Keeps, in each row, the smallest set of most likely tokens whose total probability
     is at least ``top_p`` (and never fewer than ``min_tokens_to_keep`` tokens); every
     other logit is set to ``-inf``.  Leading dimensions are treated as a batch.
+
+    Probabilities are the softmax of the row, so logits that are already ``-inf`` (from
+    top-k) count as zero and stay removed, and the most likely token is always kept.
+    Tokens of equal probability are interchangeable: when a tie straddles the cut, the
+    kept set still has the size of the smallest such set, and which of the tied tokens
+    make it in is unspecified.  ``top_p=1.0`` keeps the whole row.
     """
     if top_p >= 1.0:
         return logits

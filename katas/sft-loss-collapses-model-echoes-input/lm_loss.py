@@ -5,6 +5,20 @@ collator hands the model ``labels`` equal to ``input_ids``, with ``IGNORE_INDEX`
 the positions that must not be scored (padding, and the prompt when fine-tuning on
 responses only).  Aligning logits with next-token targets happens here and only here,
 so models and collators never shift anything themselves.
+
+What the trainers rely on:
+
+- The logits at position ``t`` of a sequence are scored against the label at ``t + 1`` of
+  the same sequence.  The last position, and every position whose next label is
+  ``IGNORE_INDEX``, contribute nothing, whatever their logits; nothing is ever scored
+  against the first label, and no target crosses from one sequence into the next.
+- ``num_target_tokens`` counts exactly the positions the loss scores, so the summed loss
+  over the micro-batches of a step divided by their total count is the loss of the whole
+  batch.
+- A sequence without any target (all ignored, or a single token) adds nothing to any
+  reduction; ``"mean"`` over a batch with no target at all is NaN, as with
+  ``F.cross_entropy``.
+- bfloat16/float16 logits are scored in float32; float32 and float64 keep their dtype.
 """
 
 from __future__ import annotations

@@ -2,6 +2,18 @@
 
 The block is written out by hand (rather than calling ``F.scaled_dot_product_attention``)
 so that the attention weights can be returned for inspection and probing.
+
+What callers rely on (the decoder, the sampler, the probing scripts):
+
+- ``CausalSelfAttention`` maps ``(B, T, d_model)`` to ``(B, T, d_model)`` in the dtype of
+  its input and parameters (float64, float32, bfloat16), for any ``T >= 1``.
+- The output at position ``t`` is a function of the tokens at positions ``0..t`` only, in
+  train and in eval mode alike; batch elements never interact.
+- In eval mode (or with ``dropout=0``) the layer computes exactly
+  ``F.scaled_dot_product_attention(q, k, v, is_causal=True)`` on its own ``q, k, v``
+  projections, followed by ``out_proj``, for any size of the scores.
+- In train mode with ``dropout > 0``, dropout acts on the attention weights and on the
+  output; eval mode switches both off.
 """
 
 from __future__ import annotations
@@ -54,7 +66,9 @@ class CausalSelfAttention(nn.Module):
         """Attend over ``x`` of shape (B, T, d_model).
 
         Returns the output (B, T, d_model) and, if ``return_weights``, the attention
-        weights (B, n_heads, T, T) after dropout.
+        weights (B, n_heads, T, T) that were applied to the values, after dropout: query
+        ``i`` puts weight exactly 0 on every key ``j > i``, and in eval mode each row is a
+        probability distribution over the keys ``0..i``.
         """
         q, k, v = self.qkv(x).split(self.d_model, dim=-1)
         q, k, v = self._split_heads(q), self._split_heads(k), self._split_heads(v)

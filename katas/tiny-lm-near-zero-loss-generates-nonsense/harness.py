@@ -27,12 +27,17 @@ def attention(
     x: Tensor,
     return_weights: bool = False,
     train: bool = False,
+    seed: int | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """``CausalSelfAttention(**config)`` holding ``params``, in ``x``'s dtype and in eval
     mode (train mode if ``train``), applied to ``x``: what its forward returns (the output,
-    or ``(output, attention weights)`` with ``return_weights``)."""
+    or ``(output, attention weights)`` with ``return_weights``).  With ``seed``, torch's
+    global generator is seeded with it just before the forward pass (dropout masks)."""
+    layer = _layer(config, params, x.dtype, train)
     with torch.no_grad():
-        return _layer(config, params, x.dtype, train)(x, return_weights=return_weights)
+        if seed is not None:
+            torch.manual_seed(seed)
+        return layer(x, return_weights=return_weights)
 
 
 def output_gradients(config: dict, params: dict[str, Tensor], x: Tensor) -> Tensor:

@@ -158,3 +158,31 @@ def test_batched_generation_equals_row_by_row(seed, prompt_len, n_new):
             f"row {row} decodes to {batched[row].tolist()} in a batch of 3 but to "
             f"{alone.tolist()} alone"
         )
+
+
+@FAST
+@given(seed=seeds, prompt_len=st.integers(1, MAX_LEN))
+def test_no_new_tokens_returns_the_prompt(seed, prompt_len):
+    config, params = make_model(seed)
+    prompt = random_tokens(seed, 2, prompt_len)
+    for use_cache in (True, False):
+        out = decoder.generate(config, params, prompt, 0, use_cache=use_cache)
+        assert torch.equal(out, prompt), (
+            f"generate(max_new_tokens=0, use_cache={use_cache}) on a {prompt_len}-token prompt "
+            f"returned shape {tuple(out.shape)}, not the prompt itself"
+        )
+
+
+@FAST
+@given(seed=seeds, n_steps=st.integers(1, 4))
+def test_a_single_token_prompt_then_steps_matches_the_full_forward_pass(seed, n_steps):
+    config, params = make_model(seed)
+    tokens = random_tokens(seed, 2, 1 + n_steps)
+    steps = decoder.prefill_then_step(config, params, tokens[:, :1], tokens[:, 1:])["steps"]
+    for j, step in enumerate(steps):
+        expected = decoder.forward(config, params, tokens[:, : j + 2])[:, -1]
+        d = max_diff(step["logits"], expected)
+        assert d <= TOL, (
+            f"after a 1-token prompt, step {j + 1} (token at position {j + 1}) differs from the "
+            f"full forward pass by {d:.3e}"
+        )

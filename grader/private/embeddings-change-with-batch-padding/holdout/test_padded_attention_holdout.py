@@ -119,3 +119,104 @@ def test_lengths_helper_with_explicit_max_len():
     assert mask.tolist() == expected, (
         f"padding_mask_from_lengths([2, 0, 3], 4) = {mask.tolist()}, expected {expected}"
     )
+
+
+def with_dropout(config: dict, p: float) -> dict:
+    return {**config, "dropout": p}
+
+
+@FAST
+@given(
+    seed=seeds, lengths=st.lists(st.integers(1, 5), min_size=1, max_size=3), empty=st.integers(0, 3)
+)
+def test_a_sequence_that_is_all_padding_stays_finite_and_apart(seed, lengths, empty):
+    config, params = make_attention(seed)
+    empty = min(empty, len(lengths))
+    all_lengths = [*lengths[:empty], 0, *lengths[empty:]]
+    seq_len = max(lengths) + 1
+    mask = torch.tensor([[s >= n for s in range(seq_len)] for n in all_lengths])
+    x = random_inputs(seed, len(all_lengths), seq_len, 8)
+    out = layers.attention(config, params, x, mask)
+    assert bool(torch.isfinite(out[empty]).all()), (
+        f"sequence {empty} is all padding (lengths={all_lengths}): its outputs contain NaN/inf; "
+        f"they carry no meaning but must be finite"
+    )
+    keep = [i for i in range(len(all_lengths)) if i != empty]
+    without = layers.attention(config, params, x[keep], mask[keep])
+    for row, i in enumerate(keep):
+        n = all_lengths[i]
+        d = (out[i, :n] - without[row, :n]).abs().max().item()
+        assert d <= TOL, (
+            f"adding an all-padding sequence to the batch (lengths={all_lengths}) changed the "
+            f"real outputs of sequence {i} (length {n}) by {d:.3e}"
+        )
+
+
+@FAST
+@given(
+    seed=seeds,
+    lengths=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    p=st.sampled_from([0.2, 0.5]),
+)
+def test_eval_mode_switches_dropout_off(seed, lengths, p):
+    config, params = make_attention(seed)
+    config = with_dropout(config, p)
+    seq_len = max(lengths) + 1
+    mask = torch.tensor([[s >= n for s in range(seq_len)] for n in lengths])
+    x = random_inputs(seed, len(lengths), seq_len, 8)
+    out = layers.attention(config, params, x, mask, seed=seed)
+    with torch.no_grad():
+        expected, _ = as_multihead(config, params)(
+            x, x, x, key_padding_mask=mask, need_weights=False
+        )
+    for i, n in enumerate(lengths):
+        d = (out[i, :n] - expected[i, :n]).abs().max().item()
+        assert d <= TOL, (
+            f"in eval mode with dropout={p}, real outputs of sequence {i} differ from "
+            f"nn.MultiheadAttention (eval) by {d:.3e}; eval mode must not drop attention weights"
+        )
+
+
+@FAST
+@given(seed=seeds, lengths=st.lists(st.integers(1, 5), min_size=1, max_size=3))
+def test_train_mode_with_dropout_still_ignores_padding(seed, lengths):
+    config, params = make_attention(seed)
+    config = with_dropout(config, 0.3)
+    seq_len = max(lengths) + 2
+    mask = torch.tensor([[s >= n for s in range(seq_len)] for n in lengths])
+    x = random_inputs(seed, len(lengths), seq_len, 8)
+    junk = 5.0 * random_inputs(seed + 100, len(lengths), seq_len, 8)
+    x_other = torch.where(mask[..., None], junk, x)
+    # The same dropout masks in both runs: torch's generator is seeded before each forward.
+    out = layers.attention(config, params, x, mask, train=True, seed=seed)
+    out_other = layers.attention(config, params, x_other, mask, train=True, seed=seed)
+    for i, n in enumerate(lengths):
+        d = (out[i, :n] - out_other[i, :n]).abs().max().item()
+        assert d <= TOL, (
+            f"in train mode with dropout=0.3 (same dropout masks), changing only the padded "
+            f"positions changed the real outputs of sequence {i} (length {n}) by {d:.3e}"
+        )
+
+
+def test_bfloat16_in_bfloat16_out():
+    config, params = make_attention(5)
+    params = {name: p.to(torch.bfloat16) for name, p in params.items()}
+    lengths = [2, 5, 6]
+    mask = torch.tensor([[s >= n for s in range(6)] for n in lengths])
+    x = random_inputs(5, 3, 6, 8).to(torch.bfloat16)
+    out = layers.attention(config, params, x, mask)
+    assert out.dtype == torch.bfloat16, f"bfloat16 input gave a {out.dtype} output"
+    assert bool(torch.isfinite(out).all()), "bfloat16 output contains NaN/inf"
+    wide = {name: p.double() for name, p in params.items()}
+    with torch.no_grad():
+        expected, _ = as_multihead(config, wide)(
+            x.double(), x.double(), x.double(), key_padding_mask=mask, need_weights=False
+        )
+    tol = 0.03 * (1.0 + float(expected.abs().max()))
+    for i, n in enumerate(lengths):
+        d = (out[i, :n].double() - expected[i, :n]).abs().max().item()
+        assert d <= tol, (
+            f"in bfloat16, real outputs of sequence {i} (length {n}) differ from "
+            f"nn.MultiheadAttention in float64 on the same rounded weights by {d:.3e} "
+            f"(bfloat16 rounding explains {tol:.2e})"
+        )

@@ -130,3 +130,76 @@ def test_sample_draws_every_likely_nucleus_token(logits, p, seed):
         f"top_p={p:.3f}: tokens {sorted(drawn - set(nucleus))} outside the nucleus {nucleus} "
         "were drawn"
     )
+
+
+@st.composite
+def tied_rows(draw):
+    """(logits row, top_p, nucleus size): a row whose probabilities come in groups of equal
+    value, and a top_p whose cut falls strictly inside a group of two or more ties."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    counts = rng.integers(1, 4, size=int(rng.integers(2, 5)))
+    counts[rng.integers(len(counts))] = max(2, counts.max())
+    levels = np.sort(rng.uniform(0.5, 3.0, size=len(counts)))[::-1]
+    logits = np.repeat(levels, counts)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    cumulative = np.cumsum(probs)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    group = draw(st.sampled_from([g for g in range(len(counts)) if counts[g] >= 2]))
+    inside = draw(st.integers(1, int(counts[group]) - 1))  # tied tokens the nucleus takes
+    size = int(starts[group]) + inside
+    lo, hi = cumulative[size - 2] if size >= 2 else 0.0, cumulative[size - 1]
+    p = float(lo + draw(st.floats(0.1, 0.9)) * (hi - lo))
+    perm = rng.permutation(len(logits))
+    return torch.tensor(logits[perm], dtype=torch.float64), p, size
+
+
+@given(case=tied_rows())
+def test_ties_at_the_cut_keep_the_smallest_set(case):
+    row, p, size = case
+    out = top_p_filter(row[None, :], p)[0]
+    got = kept(out)
+    probs = probs_of(row)
+    dropped = set(range(len(probs))) - got
+    assert len(got) == size, (
+        f"top_p={p:.4f}, probs={[round(float(q), 4) for q in probs]}: kept {len(got)} tokens, "
+        f"but the smallest set of most likely tokens with mass >= top_p has {size} (tied "
+        f"tokens at the cut are interchangeable, not all kept)"
+    )
+    if dropped:
+        assert min(probs[i] for i in got) >= max(probs[i] for i in dropped), (
+            f"top_p={p:.4f}: a kept token is less likely than a removed one"
+        )
+    assert sum(probs[i] for i in got) >= p, f"top_p={p:.4f}: kept mass is below top_p"
+
+
+@given(
+    logits=logit_batches(scales=(1.0, 3.0)), p=top_ps, shift=st.sampled_from([-150.0, 120.0, 300.0])
+)
+def test_float32_logits_far_from_zero(logits, p, shift):
+    shifted = (logits + shift).float()  # the row the filter sees; the oracle reads the same values
+    assume(away_from_boundary(shifted.double(), p, margin=1e-4))
+    out = top_p_filter(shifted, p)
+    assert out.dtype == torch.float32, f"float32 logits came back as {out.dtype}"
+    for b in range(logits.size(0)):
+        want = oracle_nucleus(shifted[b].double(), p)
+        assert kept(out[b]) == want, (
+            f"row {b}, top_p={p:.3f}: float32 logits around {shift:+.0f} kept "
+            f"{sorted(kept(out[b]))}, the nucleus is {sorted(want)}"
+        )
+
+
+@given(logits=logit_batches(), p=top_ps)
+def test_bfloat16_logits_keep_their_dtype_and_nucleus(logits, p):
+    low = logits.to(torch.bfloat16)
+    assume(away_from_boundary(low.double(), p, margin=0.03))
+    out = top_p_filter(low, p)
+    assert out.dtype == torch.bfloat16, f"bfloat16 logits came back as {out.dtype}"
+    for b in range(logits.size(0)):
+        want = oracle_nucleus(low[b].double(), p)
+        assert kept(out[b]) == want, (
+            f"row {b}, top_p={p:.3f}: bfloat16 logits kept {sorted(kept(out[b]))}, the nucleus "
+            f"of the same (rounded) logits is {sorted(want)}"
+        )
+        same = bool((out[b][torch.isfinite(out[b])] == low[b][torch.isfinite(out[b])]).all())
+        assert same, f"row {b}: a kept bfloat16 logit was modified"

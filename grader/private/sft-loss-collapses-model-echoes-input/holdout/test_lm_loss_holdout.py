@@ -145,3 +145,52 @@ def test_module_wrapper_matches_the_function(batch, reduction):
     assert math.isclose(got, want, rel_tol=1e-12), (
         f"CausalLMLoss(reduction={reduction!r}) gave {got:.6f}, causal_lm_loss gave {want:.6f}"
     )
+
+
+@given(batch=lm_batches(), seed=st.integers(0, 2**31 - 1), where=st.integers(0, 3))
+def test_a_sequence_without_targets_adds_nothing(batch, seed, where):
+    logits, labels = batch
+    gen = torch.Generator().manual_seed(seed)
+    extra_logits = torch.randn(1, *logits.shape[1:], generator=gen, dtype=torch.float64) * 5.0
+    extra_labels = torch.full((1, labels.size(1)), IGNORE_INDEX)
+    where = min(where, labels.size(0))
+    more_logits = torch.cat([logits[:where], extra_logits, logits[where:]])
+    more_labels = torch.cat([labels[:where], extra_labels, labels[where:]])
+    for reduction in ("mean", "sum"):
+        before = float(lm.causal_lm_loss(logits, labels, reduction=reduction))
+        after = float(lm.causal_lm_loss(more_logits, more_labels, reduction=reduction))
+        assert math.isclose(before, after, rel_tol=1e-12, abs_tol=1e-12), (
+            f"reduction={reduction!r}: adding a sequence whose labels are all ignored moved the "
+            f"loss from {before:.6f} to {after:.6f}"
+        )
+    n, n_more = lm.num_target_tokens(labels), lm.num_target_tokens(more_labels)
+    assert n == n_more, f"an all-ignored sequence changed num_target_tokens from {n} to {n_more}"
+
+
+def test_single_token_sequences_have_no_target():
+    logits = torch.randn(3, 1, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    labels = torch.tensor([[1], [4], [IGNORE_INDEX]])
+    total = float(lm.causal_lm_loss(logits, labels, reduction="sum"))
+    per_position = lm.causal_lm_loss(logits, labels, reduction="none")
+    n = lm.num_target_tokens(labels)
+    assert n == 0, f"three one-token sequences have no next token, yet num_target_tokens = {n}"
+    assert total == 0.0, f"one-token sequences have no target, yet the summed loss is {total:.6f}"
+    assert float(per_position.abs().sum()) == 0.0, (
+        "one-token sequences have no target, yet reduction='none' has non-zero entries"
+    )
+
+
+@given(batch=lm_batches())
+def test_float64_and_float32_logits_keep_their_dtype(batch):
+    logits, labels = batch
+    for dtype in (torch.float64, torch.float32):
+        got = lm.causal_lm_loss(logits.to(dtype), labels)
+        assert got.dtype == dtype, f"{dtype} logits gave a {got.dtype} loss"
+    vocab = logits.size(-1)
+    want = F.cross_entropy(
+        logits[:, :-1].reshape(-1, vocab), labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX
+    )
+    got = float(lm.causal_lm_loss(logits.float(), labels))
+    assert math.isclose(got, float(want), rel_tol=1e-5), (
+        f"float32 logits: loss {got:.6f}, expected {float(want):.6f}"
+    )
