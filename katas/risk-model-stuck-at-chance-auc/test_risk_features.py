@@ -35,7 +35,7 @@ def risk_table(
         X[:, j] = rng.lognormal(rng.uniform(0, 6), 1.0, n)
     X[rng.random(X.shape) < missing] = np.nan
     X[rng.integers(0, n, n_features), np.arange(n_features)] = np.nan  # at least one per column
-    X[0] = np.where(np.isnan(X[0]), loc, X[0])  # and at least one value per column
+    X[0] = np.where(np.isnan(X[0]), np.abs(loc) + 1.0, X[0])  # and one value per column
     y = (rng.random(n) < 0.3).astype(np.int64)
     return X, y, groups.tolist(), log_columns
 
