@@ -6,9 +6,9 @@ that has seen some months of a customer recognises that customer in the others, 
 rows have to come from customers the model never trained on: every split here keeps customers
 whole, with all rows of a customer on the same side.
 
-``groups`` is one customer id per row (ints or strings, any sortable labels), in the order of
-the table's rows, whatever that order is.  Customers are held out at random with a seeded
-generator, so the same ``(groups, seed)`` always gives the same split.
+``groups`` holds the customer id of each row of the table (ints or strings, any sortable
+labels).  Customers are held out at random with a seeded generator, so the same
+``(groups, seed)`` always gives the same split.
 """
 
 from __future__ import annotations
