@@ -20,8 +20,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from kata_factory import BUGGY_MODULE, OLD_LINE, REFERENCE, TUNED_DECOY
-from test_simulation import KATA, MODULE, RUN_CREATED, T0, World, branch_file
+from test_simulation import KATA, World, branch_file
 
 pytestmark = pytest.mark.skipif(
     shutil.which("jq") is None or shutil.which("base64") is None,
@@ -51,22 +50,7 @@ def story(tmp_path_factory) -> dict:
 
     world = World(tmp_path_factory.mktemp("cohort"))
     key = world.publish_template(cohort=True)
-    work = world.tmp / "candidate"
-    world.git(world.tmp, "clone", "-q", "https://github.com/alice/ml-debug-katas.git", str(work))
-    world.git(work, "checkout", "-q", "-b", "attempt")
-    started = world.kata(work, "start", KATA, when=T0)
-    assert started.returncode == 0, started.stderr
-    module = work / "katas" / KATA / f"{MODULE}.py"
-    chapters = []
-    for number, (change, when) in enumerate(
-        [(None, T0), (TUNED_DECOY, T0 + 200), (REFERENCE, T0 + 400)], 1
-    ):
-        if change is not None:
-            module.write_text(BUGGY_MODULE.replace(OLD_LINE, change))
-            world.git(work, "commit", "-qam", f"attempt {number}", when=when)
-        head = world.candidate_pushes(work, when, RUN_CREATED[number - 1])
-        grade = world.grade_job(head, number)
-        chapters.append({"head": head, "grade": grade})
+    chapters = [{"head": head, "grade": grade} for head, grade in world.candidate_story()]
     fix = chapters[2]
     wrong = str(pyrage.x25519.Identity.generate())
     variants = {

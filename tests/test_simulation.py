@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -182,6 +183,26 @@ class World:
             {"id": RUN_IDS[len(self.runs)], "head_sha": head, "created_at": iso(created)}
         )
         return head
+
+    def candidate_story(self) -> Iterator[tuple[str, dict]]:
+        """The candidate clones the fork, starts the kata and pushes three times: the start
+        marker alone, the tempting wrong fix, the real fix; each push graded.  Yields each
+        push's head and what its grade job left behind, before the next push (so a caller
+        publishes each run in turn, as GitHub would)."""
+        work = self.tmp / "candidate"
+        self.git(self.tmp, "clone", "-q", "https://github.com/alice/ml-debug-katas.git", str(work))
+        self.git(work, "checkout", "-q", "-b", "attempt")
+        started = self.kata(work, "start", KATA, when=T0)
+        assert started.returncode == 0, started.stderr
+        module = work / "katas" / KATA / f"{MODULE}.py"
+        for number, (change, when) in enumerate(
+            [(None, T0), (TUNED_DECOY, T0 + 200), (REFERENCE, T0 + 400)], 1
+        ):
+            if change is not None:
+                module.write_text(BUGGY_MODULE.replace(OLD_LINE, change))
+                self.git(work, "commit", "-qam", f"attempt {number}", when=when)
+            head = self.candidate_pushes(work, when, RUN_CREATED[number - 1])
+            yield head, self.grade_job(head, number)
 
     def grade_job(self, head: str, number: int) -> dict:
         """The grade job's steps for one push; returns what it left behind."""
@@ -432,24 +453,10 @@ def story(tmp_path_factory) -> dict:
     write_result(seed, rival_result())
     push(seed, str(world.upstream), "leaderboard")
 
-    work = world.tmp / "candidate"
-    world.git(world.tmp, "clone", "-q", "https://github.com/alice/ml-debug-katas.git", str(work))
-    world.git(work, "checkout", "-q", "-b", "attempt")
-    started = world.kata(work, "start", KATA, when=T0)
-    assert started.returncode == 0, started.stderr
-    module = work / "katas" / KATA / f"{MODULE}.py"
-    chapters = []
-    for number, (change, when) in enumerate(
-        [(None, T0), (TUNED_DECOY, T0 + 200), (REFERENCE, T0 + 400)], 1
-    ):
-        if change is not None:
-            module.write_text(BUGGY_MODULE.replace(OLD_LINE, change))
-            world.git(work, "commit", "-qam", f"attempt {number}", when=when)
-        head = world.candidate_pushes(work, when, RUN_CREATED[number - 1])
-        grade = world.grade_job(head, number)
-        chapters.append(
-            {"head": head, "grade": grade, **world.publish_run(grade["artifact"], head, number)}
-        )
+    chapters = [
+        {"head": head, "grade": grade, **world.publish_run(grade["artifact"], head, number)}
+        for number, (head, grade) in enumerate(world.candidate_story(), 1)
+    ]
     return {"world": world, "chapters": chapters}
 
 

@@ -350,7 +350,7 @@ def files(kata: NewKata) -> dict[str, str]:
     if kata.kind != "bug":
         from grader.authoring import scaffold_kinds
 
-        out = scaffold_kinds.files(kata, out, fields)
+        out = scaffold_kinds.files(kata, out, fields, REFERENCE, DECOY)
     return out
 
 

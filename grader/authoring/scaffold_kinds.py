@@ -8,10 +8,20 @@ failing (nothing passes before it is written).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from grader.authoring.scaffold import NewKata
+
+class NewKata(Protocol):
+    """What this module reads of ``grader.authoring.scaffold.NewKata`` (which imports
+    this module, so this one does not import it)."""
+
+    id: str
+    kind: str
+    module: str
+
+    @property
+    def test_module(self) -> str: ...
+
 
 FAULTS = ("first-fault", "second-fault", "third-fault")  # to rename: an area, never the fix
 
@@ -95,11 +105,14 @@ Run: `kata test {id}`
 """
 
 
-def files(kata: NewKata, out: dict[str, str], fields: dict[str, str]) -> dict[str, str]:
+def files(
+    kata: NewKata, out: dict[str, str], fields: dict[str, str], fix: str, decoy: str
+) -> dict[str, str]:
+    """The bug kata's skeleton ``out`` made into this kind's; ``fix`` and ``decoy`` are
+    the templates of a fix and a decoy patch."""
     public, private = f"katas/{kata.id}", f"grader/private/{kata.id}"
     if kata.kind == "implementation":
         return {**out, f"{public}/README.md": IMPLEMENTATION_BRIEF.format(**fields)}
-    from grader.authoring.scaffold import DECOY, REFERENCE
 
     # the bug kata's decoys and single holdout file give way to one of each per fault
     out = {
@@ -112,8 +125,8 @@ def files(kata: NewKata, out: dict[str, str], fields: dict[str, str]) -> dict[st
     for fault in FAULTS:
         snake = fault.replace("-", "_")
         out[tests] += CAPSTONE_TEST.format(**fields, fault=fault, name=_test_name(fault))
-        out[f"{private}/faults/{fault}.patch"] = REFERENCE.format(**fields)
-        out[f"{private}/decoys/{fault}/treats-the-symptom.patch"] = DECOY.format(
+        out[f"{private}/faults/{fault}.patch"] = fix.format(**fields)
+        out[f"{private}/decoys/{fault}/treats-the-symptom.patch"] = decoy.format(
             **fields, what="a plausible wrong fix of this fault"
         )
         out[f"{private}/holdout/test_{snake}_holdout.py"] = CAPSTONE_HOLDOUT.format(

@@ -132,7 +132,8 @@ def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list
     named: list[tuple[str, str, list[Path], str]] = [
         (REFERENCE, REFERENCE, [private.reference] if private.reference else [], ""),
         *(
-            (name, DECOY, [patch], private.decoy_faults.get(name, ""))
+            # a capstone's decoy is named "<fault>/<name>": it is about that fault
+            (name, DECOY, [patch], name.split("/", 1)[0] if kata.is_capstone else "")
             for name, patch in sorted(private.decoys.items())
         ),
         *(

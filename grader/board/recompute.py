@@ -179,48 +179,42 @@ def _faults(
     green: Commit | None,
 ) -> list[dict]:
     """A capstone's faults as the comment shows them, from git and the trusted kata: fixed
-    from the tests, each first-fixed commit checked to lie between the start and the
-    head (else dropped) and timed by git, the lines per fault measured again."""
+    from the tests, each first-fixed commit the report names checked to lie between the
+    start and the head (else dropped) and timed by git, the lines per fault measured again."""
     import tempfile
 
     from grader.grading import fault_diff
 
-    claimed = {f["name"]: f for f in entry.get("faults") or [] if isinstance(f, dict)}
+    claimed = {
+        f.get("name"): f.get("fixed_commit")
+        for f in entry.get("faults") or []
+        if isinstance(f, dict)
+    }
+    first_fixed = {}
+    for name, ok in score.items():
+        sha = claimed.get(name) if ok else None
+        if (
+            isinstance(sha, str)
+            and is_commit(repo, sha)
+            and is_ancestor(repo, origin, sha)
+            and is_ancestor(repo, sha, head)
+        ):
+            first_fixed[name] = repo.commit(sha)
     with tempfile.TemporaryDirectory(prefix="kata-publish-faults-") as tmp:
         try:
             regions = fault_diff.fix_regions(kata, Path(tmp))
         except (CatalogueError, OSError):
             regions = {}
     paths = attempt.kata_paths(kata)
-    lines = fault_diff.by_fault(
-        fault_diff.changed_lines(
-            attempt.files_at(repo, paths, fork_point),
-            attempt.files_at(repo, paths, (green.sha if green else head)),
-        ),
-        {name: found for name, (found, _) in regions.items()},
+    return fault_diff.fault_entries(
+        kata,
+        entry["tests"],
+        first_fixed,
+        start,
+        regions,
+        attempt.files_at(repo, paths, fork_point),
+        attempt.files_at(repo, paths, green.sha if green else head),
     )
-    tests = faults.groups(kata, [t["name"] for t in entry["tests"]])
-    passed = {t["name"] for t in entry["tests"] if t["status"] == "pass"}
-    found = []
-    for name, ok in score.items():
-        sha = claimed.get(name, {}).get("fixed_commit") if ok else None
-        commit = None
-        if isinstance(sha, str) and is_commit(repo, sha) and is_ancestor(repo, origin, sha):
-            commit = repo.commit(sha) if is_ancestor(repo, sha, head) else None
-        seconds = commit.time - start.time if commit and start else None
-        found.append(
-            {
-                "name": name,
-                "fixed": ok,
-                "tests_passed": sum(t in passed for t in tests[name]),
-                "tests_total": len(tests[name]),
-                "fixed_commit": commit.sha if commit else None,
-                "time_to_fixed_s": seconds if seconds is None or seconds >= 0 else None,
-                "diff_lines": lines.get(name) if regions else None,
-                "reference_lines": regions[name][1] if name in regions else None,
-            }
-        )
-    return found
 
 
 def reference_total(kata: Kata, entry: dict) -> int | None:

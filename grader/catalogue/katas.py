@@ -41,9 +41,6 @@ class NoCatalogue(CatalogueError, UsageError):
     """No catalogue where the command runs: bad usage, printed as one line."""
 
 
-KINDS = ("bug", "capstone", "implementation")
-
-
 @dataclass(frozen=True)
 class Fault:
     """One planted fault of a capstone: the visible tests that pass only once it is fixed
@@ -67,7 +64,7 @@ class Kata:
     pass_to_pass: tuple[str, ...]
     silent: bool
     path: Path
-    kind: str = "bug"  # see KINDS
+    kind: str = "bug"  # or "capstone", "implementation" (kata.schema.json)
     faults: tuple[Fault, ...] = ()  # capstones only
 
     @property
@@ -90,7 +87,7 @@ class Kata:
     @property
     def private_dir(self) -> Path:
         """Reference fix, decoys, holdout tests, hints and the pristine seal."""
-        return self.root / "grader" / "private" / self.id
+        return private_dir(self.path)
 
     @property
     def hints(self) -> tuple[str, ...]:
@@ -106,6 +103,11 @@ class Kata:
         private material is not here."""
         names = tuple(f.name for f in self.faults)
         return _private_hints(self.private_dir / "hints.toml", names) or {}
+
+
+def private_dir(folder: Path) -> Path:
+    """The private material of the kata in ``folder`` (``katas/<id>``)."""
+    return folder.parent.parent / "grader" / "private" / folder.name
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -268,7 +270,7 @@ def _kind_problems(where: str, data: dict) -> list[str]:
 
 def _semantic_problems(where: str, folder: Path, data: dict) -> list[str]:
     problems = []
-    private = folder.parent.parent / "grader" / "private" / folder.name / "hints.toml"
+    private = private_dir(folder) / "hints.toml"
     problems += _kind_problems(where, data)
     faults = {f["name"]: f["hint_count"] for f in data.get("faults", ())}
     try:
@@ -345,7 +347,7 @@ def _check_digest(folder: Path, toml_text: str, data: dict) -> str | None:
         digest = hashlib.sha256(_checker_digest())
         digest.update(f"{folder.name}\0{toml_text}\0".encode())
         digest.update("\0".join(sorted(p.name for p in folder.iterdir() if p.is_file())).encode())
-        hints = folder.parent.parent / "grader" / "private" / folder.name / "hints.toml"
+        hints = private_dir(folder) / "hints.toml"
         for path in [*(folder / name for name in test_files), hints]:
             digest.update(b"\0" + (path.read_bytes() if path.is_file() else b"(missing)"))
         return digest.hexdigest()

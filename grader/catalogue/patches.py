@@ -62,9 +62,7 @@ class PrivateMaterial:
     holdout: list[Path]
     alternatives: dict[str, Path] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    # a capstone's: each fault's fix alone, and the fault each decoy ("fault/name") targets
-    fault_fixes: dict[str, Path] = field(default_factory=dict)
-    decoy_faults: dict[str, str] = field(default_factory=dict)
+    fault_fixes: dict[str, Path] = field(default_factory=dict)  # a capstone's, each alone
 
     @classmethod
     def load(cls, kata: Kata) -> PrivateMaterial:
@@ -112,7 +110,6 @@ class PrivateMaterial:
             alternatives,
             problems,
             fault_fixes,
-            {name: name.split("/", 1)[0] for name in decoys} if kata.is_capstone else {},
         )
 
 

@@ -288,10 +288,9 @@ def pick_round(
         implement = _candidates([k for k in pool if k.kind == "implementation"], known, rng)
         debug = _candidates([k for k in pool if k.kind == "bug"], known, rng)
         chosen = [*implement[:1], *debug[:1]] if implement and debug else []
-    length = minutes or sum(k.budget_minutes for k in chosen)
-    if sum(k.budget_minutes for k in chosen) > length:
-        return [], length
-    return chosen, length
+    budget = sum(k.budget_minutes for k in chosen)
+    length = minutes or budget
+    return (chosen, length) if budget <= length else ([], length)
 
 
 def cmd_mock(args: argparse.Namespace) -> int:

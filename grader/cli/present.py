@@ -369,10 +369,7 @@ def follow_up_questions(kata: Kata) -> tuple:
     from grader.grading import sealed
 
     if sealed.is_sealed(kata):
-        raise UsageError(
-            f"the follow-up questions of {kata.id} are sealed in this cohort "
-            f"({sealed.ARCHIVE}) with the rest of its answers: ask the cohort's admin"
-        )
+        raise UsageError(sealed.questions_sealed(kata.id))
     try:
         return questions.load(kata.private_dir) or ()
     except questions.QuestionsError as exc:

@@ -3,9 +3,9 @@ whose fixes touch the same functions.
 
 Each fault's fix (``grader/private/<id>/faults/<fault>.patch``) changes some functions of
 the shipped code; the lines a candidate changed inside those functions count for that
-fault, the rest as "elsewhere".  Lines are counted as ``diffsize`` counts them (blank and
-comment-only lines left out), so the figures are for comparison with the fault's own fix,
-not an exact split of the total.
+fault, the rest as "elsewhere".  Blank and comment-only lines are left out, as
+``diffsize`` leaves them out, but a trailing comment counts here: the figures are for
+comparison with the fault's own fix, not an exact split of the total.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from difflib import SequenceMatcher
 from pathlib import Path
 
+from grader.catalogue import faults
 from grader.catalogue.katas import Kata
+from grader.grading.gitdata import Commit
 
 ELSEWHERE = "elsewhere"
 
@@ -74,7 +76,9 @@ def changed_lines(
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag == "equal":
                 continue
-            anchor = a[i1][0] if i1 < len(a) and i2 > i1 else a[i1 - 1][0] if i1 else 1
+            # lines removed or replaced: where the first of them was; an insertion: after
+            # the line before it
+            anchor = a[i1][0] if i2 > i1 else (a[i1 - 1][0] if i1 else 1)
             region = (path, _region(spans, anchor))
             counts[region] = counts.get(region, 0) + (i2 - i1) + (j2 - j1)
     return counts
@@ -115,3 +119,40 @@ def fix_regions(kata: Kata, tmp: Path) -> dict[str, tuple[dict[Region, int], int
         regions = changed_lines(read, {n: (fixed / n).read_text() for n in kata.files})
         found[fault.name] = (regions, sum(regions.values()))
     return found
+
+
+def fault_entries(
+    kata: Kata,
+    tests: list[dict],
+    first_fixed: Mapping[str, Commit],
+    start: Commit | None,
+    regions: Mapping[str, tuple[dict[Region, int], int]],
+    before: Mapping[str, str | None],
+    after: Mapping[str, str | None],
+) -> list[dict]:
+    """A capstone's faults as the grade report and the comment show them: fixed (every
+    test of its group passed, from ``tests``, a report's entries), its tests, when it was
+    first fixed (``first_fixed``, timed from ``start``), and the lines ``before`` ->
+    ``after`` changed in the functions its own fix touches (``regions``, ``fix_regions``)
+    next to that fix's."""
+    fixed = faults.fixed_in_report(kata, tests)
+    mine = by_fault(changed_lines(before, after), {n: r for n, (r, _) in regions.items()})
+    groups = faults.groups(kata, [t["name"] for t in tests])
+    passed = {t["name"] for t in tests if t["status"] == "pass"}
+    entries = []
+    for name, ok in fixed.items():
+        commit = first_fixed.get(name) if ok else None
+        seconds = commit.time - start.time if commit and start else None
+        entries.append(
+            {
+                "name": name,
+                "fixed": ok,
+                "tests_passed": sum(t in passed for t in groups[name]),
+                "tests_total": len(groups[name]),
+                "fixed_commit": commit.sha if commit else None,
+                "time_to_fixed_s": seconds if seconds is None or seconds >= 0 else None,
+                "diff_lines": mine[name] if regions else None,
+                "reference_lines": regions[name][1] if name in regions else None,
+            }
+        )
+    return entries

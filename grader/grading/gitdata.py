@@ -120,8 +120,12 @@ class Repo:
             if len(parts) != 3 + len(keys):
                 continue
             sha, time, subject, *values = parts
-            ids = {  # an old id of a renamed kata counts for today's id
-                k: [current_id(v.strip()) for v in value.split(",") if v.strip()]
+            ids = {  # an old id of a renamed kata counts for today's id (fault names stay)
+                k: [
+                    v.strip() if k == HINT_FAULT_TRAILER else current_id(v.strip())
+                    for v in value.split(",")
+                    if v.strip()
+                ]
                 for k, value in zip(keys, values, strict=True)
             }
             if any(ids.values()):

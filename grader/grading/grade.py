@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.catalogue import faults
 from grader.catalogue.katas import Kata, load_catalogue, test_functions
 from grader.catalogue.renames import current_id
 from grader.grading import attempt, diffsize, fault_diff, sealed, timeouts
@@ -321,8 +322,15 @@ class _KataGrader:
             time_to_green = None
         extra = {}
         if kata.is_capstone:
-            scored = self.files_at((green or head).sha)
-            extra["faults"] = self._fault_entries(final, first_fixed, start, before, scored)
+            extra["faults"] = fault_diff.fault_entries(
+                kata,
+                final.tests,
+                first_fixed,
+                start,
+                self.fault_regions,
+                before,
+                self.files_at((green or head).sha),
+            )
         return {
             "id": kata.id,
             "status": final.status,
@@ -352,50 +360,7 @@ class _KataGrader:
         }
 
     def _fixed(self, evaluation: Evaluation) -> dict[str, bool]:
-        from grader.catalogue.faults import fixed
-
-        outcomes = {
-            t["name"]: "passed" if t["status"] == "pass" else t["status"] for t in evaluation.tests
-        }
-        return fixed(self.kata, outcomes)
-
-    def _fault_entries(
-        self,
-        final: Evaluation,
-        first_fixed: dict[str, Commit],
-        start: Commit | None,
-        before: dict[str, str | None],
-        scored: dict[str, str | None],
-    ) -> list[dict]:
-        """Per fault: fixed at head, its tests, when it was first fixed, and the lines
-        changed in the functions its own fix touches next to that fix's."""
-        from grader.catalogue.faults import groups
-
-        status = {t["name"]: t["status"] for t in final.tests}
-        fixed = self._fixed(final)
-        mine = fault_diff.by_fault(
-            fault_diff.changed_lines(before, scored),
-            {name: regions for name, (regions, _) in self.fault_regions.items()},
-        )
-        entries = []
-        for name, tests in groups(self.kata, status).items():
-            commit = first_fixed.get(name) if fixed[name] else None
-            seconds = commit.time - start.time if commit and start else None
-            entries.append(
-                {
-                    "name": name,
-                    "fixed": fixed[name],
-                    "tests_passed": sum(status[t] == "pass" for t in tests),
-                    "tests_total": len(tests),
-                    "fixed_commit": commit.sha if commit else None,
-                    "time_to_fixed_s": seconds if seconds is None or seconds >= 0 else None,
-                    "diff_lines": mine.get(name) if self.fault_regions else None,
-                    "reference_lines": self.fault_regions[name][1]
-                    if name in self.fault_regions
-                    else None,
-                }
-            )
-        return entries
+        return faults.fixed_in_report(self.kata, evaluation.tests)
 
 
 def grade(

@@ -15,8 +15,8 @@ import json
 import multiprocessing
 import time
 from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Protocol
 
 from grader.grading.runner import WARM_IMPORTS, TestResult
 
@@ -36,9 +36,18 @@ class SandboxRun:
     seconds: float = 0.0
 
 
+class _Sender(Protocol):
+    """The child's end of the pipe: it only ever sends JSON bytes (``send_bytes``); the
+    parent reads them with ``recv_bytes`` and ``json``, never with pickle."""
+
+    def send_bytes(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def _child(
     folder: str,
-    conn: Connection,
+    conn: _Sender,
     test_timeout_s: float,
     profile: str | None,
     subject_from: str | None,

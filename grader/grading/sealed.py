@@ -57,6 +57,13 @@ def solution_sealed(kata_id: str) -> str:
     )
 
 
+def questions_sealed(kata_id: str) -> str:
+    return (
+        f"the follow-up questions of {kata_id} are sealed in this cohort ({ARCHIVE}) with "
+        "the rest of its answers: ask the cohort's admin"
+    )
+
+
 def hints_sealed(kata_id: str) -> str:
     return (
         f"the hints of {kata_id} are sealed in this cohort ({ARCHIVE}) with the rest of the "

@@ -216,6 +216,11 @@ def _fault_hints(kata: Kata, fault: str | None) -> tuple[str, ...]:
 def hint_to_come(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, bool]:
     """What ``next_hint`` would show, without recording it: (its number, whether it is
     new, so counted).  Refuses (UsageError) as ``next_hint`` does."""
+    number, new, _ = _hint_to_come(root, kata, fault)
+    return number, new
+
+
+def _hint_to_come(root: Path, kata: Kata, fault: str | None) -> tuple[int, bool, tuple[str, ...]]:
     from grader.grading import sealed
 
     if sealed.is_sealed(kata):
@@ -237,8 +242,8 @@ def hint_to_come(root: Path, kata: Kata, fault: str | None = None) -> tuple[int,
         raise UsageError(f"{kata.id} has no hints")
     taken = history.fault_hints(kata.id, fault) if fault else attempt.hints
     if taken >= len(hints):
-        return len(hints), False
-    return taken + 1, True
+        return len(hints), False, hints
+    return taken + 1, True, hints
 
 
 def next_hint(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, str, bool]:
@@ -246,8 +251,7 @@ def next_hint(root: Path, kata: Kata, fault: str | None = None) -> tuple[int, st
     capstone's hints are per fault: ``fault`` names which.
 
     Refuses (UsageError) when the kata is not started or already green."""
-    hints = _fault_hints(kata, fault)
-    number, new = hint_to_come(root, kata, fault)
+    number, new, hints = _hint_to_come(root, kata, fault)
     if not new:
         return number, hints[-1], False
     title = f"Hint {number} for kata {kata.id}" + (f" (fault {fault})" if fault else "")
