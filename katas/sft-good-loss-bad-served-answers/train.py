@@ -172,7 +172,11 @@ def main(config: TrainConfig = TrainConfig()) -> TinyLM:
                 f"step {step + 1:4d}  train loss {stats.loss:.3f}  "
                 f"eval loss {trainer.evaluate(eval_batches):.3f}  grad norm {stats.grad_norm:.2f}"
             )
-    print(evaluate_examples(model, tokenizer, eval_set))
+    metrics = evaluate_examples(model, tokenizer, eval_set)
+    print(
+        f"serving path: response_nll {metrics['response_nll']:.3f}  "
+        f"exact match {metrics['exact_match']:.1%}  sample {metrics['sample']!r}"
+    )
     return model
 
 
