@@ -14,13 +14,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-import evaluate
-import model as model_module
+import sft_evaluate as evaluate
+import sft_model as model_module
 import torch
-from data import Batch, CharTokenizer, Example, SFTCollator
-from model import ModelConfig, TinyLM
+from sft_data import Batch, CharTokenizer, Example, SFTCollator
+from sft_model import ModelConfig, TinyLM
+from sft_train import SFTTrainer, TrainConfig, build_optimizer, param_groups
 from torch import Tensor, nn
-from train import SFTTrainer, TrainConfig, build_optimizer, param_groups
 
 Layers = Sequence[tuple[str, str, Sequence[Any]]]  # (name, class name, constructor args)
 

@@ -8,7 +8,7 @@ import math
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from test_train import (
+from test_sft_train import (
     FAST,
     IGNORE_INDEX,
     SEEDS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from test_data import ALPHABET, FAST, IGNORE_INDEX, example_batches, sft
+from test_sft_data import ALPHABET, FAST, IGNORE_INDEX, example_batches, sft
 
 
 @FAST

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from test_train import FAST, SEEDS, TINY_LM, TRAIN_CONFIG, check_decay_by_shape, sft
+from test_sft_train import FAST, SEEDS, TINY_LM, TRAIN_CONFIG, check_decay_by_shape, sft
 
 OTHER_STACKS = st.sampled_from(
     [

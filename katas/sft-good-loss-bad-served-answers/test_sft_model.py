@@ -1,4 +1,4 @@
-"""The model (``model.py``) and the serving-path evaluation (``evaluate.py``).
+"""The model (``sft_model.py``) and the serving-path evaluation (``sft_evaluate.py``).
 
 TinyLM is built in the subject from a config dict and a seed, in float64, eval mode.
 """

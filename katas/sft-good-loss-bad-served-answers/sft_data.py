@@ -1,7 +1,7 @@
 """Instruction data for supervised fine-tuning: tokenizer, toy tasks and the collator.
 
 A training row is the prompt followed by the response and EOS, encoded exactly as the
-prompt is encoded at inference (``tokenizer.encode(prompt)``, see ``evaluate.py``) so
+prompt is encoded at inference (``tokenizer.encode(prompt)``, see ``sft_evaluate.py``) so
 that the model is fine-tuned on the inputs it will be served.  Only the response and its
 EOS are supervised: the loss ignores the prompt and the padding.
 """

@@ -1,4 +1,4 @@
-"""The tokenizer and the collator (``data.py``) against the contract in their docstrings.
+"""The tokenizer and the collator (``sft_data.py``) against the contract in their docstrings.
 
 The oracle is the serving encoding written out: BOS, then ``3 + alphabet.index(c)`` for
 each character of the prompt and of the response, then EOS.  Examples are drawn by

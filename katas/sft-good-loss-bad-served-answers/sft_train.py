@@ -6,7 +6,7 @@ scored from the logits one position earlier).  A global batch of ``batch_size`` 
 processed ``micro_batch_size`` rows at a time; accumulating the micro-batches must give
 the gradient of that objective, whatever ``micro_batch_size`` is.
 
-    python train.py  # trains TinyLM on the toy tasks and prints the training log
+    python sft_train.py  # trains TinyLM on the toy tasks and prints the training log
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from data import IGNORE_INDEX, Batch, CharTokenizer, SFTCollator, make_examples
-from evaluate import evaluate_examples
-from model import ModelConfig, TinyLM
+from sft_data import IGNORE_INDEX, Batch, CharTokenizer, SFTCollator, make_examples
+from sft_evaluate import evaluate_examples
+from sft_model import ModelConfig, TinyLM
 from torch import Tensor, nn
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from data import CharTokenizer, Example
+from sft_data import CharTokenizer, Example
 from torch import Tensor, nn
 
 

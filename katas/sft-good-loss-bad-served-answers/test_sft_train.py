@@ -1,4 +1,4 @@
-"""The training step (``train.py``): the loss, gradient accumulation and the AdamW groups.
+"""The training step (``sft_train.py``): the loss, gradient accumulation and the AdamW groups.
 
 Each test drives one piece with inputs it builds itself: the trainer gets hand-made
 batches (labels already masked) and a small float64 model rebuilt in the subject from a
