@@ -4,6 +4,16 @@ We keep our own implementations instead of ``nn.LayerNorm`` / ``nn.RMSNorm`` so 
 same code runs in training, in the exported inference graph and in the activation-drift
 monitor, which needs the per-row statistics the layer computes.  Statistics are always
 computed in at least float32, whatever the activation dtype.
+
+What the model code relies on:
+
+- ``LayerNorm(dim, eps, elementwise_affine, bias)`` computes what ``nn.LayerNorm`` with the
+  same arguments and parameters computes, gradients included, for every width
+  ``dim >= 1`` and for rows of any scale and offset (a constant row comes out as ``bias``).
+- ``RMSNorm(dim, eps)`` computes what ``nn.RMSNorm(dim, eps=eps)`` computes.
+- Outputs have the shape and dtype of the input (float64, float32, bfloat16).
+- ``LayerNorm.row_stats`` returns the per-row mean and variance that ``forward``
+  normalises with, each of shape ``(..., 1)``, in the statistics dtype.
 """
 
 from __future__ import annotations

@@ -111,3 +111,57 @@ def test_float32_matches_torch(seed, dim):
     ours = norms.layer_norm(x, eps, weight, bias)
     err = float((ours - F.layer_norm(x, (dim,), weight, bias, eps)).abs().max())
     assert err <= 1e-4, f"float32, dim={dim}: differs from F.layer_norm by {err:.3e}"
+
+
+@FAST
+@given(seed=SEEDS, rows=st.integers(1, 4))
+def test_width_one_gives_the_bias(seed, rows):
+    g = torch.Generator().manual_seed(seed)
+    x = 3.0 * torch.randn(rows, 1, generator=g, dtype=torch.float64)
+    weight, bias = _params(1, seed)
+    out = norms.layer_norm(x, 1e-5, weight, bias)
+    ref = F.layer_norm(x, (1,), weight, bias, 1e-5)
+    assert bool(torch.isfinite(out).all()), (
+        f"LayerNorm(1) on {rows} rows returned NaN/inf; a one-element row is constant, so the "
+        f"output is the bias"
+    )
+    err = float((out - ref).abs().max())
+    assert err <= 1e-12, f"LayerNorm(1) differs from F.layer_norm by {err:.3e}"
+
+
+@FAST
+@given(
+    seed=SEEDS,
+    dim=st.integers(4, 64),
+    offset=st.sampled_from([300.0, -1000.0, 3000.0]),
+    log10_std=st.floats(0.0, 0.5),
+)
+def test_float32_rows_with_a_large_common_offset(seed, dim, offset, log10_std):
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(4, dim, generator=g, dtype=torch.float64)
+    x = (offset + 10.0**log10_std * noise).float()  # the values the layer sees
+    weight, bias = _params(dim, seed, torch.float32)
+    ours = norms.layer_norm(x, 1e-5, weight, bias)
+    ref = F.layer_norm(x.double(), (dim,), weight.double(), bias.double(), 1e-5)
+    err = float((ours.double() - ref).abs().max())
+    scale = float(ref.abs().max())
+    assert err <= 1e-3 * (1.0 + scale), (
+        f"float32 rows around {offset:g} with std about {10.0**log10_std:.2f} (dim={dim}): "
+        f"output differs from LayerNorm in float64 by {err:.3e} (largest output {scale:.2f})"
+    )
+
+
+@FAST
+@given(seed=SEEDS, dim=st.integers(2, 16))
+def test_bfloat16_matches_torch_within_rounding(seed, dim):
+    x = _inputs(seed, (3, dim), log10_scale=(-1.0, 1.0)).to(torch.bfloat16)
+    weight, bias = _params(dim, seed, torch.bfloat16)
+    ours = norms.layer_norm(x, 1e-5, weight, bias)
+    assert ours.dtype == torch.bfloat16, f"a bfloat16 input gave a {ours.dtype} output"
+    ref = F.layer_norm(x.double(), (dim,), weight.double(), bias.double(), 1e-5)
+    err = float((ours.double() - ref).abs().max())
+    scale = float(ref.abs().max())
+    assert err <= 2e-2 * (1.0 + scale), (
+        f"bfloat16, dim={dim}: output differs from LayerNorm in float64 on the same values by "
+        f"{err:.3e} (largest output {scale:.2f}), more than bfloat16 rounding explains"
+    )

@@ -191,6 +191,6 @@ def test_float64_and_float32_logits_keep_their_dtype(batch):
         logits[:, :-1].reshape(-1, vocab), labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX
     )
     got = float(lm.causal_lm_loss(logits.float(), labels))
-    assert math.isclose(got, float(want), rel_tol=1e-5), (
+    assert math.isclose(got, float(want), rel_tol=1e-5, abs_tol=1e-5), (
         f"float32 logits: loss {got:.6f}, expected {float(want):.6f}"
     )
