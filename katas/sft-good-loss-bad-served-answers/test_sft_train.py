@@ -21,7 +21,7 @@ from torch import nn
 from grader.grading.boundary import candidate
 
 sft = candidate("harness")  # trainer and optimizer, built and run in the subject process
-lm = candidate("train")  # the loss: tensors in, tensors out
+lm = candidate("sft_train")  # the loss: tensors in, tensors out
 
 IGNORE_INDEX = -100  # data.IGNORE_INDEX
 FAST = settings(deadline=None)  # first calls into torch can be slow; phases come from the profile
