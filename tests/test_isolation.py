@@ -49,6 +49,10 @@ def connect(port):
         return "connected"
 
 
+def pid():
+    return os.getpid()
+
+
 def whoami():
     return [os.getuid(), os.getgid(), os.getgroups()]
 
@@ -85,7 +89,7 @@ def started(
     tmp_path: Path, isolation: str, limits: Limits | None = None, hide: tuple[Path, ...] = ()
 ) -> Subject:
     source = tmp_path / "kata"
-    source.mkdir()
+    source.mkdir(parents=True)
     (source / "probes.py").write_text(textwrap.dedent(PROBES))
     subject = Subject(isolation, limits or Limits(), hide=hide, warm=())
     subject.load(boundary.subject_folder(source, isolation))
@@ -210,9 +214,37 @@ def _uid_of(proc: Path) -> int | None:
         return None
 
 
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_process_isolation_forks_each_subject_from_one_zygote(tmp_path, monkeypatch):
+    """Each subject is a fresh process of its own session (killed with its group), forked
+    by a zygote that has paid the imports once; ``KATA_SUBJECT_ZYGOTE=0`` starts each as a
+    new interpreter instead."""
+    first, second = started(tmp_path / "a", "process"), started(tmp_path / "b", "process")
+    try:
+        parents = {_parent(first.process.pid), _parent(second.process.pid)}
+        assert len(parents) == 1 and os.getpid() not in parents
+        assert first.process.pid != second.process.pid
+        assert os.getpgid(first.process.pid) == first.process.pid
+        assert first.call("probes", "pid", (), {}) == first.process.pid
+        first.kill()
+        assert not first.alive() and second.alive()
+    finally:
+        first.kill()
+        second.kill()
+    monkeypatch.setenv("KATA_SUBJECT_ZYGOTE", "0")
+    third = started(tmp_path / "c", "process")
+    try:
+        assert _parent(third.process.pid) == os.getpid()
+    finally:
+        third.kill()
+
+
 def test_a_malformed_answer_is_the_candidates_failure(tmp_path):
     source = tmp_path / "kata"
-    source.mkdir()
+    source.mkdir(parents=True)
     (source / "probes.py").write_text(
         textwrap.dedent(
             """
@@ -299,7 +331,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_nothing_outlives_a_killed_kata_grade(tmp_path):
+@pytest.mark.parametrize("isolation", ["process", "full"])
+def test_nothing_outlives_a_killed_kata_grade(tmp_path, isolation):
+    """In ``process`` isolation the subject is forked by a zygote: both must go too."""
+    if isolation == "full" and not boundary.full_isolation_available():
+        pytest.skip("full isolation needs root on Linux")
     write_kata(tmp_path, "good", "good_stats", bug_line="    while True:\n        pass")
     from grader.catalogue.katas import load_catalogue
     from grader.catalogue.pristine import write_seal
@@ -309,7 +345,7 @@ def test_nothing_outlives_a_killed_kata_grade(tmp_path):
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-qm", "template")
-    env = {**os.environ, **GIT_ENV, "KATA_ROOT": str(tmp_path)}
+    env = {**os.environ, **GIT_ENV, "KATA_ROOT": str(tmp_path), "KATA_ISOLATION": isolation}
     grading = subprocess.Popen(
         [sys.executable, "-m", "grader.cli", "grade", "--base", "HEAD", "--kata", "good"],
         cwd=tmp_path,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -119,26 +120,26 @@ class Subject:
             command += ["--root", str(self.root), "--uid", str(self.uid)]
             for path in hide:
                 command += ["--hide", str(path)]
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(self.root),
-            "USER": "kata-subject",
-            "LOGNAME": "kata-subject",
-            "LANG": "C.UTF-8",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in kill()
-        self.process = subprocess.Popen(
-            command,
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self.stderr,
-            env=env,
-            cwd=self.root,
-            start_new_session=True,
-        )
+        zygote = _zygote(warm) if isolation == "process" else None
+        if zygote is not None:
+            limits_list = [self.limits.cpu_s, self.limits.memory_mb]
+            limits_list += [self.limits.processes, self.limits.file_mb]
+            request = {"op": "fork", "root": str(self.root), "limits": limits_list}
+            self.process: subprocess.Popen | _Forked = zygote.fork(
+                {**request, "warm": list(warm)}, theirs, self.stderr
+            )
+        else:
+            self.process = subprocess.Popen(
+                command,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self.stderr,
+                env=_subject_env(self.root),
+                cwd=self.root,
+                start_new_session=True,
+            )
         theirs.close()
         self.sock = ours
         self.ready = False
@@ -255,7 +256,8 @@ class Subject:
     def kill(self) -> None:
         """Kill the subject and everything it started (its process group; in full
         isolation, every process of the subject user)."""
-        for target in (-self.process.pid, self.process.pid):
+        pid = self.process.pid
+        for target in (-pid, pid) if pid > 0 else ():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(target, 9)
         if self.uid is not None:
@@ -264,6 +266,136 @@ class Subject:
             self.process.wait(timeout=10)
         self.sock.close()
         self.stderr.close()
+
+
+def _subject_env(root: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(root),
+        "USER": "kata-subject",
+        "LOGNAME": "kata-subject",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+# --- process isolation: subjects forked from a zygote that has imported torch -------------
+
+
+class _Zygote:
+    """``python -m grader.grading.subject --zygote``: imports torch once and forks each
+    subject of this process (see ``subject.zygote``).  Requests are answered in order;
+    answers are read when needed, so asking for a subject never waits for the zygote to
+    finish importing (the tests are collected meanwhile)."""
+
+    def __init__(self, warm: tuple[str, ...]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        root = _subject_root("process")
+        command = [sys.executable, "-I", "-m", "grader.grading.subject", "--zygote"]
+        command += ["--fd", str(theirs.fileno()), "--parent", str(os.getpid())]
+        command += ["--warm", ",".join(warm)]
+        self.process = subprocess.Popen(
+            command,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_subject_env(root),
+            cwd=root,
+            start_new_session=True,
+        )
+        theirs.close()
+        self.sock = ours
+        self.lock = threading.Lock()
+        self.pending: list[dict] = []  # a slot per request not yet answered, in order
+
+    def _ask(self, request: dict, fds: list[int]) -> dict:
+        slot: dict = {}
+        with self.lock:
+            socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+            self.pending.append(slot)
+        return slot
+
+    def answer(self, slot: dict) -> dict:
+        """The zygote's answer to the request ``slot`` stands for ({} if it ended)."""
+        with self.lock:
+            while "answer" not in slot:
+                try:
+                    data = self.sock.recv(65536)
+                    value = json.loads(data) if data else {}
+                except (OSError, ValueError):
+                    value = {}
+                if not isinstance(value, dict):
+                    value = {}
+                if not value:  # ended: every request still waiting gets no answer
+                    for waiting in self.pending:
+                        waiting["answer"] = {}
+                    self.pending.clear()
+                    break
+                self.pending.pop(0)["answer"] = value
+        return slot["answer"]
+
+    def fork(self, request: dict, sock: socket.socket, stderr) -> _Forked:
+        return _Forked(self, self._ask(request, [sock.fileno(), stderr.fileno()]))
+
+    def wait(self, pid: int, timeout: float) -> int | None:
+        answer = self.answer(self._ask({"op": "wait", "pid": pid, "timeout": timeout}, []))
+        if "status" not in answer:
+            return -9  # the zygote ended, and its subjects with it
+        status = answer["status"]
+        return status if isinstance(status, int) else None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+class _Forked:
+    """A subject forked by the zygote, with the part of ``Popen``'s interface a
+    ``Subject`` uses (``pid`` is 0 when the zygote never answered)."""
+
+    def __init__(self, zygote: _Zygote, slot: dict) -> None:
+        self.zygote, self.slot = zygote, slot
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int:
+        pid = self.zygote.answer(self.slot).get("pid")
+        return pid if isinstance(pid, int) and pid > 0 else 0
+
+    def poll(self) -> int | None:
+        return self._wait(0.0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._wait(READY_TIMEOUT_S if timeout is None else timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(["subject", str(self.pid)], timeout or 0)
+        return code
+
+    def _wait(self, timeout: float) -> int | None:
+        if self.returncode is None:
+            pid = self.pid
+            self.returncode = self.zygote.wait(pid, timeout) if pid else -9
+        return self.returncode
+
+
+_ZYGOTE: _Zygote | None = None
+
+
+def _zygote(warm: tuple[str, ...]) -> _Zygote | None:
+    """This process's zygote, started on first use; None where subjects are started as
+    new interpreters instead: ``KATA_SUBJECT_ZYGOTE=0``, or a thread other than the main
+    one (the zygote dies with the thread that started it, ``PR_SET_PDEATHSIG``)."""
+    global _ZYGOTE
+    if os.environ.get("KATA_SUBJECT_ZYGOTE", "1") == "0":
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if _ZYGOTE is None or not _ZYGOTE.alive():
+        if _ZYGOTE is not None:
+            _ZYGOTE.sock.close()
+        _ZYGOTE = _Zygote(warm)
+    return _ZYGOTE
 
 
 def _raised(error: Any, module: str, function: str) -> BaseException:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import io
+import json
 import os
 import re
 import resource
@@ -264,10 +265,119 @@ def serve(channel: Channel) -> None:
         channel.sock.sendall(answer)
 
 
+def _import_warm(names) -> None:
+    import importlib
+
+    for name in names:
+        importlib.import_module(name)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _become_subject(
+    channel: Channel, parent: int, limits: tuple[int, int, int, int], warm, isolate=None
+) -> None:
+    """Everything a subject does before it answers: isolation (full), death with its
+    parent, resource limits, the warm imports; then ``ready``, then the calls."""
+    cpu_s, memory_mb, processes, file_mb = limits
+    try:
+        if isolate is not None:
+            isolate()
+        die_with_parent(parent)
+        limit_resources(cpu_s, memory_mb * 2**20, processes, file_mb * 2**20)
+        os.dup2(os.open(os.devnull, os.O_RDWR), 2)
+        _import_warm(warm)
+    except BaseException as exc:
+        channel.send({"error": {"type": type(exc).__name__, "message": str(exc)[:2000]}})
+        raise SystemExit(3) from None
+    channel.send({"ready": "full" if isolate is not None else "process"})
+    serve(channel)
+
+
+def _quiet_stdio() -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
+    """``process`` isolation only: a parent of subjects that has imported torch once, so a
+    subject is a fork (milliseconds), not a new interpreter (1-3 s).  It never imports a
+    kata's module and runs no candidate code: each child does, after it has become a
+    subject exactly as a started one does (new session, limits, death with its parent,
+    which is this process, which dies with the trusted one).
+
+    Requests (JSON, one per SOCK_SEQPACKET message): ``fork`` with the subject's socket and
+    stderr as passed descriptors -> ``{"pid": N}``; ``wait`` -> ``{"status": S}`` (a
+    ``Popen.returncode``, None while it runs).  A child is reaped only when asked, so its
+    pid cannot be reused while the trusted side may still signal it."""
+    import gc
+
+    die_with_parent(parent)
+    _import_warm(warm)
+    gc.freeze()  # forked subjects share the imported heap instead of copying it
+    while True:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(control, 65536, 2)
+        except OSError:
+            return
+        if not data:
+            return
+        request = json.loads(data)
+        if request.get("op") == "fork" and len(fds) == 2:
+            pid = os.fork()
+            if pid == 0:
+                code = 0
+                try:
+                    control.close()
+                    os.setsid()
+                    os.chdir(request["root"])
+                    os.dup2(fds[1], 2)
+                    os.close(fds[1])
+                    channel = Channel(socket.socket(fileno=fds[0]))
+                    limits = tuple(request["limits"])
+                    _become_subject(channel, os.getppid(), limits, request["warm"])
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else 1
+                except BaseException:
+                    code = 1
+                finally:
+                    os._exit(code)
+            for fd in fds:
+                os.close(fd)
+            control.send(json.dumps({"pid": pid}).encode())
+            _import_warm(name for name in request["warm"] if name not in sys.modules)
+        elif request.get("op") == "wait":
+            for fd in fds:
+                os.close(fd)
+            status = _wait(int(request["pid"]), request["timeout"])
+            control.send(json.dumps({"status": status}).encode())
+        else:
+            return
+
+
+def _wait(pid: int, timeout: float) -> int | None:
+    import time
+
+    deadline = time.monotonic() + max(0.0, float(timeout))
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return -9  # already reaped: it ended
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m grader.grading.subject")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--zygote", action="store_true", help="fork subjects (process isolation)")
     parser.add_argument("--isolation", choices=("full", "process"), default="process")
     parser.add_argument("--root", default="", help="full: the folder subject folders live in")
     parser.add_argument("--uid", type=int, default=0)
@@ -278,30 +388,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=64)
     parser.add_argument("--file-mb", type=int, default=64)
     args = parser.parse_args(argv)
-    sock = socket.socket(fileno=args.fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to answer
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1):
-        os.dup2(devnull, fd)
+    _quiet_stdio()
     sys.dont_write_bytecode = True
-    channel = Channel(sock)
-    try:
-        if args.isolation == "full":
-            isolate_fully(Path(args.root), args.uid, [Path(p) for p in args.hide])
-        die_with_parent(args.parent)
-        limit_resources(args.cpu_s, args.memory_mb * 2**20, args.processes, args.file_mb * 2**20)
-        os.dup2(devnull, 2)
-        import importlib
+    warm = list(filter(None, args.warm.split(",")))
+    if args.zygote:
+        zygote(socket.socket(fileno=args.fd), args.parent, warm)
+        return
+    isolate = None
+    if args.isolation == "full":
 
-        for name in filter(None, args.warm.split(",")):
-            importlib.import_module(name)
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(1)
-    except BaseException as exc:
-        channel.send({"error": {"type": type(exc).__name__, "message": str(exc)[:2000]}})
-        raise SystemExit(3) from None
-    channel.send({"ready": args.isolation})
-    serve(channel)
+        def isolate() -> None:
+            isolate_fully(Path(args.root), args.uid, [Path(p) for p in args.hide])
+
+    limits = (args.cpu_s, args.memory_mb, args.processes, args.file_mb)
+    _become_subject(Channel(socket.socket(fileno=args.fd)), args.parent, limits, warm, isolate)
 
 
 if __name__ == "__main__":
