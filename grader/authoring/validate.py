@@ -14,8 +14,11 @@ A kata is valid when, on a pristine copy of it:
     group still fails; with every fix but its own only its group fails; each decoy of a
     fault leaves that fault's group failing.
 
-Runs go to a pool of warm worker processes that import torch once, which is what
-keeps validating the whole catalogue within a minute on two cores.
+Runs go to a pool of warm worker processes that import torch once; each worker's
+subjects (where the kata's code runs) are forked from one zygote that did the same
+(``boundary``).  The pool's results come back pickled, which is safe only because a
+worker is trusted: it runs pytest and the tests, never a kata module (those run in
+its subjects, which answer over the plain-data wire).
 """
 
 from __future__ import annotations

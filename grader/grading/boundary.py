@@ -364,7 +364,15 @@ class _Forked:
         return pid if isinstance(pid, int) and pid > 0 else 0
 
     def poll(self) -> int | None:
-        return self._wait(0.0)
+        """Without asking the zygote while the process runs (it may be importing)."""
+        if self.returncode is None and self.pid:
+            try:
+                stat = Path(f"/proc/{self.pid}/stat").read_text()
+                if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                    return None
+            except (OSError, IndexError):
+                pass
+        return self._wait(5.0)
 
     def wait(self, timeout: float | None = None) -> int:
         code = self._wait(READY_TIMEOUT_S if timeout is None else timeout)
