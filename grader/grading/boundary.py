@@ -302,18 +302,24 @@ class _Zygote:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=_subject_env(root),
-            cwd=root,
+            cwd="/",  # not the subject root: that is removed when no run uses it
             start_new_session=True,
         )
         theirs.close()
         self.sock = ours
         self.lock = threading.Lock()
         self.pending: list[dict] = []  # a slot per request not yet answered, in order
+        self.ended = False
 
     def _ask(self, request: dict, fds: list[int]) -> dict:
         slot: dict = {}
         with self.lock:
-            socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+            try:
+                socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+            except OSError:  # it ended: no answer (the next subject gets a new zygote)
+                self.ended = True
+                slot["answer"] = {}
+                return slot
             self.pending.append(slot)
         return slot
 
@@ -329,6 +335,7 @@ class _Zygote:
                 if not isinstance(value, dict):
                     value = {}
                 if not value:  # ended: every request still waiting gets no answer
+                    self.ended = True
                     for waiting in self.pending:
                         waiting["answer"] = {}
                     self.pending.clear()
@@ -347,7 +354,7 @@ class _Zygote:
         return status if isinstance(status, int) else None
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return not self.ended and self.process.poll() is None
 
 
 class _Forked:

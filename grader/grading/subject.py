@@ -36,7 +36,7 @@ import stat
 import sys
 import tempfile
 import traceback
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout, suppress
 from pathlib import Path
 
 from grader.grading import wire
@@ -333,6 +333,7 @@ def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
                     control.close()
                     os.setsid()
                     os.chdir(request["root"])
+                    os.environ["HOME"] = request["root"]
                     os.dup2(fds[1], 2)
                     os.close(fds[1])
                     channel = Channel(socket.socket(fileno=fds[0]))
@@ -347,7 +348,9 @@ def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
             for fd in fds:
                 os.close(fd)
             control.send(json.dumps({"pid": pid}).encode())
-            _import_warm(name for name in request["warm"] if name not in sys.modules)
+            # what this subject needed, the next ones find imported (or import themselves)
+            with suppress(Exception):
+                _import_warm(name for name in request["warm"] if name not in sys.modules)
         elif request.get("op") == "wait":
             for fd in fds:
                 os.close(fd)
