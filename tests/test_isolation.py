@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -240,6 +241,33 @@ def test_process_isolation_forks_each_subject_from_one_zygote(tmp_path, monkeypa
         assert _parent(third.process.pid) == os.getpid()
     finally:
         third.kill()
+
+
+def test_the_zygote_outlives_the_folder_its_runs_used(tmp_path, monkeypatch):
+    """Runs remove the subjects' root when none uses it; the zygote must not live there
+    (importing torch._dynamo reads the working directory)."""
+    monkeypatch.setattr(boundary, "_ZYGOTE", None)  # a zygote and a root of this test's own
+    monkeypatch.setattr(boundary, "_ROOTS", {})
+    first = started(tmp_path / "a", "process")
+    zygote = _parent(first.process.pid)
+    first.kill()
+    shutil.rmtree(first.folder)
+    boundary.stop_run()  # the root goes: no subject uses it
+    assert not boundary._ROOTS
+    subjects = []
+    try:
+        for name in ("b", "c"):
+            source = tmp_path / name
+            source.mkdir()
+            (source / "probes.py").write_text(textwrap.dedent(PROBES))
+            subject = Subject("process", Limits(), warm=("torch._dynamo",))
+            subjects.append(subject)
+            subject.load(boundary.subject_folder(source, "process"))
+            assert subject.call("probes", "pid", (), {}) == subject.process.pid
+            assert _parent(subject.process.pid) == zygote
+    finally:
+        for subject in subjects:
+            subject.kill()
 
 
 def test_a_malformed_answer_is_the_candidates_failure(tmp_path):
