@@ -7,6 +7,9 @@ it.  Runs are interleaved (floor, kata test, floor, ...) so machine noise hits b
 alike; the target is median(kata test) <= 1.5 x median(floor).  `--validate N` also
 times N runs of `kata validate` of the whole catalogue (target: median under 120 s on 2
 cores for the 28 katas); `--kata` with no id skips the kata tests.
+`--validate-kata ID ...` validates only those; `--compare-zygote` times each validate
+run twice, interleaved: subjects forked from a zygote (the default without root) and
+started as new interpreters (`KATA_SUBJECT_ZYGOTE=0`).
 `--dynamo` adds the floor plus `import torch._dynamo`, which any torch.optim optimizer
 construction pays.  `kata test` on an untouched kata is red; the benchmark times it on the shipped
 (red) kata and, with the reference fix applied in a temporary copy, on a green one.
@@ -61,6 +64,14 @@ def main() -> int:
         help="also time N runs of kata validate on every kata (1)",
     )
     parser.add_argument(
+        "--validate-kata", nargs="*", default=[], metavar="ID", help="validate these, not all"
+    )
+    parser.add_argument(
+        "--compare-zygote",
+        action="store_true",
+        help="validate with subjects forked from a zygote and started anew, interleaved",
+    )
+    parser.add_argument(
         "--dynamo", action="store_true", help="also time the floor plus torch._dynamo's import"
     )
     args = parser.parse_args()
@@ -98,12 +109,25 @@ def main() -> int:
         for name, values in times.items():
             median = statistics.median(values)
             print(f"{name:48} {median:9.2f} {median / floor:8.2f}  {len(values)}")
-    runs = [timed([str(BIN / "kata"), "validate"]) for _ in range(args.validate)]
-    if runs:
-        median = statistics.median(seconds for seconds, _ in runs)
-        codes = sorted({code for _, code in runs})
-        spread = ", ".join(f"{seconds:.1f}" for seconds, _ in runs)
-        print(f"{'kata validate (all katas)':48} {median:9.2f} {'':8}  {len(runs)} (exit {codes})")
+    which = " ".join(args.validate_kata) or "all katas"
+    modes = {"": {**os.environ}}
+    if args.compare_zygote:  # side by side: subjects forked from a zygote, or new interpreters
+        modes = {
+            ", zygote": {**os.environ, "KATA_SUBJECT_ZYGOTE": "1"},
+            ", no zygote": {**os.environ, "KATA_SUBJECT_ZYGOTE": "0"},
+        }
+    runs: dict[str, list[tuple[float, int]]] = {mode: [] for mode in modes}
+    for _ in range(args.validate):
+        for mode, env in modes.items():
+            runs[mode].append(timed([str(BIN / "kata"), "validate", *args.validate_kata], env))
+    for mode, timings in runs.items():
+        if not timings:
+            continue
+        median = statistics.median(seconds for seconds, _ in timings)
+        codes = sorted({code for _, code in timings})
+        spread = ", ".join(f"{seconds:.1f}" for seconds, _ in timings)
+        name = f"kata validate ({which}{mode})"
+        print(f"{name:48} {median:9.2f} {'':8}  {len(timings)} (exit {codes})")
         print(f"  each run, s: {spread}")
     return 0
 
