@@ -38,7 +38,7 @@ class SandboxRun:
 
 class _Sender(Protocol):
     """The child's end of the pipe: it only ever sends JSON bytes (``send_bytes``); the
-    parent reads them with ``recv_bytes`` and ``json``, never with pickle."""
+    parent reads raw bytes (``recv_bytes``) and decodes them with ``json`` alone."""
 
     def send_bytes(self, data: bytes) -> None: ...
 
