@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -160,3 +162,36 @@ def test_what_the_code_under_test_raises_comes_back_with_its_own_frames(tmp_path
     message = run.results["test_shapes.py::test_unexpected_error"].message
     assert message.startswith("ValueError: n must be >= 0, got -2")
     assert "shapes.py:4 in check: raise ValueError" in message
+
+
+def test_the_heap_is_frozen_once_per_process_and_only_with_torch(tmp_path):
+    """Hypothesis's first test runs full garbage collections that would walk torch's
+    heap (and so would the interpreter at exit): a run freezes it, once per process."""
+    plain, with_torch = tmp_path / "plain", tmp_path / "torch"
+    write(plain, "test_p.py", "def test_a():\n    assert 1 + 1 == 2\n")
+    write(
+        with_torch,
+        "test_t.py",
+        "import torch\n\ndef test_a():\n    assert torch.ones(2).sum() == 2\n",
+    )
+    script = textwrap.dedent(
+        f"""
+        import gc
+        from pathlib import Path
+        from grader.grading.runner import run_tests
+
+        counts = [gc.get_freeze_count()]
+        for folder in ({str(plain)!r}, {str(with_torch)!r}, {str(with_torch)!r}):
+            assert run_tests(Path(folder)).exit_code == 0
+            counts.append(gc.get_freeze_count())
+        print(*counts)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after_plain, after_torch, after_again = map(int, done.stdout.split())
+    assert before == after_plain == 0
+    assert after_torch > 10_000  # torch's modules and what they hold
+    assert after_again <= after_torch  # not frozen again (refcounting still frees some)

@@ -35,7 +35,7 @@ from pathlib import Path
 from grader.catalogue import faults, patches, pristine
 from grader.catalogue.katas import Kata
 from grader.grading import diffsize
-from grader.grading.runner import WARM_IMPORTS, RunResult, run_tests
+from grader.grading.runner import WARM_IMPORTS, RunResult, freeze_imported_heap, run_tests
 
 BUGGY = "buggy"
 MAX_MESSAGE_LINE = 300
@@ -95,6 +95,7 @@ def _warm_worker(preload: tuple[str, ...]) -> None:
         import torch
 
         torch.set_num_threads(1)
+    freeze_imported_heap()
 
 
 def _run_in_worker(folder: str, profile: str, max_failures: int | None) -> RunResult:
