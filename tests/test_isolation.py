@@ -73,6 +73,21 @@ def big_file(megabytes):
     return "written"
 
 
+def sockets():  # the socket descriptors this process holds (its own channel is one)
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                held.append(int(fd))
+        except OSError:
+            pass
+    return held
+
+
+def parent():
+    return os.getppid()
+
+
 def fork_many(n):
     pids = []
     for _ in range(n):
@@ -219,11 +234,14 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def test_process_isolation_forks_each_subject_from_one_zygote(tmp_path, monkeypatch):
+@pytest.mark.parametrize("isolation", ["process", "full"])
+def test_each_subject_is_forked_from_one_zygote(tmp_path, monkeypatch, isolation):
     """Each subject is a fresh process of its own session (killed with its group), forked
     by a zygote that has paid the imports once; ``KATA_SUBJECT_ZYGOTE=0`` starts each as a
     new interpreter instead."""
-    first, second = started(tmp_path / "a", "process"), started(tmp_path / "b", "process")
+    if isolation == "full" and not boundary.full_isolation_available():
+        pytest.skip("full isolation needs root on Linux")
+    first, second = started(tmp_path / "a", isolation), started(tmp_path / "b", isolation)
     try:
         parents = {_parent(first.process.pid), _parent(second.process.pid)}
         assert len(parents) == 1 and os.getpid() not in parents
@@ -236,11 +254,87 @@ def test_process_isolation_forks_each_subject_from_one_zygote(tmp_path, monkeypa
         first.kill()
         second.kill()
     monkeypatch.setenv("KATA_SUBJECT_ZYGOTE", "0")
-    third = started(tmp_path / "c", "process")
+    third = started(tmp_path / "c", isolation)
     try:
         assert _parent(third.process.pid) == os.getpid()
     finally:
         third.kill()
+
+
+@pytest.mark.parametrize("isolation", ["process", "full"])
+def test_a_forked_subject_holds_none_of_the_zygotes_descriptors(tmp_path, isolation):
+    """The zygote holds a connection per trusted process it serves: a subject must not be
+    able to ask it for anything (its only socket is its own channel)."""
+    if isolation == "full" and not boundary.full_isolation_available():
+        pytest.skip("full isolation needs root on Linux")
+    spare = boundary.zygote_connection(())  # one more connection the zygote holds
+    subject = started(tmp_path, isolation)
+    try:
+        assert isinstance(subject.process, boundary._Forked)
+        assert len(subject.call("probes", "sockets", (), {})) == 1
+    finally:
+        subject.kill()
+        if spare is not None:
+            spare.close()
+
+
+@pytest.mark.parametrize("isolation", ["process", "full"])
+def test_grading_runs_fork_their_subjects_from_the_graders_zygote(tmp_path, isolation):
+    """Each version ``kata grade`` evaluates runs in a process of its own; their subjects
+    are forked from one zygote of the grading process (not a new interpreter each)."""
+    if isolation == "full" and not boundary.full_isolation_available():
+        pytest.skip("full isolation needs root on Linux")
+    from grader.grading.sandbox import Sandbox
+
+    folder = tmp_path / "kata"
+    folder.mkdir()
+    (folder / "probes.py").write_text(textwrap.dedent(PROBES))
+    (folder / "test_probes.py").write_text(
+        "from grader.grading.boundary import candidate\n\n"
+        "probes = candidate('probes')\n\n\n"
+        "def test_parent():\n"
+        "    assert False, f'parent={probes.parent()} self={probes.pid()}'\n"
+    )
+    sandbox = Sandbox()
+    seen = []
+    for _ in range(2):
+        run = sandbox.run(folder, subject_from=folder, isolation=isolation, test_timeout_s=60)
+        assert run.completed, run
+        seen.append(run.results["test_probes.py::test_parent"].message.split()[:2])
+    assert boundary._ZYGOTE is not None
+    zygote = f"parent={boundary._ZYGOTE.process.pid}"
+    assert [parent for parent, _ in seen] == [zygote, zygote]
+    assert seen[0][1] != seen[1][1]  # a fresh subject for each run
+
+
+@pytest.mark.parametrize("isolation", ["process", "full"])
+def test_a_grading_run_killed_at_its_time_bound_takes_its_subject_along(tmp_path, isolation):
+    """The run's subject is the zygote's child, not the run's: when the grader kills a run
+    that went past its total time, the zygote must kill that run's subject, or its
+    endless loop would take a core from every later run."""
+    if isolation == "full" and not boundary.full_isolation_available():
+        pytest.skip("full isolation needs root on Linux")
+    from grader.grading.sandbox import Sandbox
+
+    folder = tmp_path / "kata"
+    folder.mkdir()
+    (folder / "probes.py").write_text(textwrap.dedent(PROBES))
+    (folder / "test_probes.py").write_text(
+        "from grader.grading.boundary import candidate\n\n"
+        "probes = candidate('probes')\n\n\n"
+        "def test_spin():\n"
+        "    probes.spin()\n"
+    )
+    run = Sandbox().run(
+        folder, subject_from=folder, isolation=isolation, test_timeout_s=600, total_timeout_s=8
+    )
+    assert run.timed_out
+    zygote = boundary._ZYGOTE.process.pid
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [p for p in _descendants(zygote) if _alive(p)]:
+        time.sleep(0.2)
+    assert [_cmdline(p)[:80] for p in _descendants(zygote) if _alive(p)] == []
+    assert boundary._ZYGOTE.alive()
 
 
 def test_the_zygote_outlives_the_folder_its_runs_used(tmp_path, monkeypatch):

@@ -121,14 +121,15 @@ class Subject:
             for path in hide:
                 command += ["--hide", str(path)]
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in kill()
-        zygote = _zygote(warm) if isolation == "process" else None
+        zygote = _zygote(warm)
         if zygote is not None:
             limits_list = [self.limits.cpu_s, self.limits.memory_mb]
             limits_list += [self.limits.processes, self.limits.file_mb]
             request = {"op": "fork", "root": str(self.root), "limits": limits_list}
-            self.process: subprocess.Popen | _Forked = zygote.fork(
-                {**request, "warm": list(warm)}, theirs, self.stderr
-            )
+            request.update(warm=list(warm), isolation=isolation)
+            if isolation == "full":
+                request.update(uid=self.uid, hide=[str(path) for path in hide])
+            self.process: subprocess.Popen | _Forked = zygote.fork(request, theirs, self.stderr)
         else:
             self.process = subprocess.Popen(
                 command,
@@ -261,7 +262,9 @@ class Subject:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(target, 9)
         if self.uid is not None:
-            _kill_user(self.uid)
+            from grader.grading.subject import kill_user
+
+            kill_user(self.uid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
         self.sock.close()
@@ -285,11 +288,21 @@ def _subject_env(root: Path) -> dict[str, str]:
 
 class _Zygote:
     """``python -m grader.grading.subject --zygote``: imports torch once and forks each
-    subject of this process (see ``subject.zygote``).  Requests are answered in order;
-    answers are read when needed, so asking for a subject never waits for the zygote to
-    finish importing (the tests are collected meanwhile)."""
+    subject of this process (see ``subject.zygote``), in either isolation (it runs as this
+    process's user: root where full isolation is available).  Requests are answered in
+    order; answers are read when needed, so asking for a subject never waits for the
+    zygote to finish importing (the tests are collected meanwhile).  A grading run in a
+    process of its own uses its parent's zygote over a connection of its own
+    (``connection``, ``attach_zygote``)."""
 
-    def __init__(self, warm: tuple[str, ...]) -> None:
+    def __init__(self, warm: tuple[str, ...] = (), sock: socket.socket | None = None) -> None:
+        self.lock = threading.Lock()
+        self.pending: list[dict] = []  # a slot per request not yet answered, in order
+        self.ended = False
+        self.process: subprocess.Popen | None = None
+        if sock is not None:  # a connection to another process's zygote
+            self.sock = sock
+            return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         root = _subject_root("process")
         command = [sys.executable, "-I", "-m", "grader.grading.subject", "--zygote"]
@@ -307,9 +320,6 @@ class _Zygote:
         )
         theirs.close()
         self.sock = ours
-        self.lock = threading.Lock()
-        self.pending: list[dict] = []  # a slot per request not yet answered, in order
-        self.ended = False
 
     def _ask(self, request: dict, fds: list[int]) -> dict:
         slot: dict = {}
@@ -353,8 +363,19 @@ class _Zygote:
         status = answer["status"]
         return status if isinstance(status, int) else None
 
+    def connection(self) -> socket.socket | None:
+        """A new connection to this zygote, for a process this one starts (None if the
+        zygote has ended)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            answer = self.answer(self._ask({"op": "connect"}, [theirs.fileno()]))
+        if answer.get("connected") is not True:
+            ours.close()
+            return None
+        return ours
+
     def alive(self) -> bool:
-        return not self.ended and self.process.poll() is None
+        return not self.ended and (self.process is None or self.process.poll() is None)
 
 
 class _Forked:
@@ -398,9 +419,10 @@ _ZYGOTE: _Zygote | None = None
 
 
 def _zygote(warm: tuple[str, ...]) -> _Zygote | None:
-    """This process's zygote, started on first use; None where subjects are started as
-    new interpreters instead: ``KATA_SUBJECT_ZYGOTE=0``, or a thread other than the main
-    one (the zygote dies with the thread that started it, ``PR_SET_PDEATHSIG``)."""
+    """This process's zygote (or the one it was given, ``attach_zygote``), started on
+    first use; None where subjects are started as new interpreters instead:
+    ``KATA_SUBJECT_ZYGOTE=0``, or a thread other than the main one (the zygote dies with
+    the thread that started it, ``PR_SET_PDEATHSIG``)."""
     global _ZYGOTE
     if os.environ.get("KATA_SUBJECT_ZYGOTE", "1") == "0":
         return None
@@ -411,6 +433,21 @@ def _zygote(warm: tuple[str, ...]) -> _Zygote | None:
             _ZYGOTE.sock.close()
         _ZYGOTE = _Zygote(warm)
     return _ZYGOTE
+
+
+def zygote_connection(warm: tuple[str, ...]) -> socket.socket | None:
+    """A connection to this process's zygote (started now if need be, importing ``warm``)
+    for a grading run in a child process, which passes it to ``attach_zygote``; None
+    where subjects are not forked (see ``_zygote``)."""
+    zygote = _zygote(warm)
+    return zygote.connection() if zygote is not None else None
+
+
+def attach_zygote(sock: socket.socket) -> None:
+    """Fork this process's subjects from the zygote ``sock`` connects to (its parent's):
+    this process need not start one of its own."""
+    global _ZYGOTE
+    _ZYGOTE = _Zygote(sock=sock)
 
 
 def _raised(error: Any, module: str, function: str) -> BaseException:
@@ -440,18 +477,6 @@ def _raised(error: Any, module: str, function: str) -> BaseException:
             )
     exc.add_note("\n".join(lines))
     return exc
-
-
-def _kill_user(uid: int) -> None:
-    """Kill every process of ``uid`` (full isolation: nothing the subject started survives)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid == uid:
-                os.kill(int(entry.name), 9)
-        except (OSError, ValueError):
-            continue
 
 
 _ROOTS: dict[str, Path] = {}

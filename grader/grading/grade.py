@@ -386,6 +386,8 @@ def grade(
     except GitError as exc:
         raise GradeUsageError(str(exc)) from None
     fork_point = repo.merge_base(base, head.sha)
+    sandbox = sandbox or Sandbox()
+    sandbox.warm_up()  # it imports torch while the base is exported and read
     with tempfile.TemporaryDirectory(prefix="kata-grade-") as tmp:
         trusted = Path(tmp) / "base"
         sealed_dir = sealed.SEALED_DIR.as_posix()
@@ -418,7 +420,6 @@ def grade(
                 )
         editable = {f"katas/{k.id}/{name}" for k in picked for name in k.files}
         protected = [path for path in changed if path not in editable]
-        sandbox = sandbox or Sandbox()
         isolation = limits.isolation or default_isolation()
         results = [
             _KataGrader(repo, kata, sandbox, limits, Path(tmp), isolation).grade(

@@ -54,14 +54,17 @@ def _child(
     isolation: str,
     hide: list[str],
     timeouts: dict[str, float],
+    zygote=None,
 ) -> None:
     import json
     import os
 
-    from grader.grading import subject
+    from grader.grading import boundary, subject
     from grader.grading.runner import run_tests
 
     subject.die_with_parent(os.getppid())
+    if zygote is not None:  # the grader's zygote forks this run's subjects
+        boundary.attach_zygote(zygote)
     # Nothing printed here reaches the grader's own output (where a CI log would read it
     # as workflow commands); pytest captures what each test prints.
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -92,6 +95,13 @@ class Sandbox:
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(PRELOAD if preload is None else preload)
 
+    def warm_up(self) -> None:
+        """Start the fork server now (it imports torch, about 2 s, while the caller
+        prepares the first run) rather than at the first run."""
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
     def run(
         self,
         folder: Path,
@@ -104,8 +114,14 @@ class Sandbox:
         hide: tuple[Path, ...] = (),
         timeouts: dict[str, float] | None = None,
     ) -> SandboxRun:
+        from grader.grading import boundary
+
         started = time.monotonic()
         receiver, sender = self.context.Pipe(duplex=False)
+        # every run's subjects are forked from one zygote of this process's, started at the
+        # first run (not beside the fork server: two imports of torch at once take nearly
+        # as long as one after the other here), not from a new interpreter per run
+        zygote = boundary.zygote_connection(boundary.warm_for(subject_from or folder))
         child = self.context.Process(
             target=_child,
             args=(
@@ -117,11 +133,14 @@ class Sandbox:
                 isolation,
                 [str(p) for p in hide],
                 dict(timeouts or {}),
+                zygote,
             ),
             daemon=True,
         )
         child.start()
         sender.close()
+        if zygote is not None:
+            zygote.close()
         run = SandboxRun()
         deadline = started + total_timeout_s
         for _ in range(_MAX_MESSAGES):

@@ -302,62 +302,131 @@ def _quiet_stdio() -> None:
 
 
 def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
-    """``process`` isolation only: a parent of subjects that has imported torch once, so a
-    subject is a fork (milliseconds), not a new interpreter (1-3 s).  It never imports a
-    kata's module and runs no candidate code: each child does, after it has become a
-    subject exactly as a started one does (new session, limits, death with its parent,
-    which is this process, which dies with the trusted one).
+    """A parent of subjects that has imported torch once, so a subject is a fork
+    (milliseconds), not a new interpreter (1-3 s).  It never imports a kata's module and
+    runs no candidate code: each child does, after it has become a subject exactly as a
+    started one does (new session; in ``full`` isolation the namespaces and another user;
+    limits; death with its parent, which is this process, which dies with the trusted
+    one).  A child keeps no descriptor of the zygote's: only its socket and stderr.
 
-    Requests (JSON, one per SOCK_SEQPACKET message): ``fork`` with the subject's socket and
-    stderr as passed descriptors -> ``{"pid": N}``; ``wait`` -> ``{"status": S}`` (a
-    ``Popen.returncode``, None while it runs).  A child is reaped only when asked, so its
-    pid cannot be reused while the trusted side may still signal it."""
+    Requests (JSON, one per SOCK_SEQPACKET message), answered on the connection they came
+    on: ``fork`` with the subject's socket and stderr as passed descriptors -> ``{"pid":
+    N}``; ``wait`` -> ``{"status": S}`` (a ``Popen.returncode``, None while it runs);
+    ``connect`` with a socket as passed descriptor: one more connection, for a trusted
+    process of the caller's (a grading run in a process of its own), so answers never
+    cross between callers.  A child is reaped only when asked, so its pid cannot be
+    reused while the trusted side may still signal it.  The zygote ends when its first
+    connection closes."""
     import gc
+    import selectors
 
     die_with_parent(parent)
     _import_warm(warm)
     gc.freeze()  # forked subjects share the imported heap instead of copying it
+    connections = selectors.DefaultSelector()
+    connections.register(control, selectors.EVENT_READ)
+    forked: dict[socket.socket, list[tuple[int, int | None]]] = {}  # per connection
+
+    def drop(conn: socket.socket) -> None:
+        """A connection closed (its trusted process ended, maybe killed): its subjects
+        go too, and are reaped, since nobody is left to signal them."""
+        connections.unregister(conn)
+        conn.close()
+        for pid, uid in forked.pop(conn, []):
+            with suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            if uid is not None:
+                kill_user(uid)
+            _wait(pid, 5.0)
+
     while True:
-        try:
-            data, fds, _flags, _addr = socket.recv_fds(control, 65536, 2)
-        except OSError:
-            return
-        if not data:
-            return
-        request = json.loads(data)
-        if request.get("op") == "fork" and len(fds) == 2:
-            pid = os.fork()
-            if pid == 0:
-                code = 0
+        for key, _events in connections.select():
+            conn = key.fileobj
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 2)
+            except OSError:
+                data, fds = b"", []
+            try:
+                request = json.loads(data) if data else {}
+                op = request.get("op")
+            except (ValueError, AttributeError):
+                op = None
+            answer: dict | None = None
+            if op == "fork" and len(fds) == 2:
+                pid = _fork_subject(request, fds, connections)
+                uid = int(request["uid"]) if request.get("isolation") == "full" else None
+                forked.setdefault(conn, []).append((pid, uid))
+                answer = {"pid": pid}
+            elif op == "wait":
+                answer = {"status": _wait(int(request["pid"]), request["timeout"])}
+            elif op == "connect" and len(fds) == 1:
+                connections.register(
+                    socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=fds.pop()),
+                    selectors.EVENT_READ,
+                )
+                answer = {"connected": True}
+            for fd in fds if op != "fork" else ():
+                os.close(fd)
+            if answer is not None:
                 try:
-                    control.close()
-                    os.setsid()
-                    os.chdir(request["root"])
-                    os.environ["HOME"] = request["root"]
-                    os.dup2(fds[1], 2)
-                    os.close(fds[1])
-                    channel = Channel(socket.socket(fileno=fds[0]))
-                    limits = tuple(request["limits"])
-                    _become_subject(channel, os.getppid(), limits, request["warm"])
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else 1
-                except BaseException:
-                    code = 1
-                finally:
-                    os._exit(code)
-            for fd in fds:
-                os.close(fd)
-            control.send(json.dumps({"pid": pid}).encode())
-            # what this subject needed, the next ones find imported (or import themselves)
-            with suppress(Exception):
-                _import_warm(name for name in request["warm"] if name not in sys.modules)
-        elif request.get("op") == "wait":
-            for fd in fds:
-                os.close(fd)
-            status = _wait(int(request["pid"]), request["timeout"])
-            control.send(json.dumps({"status": status}).encode())
-        else:
-            return
+                    conn.send(json.dumps(answer).encode())
+                except OSError:
+                    answer = None
+            if answer is None:  # closed, or a request that is not one: that connection ends
+                if conn is control:
+                    return
+                drop(conn)
+            if op == "fork" and answer is not None:
+                # what this subject needed, the next ones find imported (or import themselves)
+                with suppress(Exception):
+                    _import_warm(name for name in request["warm"] if name not in sys.modules)
+
+
+def kill_user(uid: int) -> None:
+    """Kill every process of ``uid`` (full isolation: nothing a subject started survives
+    it; each subject has a user of its own)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+
+
+def _fork_subject(request: dict, fds: list[int], connections) -> int:
+    """Fork one subject (see ``zygote``); its pid, in the zygote."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            for key in list(connections.get_map().values()):
+                key.fileobj.close()
+            connections.close()
+            os.setsid()
+            os.chdir(request["root"])
+            os.environ["HOME"] = request["root"]
+            os.dup2(fds[1], 2)
+            os.close(fds[1])
+            channel = Channel(socket.socket(fileno=fds[0]))
+            limits = tuple(request["limits"])
+            isolate = None
+            if request.get("isolation") == "full":
+                root, uid = Path(request["root"]), int(request["uid"])
+                hide = [Path(p) for p in request.get("hide", [])]
+
+                def isolate() -> None:
+                    isolate_fully(root, uid, hide)
+
+            _become_subject(channel, os.getppid(), limits, request["warm"], isolate)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    return pid
 
 
 def _wait(pid: int, timeout: float) -> int | None:
@@ -380,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m grader.grading.subject")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True)
-    parser.add_argument("--zygote", action="store_true", help="fork subjects (process isolation)")
+    parser.add_argument("--zygote", action="store_true", help="fork subjects (see zygote())")
     parser.add_argument("--isolation", choices=("full", "process"), default="process")
     parser.add_argument("--root", default="", help="full: the folder subject folders live in")
     parser.add_argument("--uid", type=int, default=0)
