@@ -98,8 +98,17 @@ def _warm_worker(preload: tuple[str, ...]) -> None:
     freeze_imported_heap()
 
 
-def _run_in_worker(folder: str, profile: str, max_failures: int | None) -> RunResult:
-    return run_tests(Path(folder), profile=profile, max_failures=max_failures)
+def _run_in_worker(
+    folder: str, profile: str, max_failures: int | None, tests: list[str] | None = None
+) -> RunResult:
+    return run_tests(Path(folder), tests, profile=profile, max_failures=max_failures)
+
+
+def _fault_tests(kata: Kata, fault: str, folder: Path) -> list[str]:
+    """The group of ``fault``: its visible tests and its hidden file (see ``faults``)."""
+    (visible,) = [f.tests for f in kata.faults if f.name == fault]
+    hidden = faults.holdout_file(fault)
+    return [*visible, *([hidden] if (folder / hidden).is_file() else [])]
 
 
 @dataclass
@@ -271,7 +280,9 @@ def _judge_fault(
     decoy of it.  Groups are the faults' visible and hidden tests."""
     by_fault = faults.groups(kata, run.results)
     broken = {name: [t for t in tests if t in failing] for name, tests in by_fault.items()}
-    empty = [name for name, tests in by_fault.items() if not tests]
+    # a decoy's run holds its fault's group alone
+    empty = [n for n, tests in by_fault.items() if not tests and plan.kind != DECOY]
+    empty += [plan.fault] if not by_fault[plan.fault] else []
     if empty:
         result.add(f"{plan.name}: every fault has tests", False, f"none ran for {empty}")
         return
@@ -321,14 +332,23 @@ def validate(
         with ProcessPoolExecutor(
             jobs, mp_context=context, initializer=_warm_worker, initargs=(preload,)
         ) as pool:
-            for plan in plans:
+            for kata, plan in zip(katas, plans, strict=True):
                 for variant in plan:
-                    # A decoy only has to fail once: one run, stopped at its first failure
-                    # (a capstone's runs whole: the failure must be in the decoy's fault).
-                    decoy = variant.kind == DECOY and not variant.fault
+                    # A decoy only has to fail once: one run, stopped at its first failure;
+                    # a capstone's decoy runs only its fault's group, which must fail.
+                    decoy = variant.kind == DECOY
+                    tests = (
+                        _fault_tests(kata, variant.fault, variant.folder)
+                        if decoy and variant.fault
+                        else None
+                    )
                     variant.futures = [
                         pool.submit(
-                            _run_in_worker, str(variant.folder), profile, 1 if decoy else None
+                            _run_in_worker,
+                            str(variant.folder),
+                            profile,
+                            1 if decoy else None,
+                            tests,
                         )
                         for _ in range(1 if decoy else repeat)
                     ]
