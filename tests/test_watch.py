@@ -566,3 +566,67 @@ def test_a_check_leaves_warm_workers_idle_beside_it_and_forks_nothing_meanwhile(
             assert workers.forked == forked  # nothing forked beside either check
         finally:
             workers.close()
+
+
+def _subject_zygotes() -> list[int]:
+    """Subject zygotes below this process (the watch's, or its workers' own), not the
+    subjects they forked (which share their command line)."""
+    from grader.grading.subject import descendants
+
+    def zygote_like(pid: int) -> bool:
+        try:
+            return b"grader.grading.subject\0--zygote" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+
+    def parent(pid: int) -> int:
+        try:
+            return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError):
+            return 0
+
+    return [p for p in descendants(os.getpid()) if zygote_like(p) and not zygote_like(parent(p))]
+
+
+def test_one_subject_zygote_serves_every_worker_and_a_cancel_kills_the_subject(tmp_path):
+    """Workers come and go with every check: had each its own subject zygote, each would
+    import torch again (seconds of CPU beside the candidate's next save).  The subjects
+    are the zygote's children, so a cancelled worker's subject must go with it."""
+    write_kata(tmp_path, "good", "good_stats")
+    (kata,) = load_catalogue(tmp_path)
+    before = set(_subject_zygotes())
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = Workers(Path(tmp), parallel=2, subject_warm=("numpy",))
+        try:
+            workers.check(kata)
+            workers.prepare(kata)
+            assert workers.wait_ready(WAIT_S)  # four workers warm, each with a spare subject
+            (zygote,) = set(_subject_zygotes()) - before
+            subjects = set(descendants_of(zygote))
+            assert len(subjects) >= 4
+            check = workers.dispatch(kata)
+            assert check is not None
+            workers.finish(check)  # cancelled: its workers are killed, and their subjects
+            for worker in check.assigned:
+                worker.process.join(timeout=WAIT_S)
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline and len(set(descendants_of(zygote))) > 2:
+                time.sleep(0.1)
+            assert len(set(descendants_of(zygote))) == 2  # the idle workers' spares
+            assert set(_subject_zygotes()) - before == {zygote}
+        finally:
+            workers.close()
+
+
+def descendants_of(pid: int) -> list[int]:
+    from grader.grading.subject import descendants
+
+    return [p for p in descendants(pid) if dead_or_alive(p)]
+
+
+def dead_or_alive(pid: int) -> bool:
+    """Alive (not a zombie waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -237,6 +237,7 @@ class _Session:
             events=self.events,
             test_timeout_s=self.test_timeout_s,
             preload=("grader.cli.main",),  # what `kata`'s script imports, run by each child
+            subject_warm=_subject_warm(self.katas),
         )
         threads = [
             threading.Thread(
@@ -327,6 +328,13 @@ class _Session:
             for folder, kata in self.by_folder.items()
             if path.resolve().is_relative_to(folder)
         }
+
+
+def _subject_warm(katas: list[Kata]) -> tuple[str, ...]:
+    """What the subject zygote imports: what the watched katas' modules use."""
+    from grader.grading.boundary import warm_for
+
+    return tuple(dict.fromkeys(name for kata in katas for name in warm_for(kata.path)))
 
 
 def watch(

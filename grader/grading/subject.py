@@ -333,8 +333,7 @@ def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
         connections.unregister(conn)
         conn.close()
         for pid, uid in forked.pop(conn, []):
-            with suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
+            kill_tree(pid)
             if uid is not None:
                 kill_user(uid)
             _wait(pid, 5.0)
@@ -380,6 +379,43 @@ def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
                 # what this subject needed, the next ones find imported (or import themselves)
                 with suppress(Exception):
                     _import_warm(name for name in request["warm"] if name not in sys.modules)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), parents before their children."""
+    children: dict[int, list[int]] = {}
+    with suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    stat = Path(entry.path, "stat").read_text()
+                    children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(
+                        int(entry.name)
+                    )
+                except (OSError, IndexError, ValueError):
+                    continue
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop(0)
+        found.append(child)
+        todo += children.get(child, [])
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """Kill ``pid``'s process group and everything below it, in whatever group or
+    session it put itself (stopped first, so that nothing starts meanwhile)."""
+    with suppress(OSError):
+        os.killpg(pid, signal.SIGSTOP)
+    for child in descendants(pid):
+        with suppress(OSError):
+            os.killpg(os.getpgid(child), signal.SIGKILL)
+        with suppress(OSError):
+            os.kill(child, signal.SIGKILL)
+    with suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    with suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def kill_user(uid: int) -> None:

@@ -54,9 +54,9 @@ def _send(conn, kind: str, payload: object = None) -> None:
     conn.send_bytes(json.dumps([kind, payload]).encode())
 
 
-def _serve(conn, log: str, test_timeout_s: float) -> None:
+def _serve(conn, log: str, test_timeout_s: float, zygote=None) -> None:
     """Worker process: say ``ready``; warm up when asked (then ``ready`` again, warm);
-    answer one check; exit."""
+    answer one check; exit.  ``zygote``: a connection to the watch's subject zygote."""
     os.setpgid(0, 0)  # its own process group: a cancel kills what the check started too
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for `kata watch` to answer
     output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -68,6 +68,8 @@ def _serve(conn, log: str, test_timeout_s: float) -> None:
     from grader.grading.runner import run_tests
 
     torch.set_num_threads(1)  # workers run side by side, one per core
+    if zygote is not None:  # its subjects are forked there (killed there when it ends)
+        boundary.attach_zygote(zygote)
     try:
         _send(conn, "ready", {"warm": False})
         while True:
@@ -101,11 +103,12 @@ class Worker:
     """One forked worker and the thread that turns its messages into events:
     ``(kind, worker, payload)`` with kind ``ready``, ``test``, ``done`` or ``gone``."""
 
-    def __init__(self, context, log: Path, events: queue.Queue, test_timeout_s: float):
+    def __init__(self, context, log: Path, events: queue.Queue, test_timeout_s: float, zygote=None):
         self.conn, child = context.Pipe()
         self.log = log
+        self.zygote = zygote  # the worker's connection to the subject zygote, passed on start
         self.process = context.Process(
-            target=_serve, args=(child, str(log), test_timeout_s), daemon=True
+            target=_serve, args=(child, str(log), test_timeout_s, zygote), daemon=True
         )
         self.ready = False  # it can take a check now
         self.warm = False  # it has run a kata's tests once (first-call setup done)
@@ -124,6 +127,8 @@ class Worker:
             return
         finally:
             child.close()
+            if self.zygote is not None:  # the worker holds it now
+                self.zygote.close()
         self.started = True
         if self.stopped:  # stopped while starting: ``stop`` could not kill it yet
             self._kill()
@@ -180,23 +185,14 @@ class Worker:
 
 def _groups_below(pid: int | None) -> set[int]:
     """The process groups of ``pid``'s descendants (from /proc), never the caller's."""
+    from grader.grading.subject import descendants
+
     if pid is None:
         return set()
-    children: dict[int, list[int]] = {}
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-                except (OSError, IndexError):
-                    continue
-                children.setdefault(int(fields[1]), []).append(int(entry.name))
-    groups, todo = set(), list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
+    groups = set()
+    for child in descendants(pid):
         with contextlib.suppress(OSError):
             groups.add(os.getpgid(child))
-        todo += children.get(child, [])
     return groups - {os.getpgrp(), pid}
 
 
@@ -293,8 +289,10 @@ class Workers:
         events: queue.Queue | None = None,
         test_timeout_s: float = TEST_TIMEOUT_S,
         preload: tuple[str, ...] = (),
+        subject_warm: tuple[str, ...] | None = None,
     ):
         self.tmp = tmp
+        self.subject_warm = subject_warm
         self.parallel = parallel or max(1, min(2, os.cpu_count() or 1))
         self.events: queue.Queue = events if events is not None else queue.Queue()
         self.test_timeout_s = test_timeout_s
@@ -312,9 +310,19 @@ class Workers:
         """A new idle worker from the zygote, waiting."""
         self.forked += 1
         log = self.tmp / f"worker-{self.forked}.log"
-        worker = Worker(self.context, log, self.events, self.test_timeout_s)
+        worker = Worker(self.context, log, self.events, self.test_timeout_s, self._zygote())
         self.waiting.append(worker)
         return worker
+
+    def _zygote(self):
+        """A connection to the one zygote every worker's subjects are forked from (it
+        imports ``subject_warm`` once, not once per worker: workers come and go with
+        every check); None without ``subject_warm`` (each worker starts its own)."""
+        if self.subject_warm is None:
+            return None
+        from grader.grading import boundary
+
+        return boundary.zygote_connection(self.subject_warm)
 
     def _spares(self, count: int) -> None:
         while len(self.waiting) < count:
