@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -87,6 +86,8 @@ def materialize(kata: Kata, dest: Path) -> bool:
 
     Unsealed katas (a kata being authored) are copied from the working tree as they are.
     """
+    import shutil  # here: it imports every compression module (kata list need none)
+
     seal = read_seal(kata)
     dest.mkdir(parents=True, exist_ok=True)
     if seal is None:

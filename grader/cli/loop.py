@@ -23,14 +23,19 @@ DEFAULT_MOCK_MINUTES = 45
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    root, katas = present.catalogue()
+    from grader.loop.progress import History
+
+    root = find_root()
+    history = History.read_in_background(root)  # git runs while the catalogue is read
+    katas = load_catalogue(root)
     if args.topic:
         katas = [kata for kata in katas if kata.topic == args.topic]
-    rows = present.kata_rows(root, katas)
-    if args.json:
+    out = None if args.json else present.console()
+    rows = present.kata_rows(root, katas, history())
+    if out is None:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    present.print_kata_table(present.console(), rows)
+    present.print_kata_table(out, rows)
     return EXIT_OK
 
 

@@ -106,11 +106,12 @@ def target(kata_id: str | None) -> tuple[Path, Kata]:
     return one_kata(kata_id or kata_in_progress(find_root()))
 
 
-def kata_rows(root: Path, katas: list[Kata]) -> list[dict]:
-    """One row per kata for ``kata list`` (its JSON form too)."""
+def kata_rows(root: Path, katas: list[Kata], history=None) -> list[dict]:
+    """One row per kata for ``kata list`` (its JSON form too); ``history``: HEAD's
+    markers, if the caller read them (``progress``)."""
     from grader.loop.progress import progress
 
-    known = progress(root, katas)
+    known = progress(root, katas, history)
     return [
         {
             "id": kata.id,

@@ -6,9 +6,7 @@ from a work tree, so a commit's files are data and nothing of it runs here.
 
 from __future__ import annotations
 
-import io
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +102,9 @@ class Repo:
 
     def export(self, commit: str, paths: list[str], dest: Path) -> None:
         """Write ``paths`` (files or folders) as they are at ``commit`` under ``dest``."""
+        import io
+        import tarfile  # here: it imports every compression module (kata list need none)
+
         data = self.git("archive", "--format=tar", commit, "--", *paths, binary=True)
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             archive.extractall(dest, filter="data")

@@ -7,7 +7,9 @@ give-ups as the candidate's terminal did.  Nothing here imports torch.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -55,6 +57,20 @@ class History:
             return cls(Repo(root).markers(["HEAD"]))
         except GitError:
             return cls([])
+
+    @classmethod
+    def read_in_background(cls, root: Path) -> Callable[[], History]:
+        """``read``, run while the caller does other work (``git log`` is a process of
+        its own, on the other core): call the result for the history."""
+        box: list[History] = []
+        thread = threading.Thread(target=lambda: box.append(cls.read(root)), daemon=True)
+        thread.start()
+
+        def result() -> History:
+            thread.join()
+            return box[0] if box else cls([])
+
+        return result
 
     def attempt(self, kata_id: str) -> Attempt:
         hints, gave_up = 0, False
@@ -106,11 +122,14 @@ class KataProgress(NamedTuple):
         return self.status in (GREEN, SOLVED) or (self.solved and not self.attempt.started)
 
 
-def progress(root: Path, katas: list[Kata]) -> dict[str, KataProgress]:
-    """Each kata's progress, from one read of the state and one ``git log``."""
+def progress(
+    root: Path, katas: list[Kata], history: History | None = None
+) -> dict[str, KataProgress]:
+    """Each kata's progress, from one read of the state and one ``git log`` (``history``,
+    when the caller has read it)."""
     from grader.loop import state
 
-    data, history = state.load(root), History.read(root)
+    data, history = state.load(root), history or History.read(root)
     found = {}
     for kata in katas:
         attempt = history.attempt(kata.id)
