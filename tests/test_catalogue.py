@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,31 @@ def test_a_kata_found_valid_is_checked_again_when_its_private_hints_change(kata)
     hints = kata.parent.parent / "grader" / "private" / "good" / "hints.toml"
     hints.write_text('hints = ["Count the values.", "Divide by the count."]\n')
     assert any("hint_count" in p and "hints.toml" in p for p in problems_of(kata))
+
+
+def test_an_unchanged_kata_is_taken_as_it_was_and_any_edit_is_read_again(kata, monkeypatch):
+    """`kata list` reads no file of a kata whose folder is unchanged since it was found
+    valid (its stamp: each file's size and modification time); an edit of the same size
+    changes the stamp all the same, and is read."""
+    import tomllib
+
+    from grader.catalogue import katas
+
+    (kata.parent.parent / ".git").mkdir()  # where valid katas are remembered
+    assert load_kata(kata).budget_minutes == 5
+    katas._stamps.cache_clear()
+    katas._known_good.cache_clear()
+
+    def unread(text: str):
+        raise AssertionError("kata.toml was parsed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tomllib, "loads", unread)
+        assert load_kata(kata).budget_minutes == 5
+    toml = kata / "kata.toml"
+    before = toml.read_text()
+    time.sleep(0.01)  # a later modification time, whatever the file system's resolution
+    toml.write_text(before.replace("budget_minutes = 5", "budget_minutes = 6"))
+    assert len(toml.read_text()) == len(before)
+    katas._stamps.cache_clear()
+    assert load_kata(kata).budget_minutes == 6

@@ -379,19 +379,75 @@ def _remember_good(path: Path | None, digest: str) -> None:
     if path is None or digest in known:
         return
     known[digest] = None
+    _write_json(path, list(known)[-_CHECKED_KEPT:])
+
+
+def _write_json(path: Path, value: object) -> None:
+    """Replace ``path`` at once (a reader never sees half a file); a read-only checkout
+    keeps nothing, and every command checks, as before."""
     import tempfile
 
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kata-checked-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kata-", suffix=".json")
         with os.fdopen(fd, "w") as handle:
-            json.dump(list(known)[-_CHECKED_KEPT:], handle)
+            json.dump(value, handle)
         os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only checkout: check every time, as before
+    except (OSError, TypeError, ValueError):  # TypeError: a value JSON cannot hold
+        pass
+
+
+# Reading the digest still means reading and parsing every kata's files (a tenth of
+# `kata list`).  So a kata found valid is also remembered with the stamp of its folder
+# (each file's name, size and modification time, and those of its hints and of the
+# checker): while the stamp is the same, the files are, and their parsed kata.toml is
+# taken as it was.  Any write to the folder changes the stamp, and the kata is read
+# (and its digest looked up) again.
+STAMPS_FILE = "kata-catalogue-stamps.json"
+
+
+def _stamp(folder: Path) -> list:
+    entries = []
+    for path in (
+        *sorted(folder.iterdir()),
+        private_dir(folder) / "hints.toml",
+        SCHEMA_PATH,
+        Path(__file__),
+    ):
+        try:
+            info = path.stat()
+            entries.append([str(path), info.st_size, info.st_mtime_ns, info.st_ino])
+        except OSError:
+            entries.append([str(path)])
+    return entries
+
+
+@cache
+def _stamps(path: Path | None) -> dict:
+    try:
+        found = json.loads(path.read_text()) if path else {}
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _remember_stamp(path: Path | None, folder: Path, stamp: list, digest: str, data: dict):
+    if path is None:
+        return
+    stamps = _stamps(path)
+    stamps[str(folder)] = [stamp, digest, data]
+    _write_json(path, stamps)
 
 
 def load_kata(folder: Path) -> Kata:
     """Load ``folder/kata.toml``; raise CatalogueError naming every problem found."""
+    remembered = _checked_file(folder.parent.parent)
+    stamps = remembered.with_name(STAMPS_FILE) if remembered else None
+    stamp = _stamp(folder) if stamps else []
+    known = _stamps(stamps).get(str(folder))
+    if isinstance(known, list) and len(known) == 3 and known[0] == stamp:
+        _, digest, data = known
+        if digest in _known_good(remembered) and isinstance(data, dict):
+            return _kata(folder, data)
     toml_path = folder / "kata.toml"
     where = str(toml_path)
     try:
@@ -402,7 +458,6 @@ def load_kata(folder: Path) -> Kata:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError([f"{where}: not valid TOML: {exc}"]) from None
     digest = _check_digest(folder, text, data)
-    remembered = _checked_file(folder.parent.parent)
     if digest is None or digest not in _known_good(remembered):
         problems = schema_problems(where, data)
         if not problems:
@@ -411,6 +466,12 @@ def load_kata(folder: Path) -> Kata:
             raise CatalogueError(problems)
         if digest is not None:
             _remember_good(remembered, digest)
+    if digest is not None:
+        _remember_stamp(stamps, folder, stamp, digest, data)
+    return _kata(folder, data)
+
+
+def _kata(folder: Path, data: dict) -> Kata:
     return Kata(
         id=data["id"],
         title=data["title"],
