@@ -2,7 +2,7 @@
 with the import floor; and `kata list` side by side with its own floor.
 
     .venv/bin/python bench/bench_watch.py [--saves 4] [--pause 4] [--cancels 2]
-                                          [--kata ID ...] [--list-runs 7]
+                                          [--kata ID ...] [--list-runs 7] [--list-only]
 
 For each kata, in a temporary git copy of the catalogue, `kata watch ID` runs as a
 subprocess; the script waits for its first verdict, then saves the kata's module
@@ -151,6 +151,47 @@ def timed(cmd: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def watch_report(repo: Path, args: argparse.Namespace) -> None:
+    """Save -> verdict for each kata, with the import floor timed beside them."""
+    ids = args.kata or sorted(p.parent.name for p in (repo / "katas").glob("*/kata.toml"))
+    floors, rows = [], []
+    for kata_id in ids:
+        floors.append(timed(FLOOR, repo))
+        rows.append((kata_id, *time_watch(repo, kata_id, args)))
+    floors.append(timed(FLOOR, repo))
+    floor = statistics.median(floors)
+    print(f"import floor (median of {len(floors)}, one before each kata): {floor:.2f} s")
+    print(
+        f"{'kata':26} {'median s':>8} {'green s':>7} {'red s':>6} {'max s':>6} "
+        f"{'x floor':>7} {'cancel s':>8} {'x floor':>7}"
+    )
+    medians, cancel_medians = [], []
+    for kata_id, saves, cancels in rows:
+        seconds = [s for _, s in saves]
+        by = {
+            v: statistics.median([s for w, s in saves if w == v] or [0]) for v in ("green", "red")
+        }
+        median = statistics.median(seconds)
+        medians.append(median)
+        cancel = statistics.median(cancels) if cancels else float("nan")
+        cancel_medians += [cancel] if cancels else []
+        print(
+            f"{kata_id:26} {median:8.3f} {by['green']:7.3f} {by['red']:6.3f} "
+            f"{max(seconds):6.3f} {median / floor:7.2f} {cancel:8.3f} {cancel / floor:7.2f}"
+        )
+    overall, worst = statistics.median(medians), max(medians)
+    print(
+        f"median over katas: {overall:.3f} s ({overall / floor:.2f} x floor); "
+        f"worst kata {worst:.3f} s ({worst / floor:.2f} x floor)"
+    )
+    if cancel_medians:
+        overall, worst = statistics.median(cancel_medians), max(cancel_medians)
+        print(
+            f"after a cancel: median {overall:.3f} s ({overall / floor:.2f} x floor); "
+            f"worst kata {worst:.3f} s ({worst / floor:.2f} x floor)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--saves", type=int, default=4, help="saves per kata (half green)")
@@ -159,50 +200,15 @@ def main() -> int:
     parser.add_argument("--cancel-after", type=float, default=1.0, help="seconds into a check")
     parser.add_argument("--kata", nargs="*", help="katas to time (default: all)")
     parser.add_argument("--list-runs", type=int, default=7, help="kata list runs (and floor)")
+    parser.add_argument("--list-only", action="store_true", help="time kata list and status only")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     # as scripts/install.sh leaves the checkout (and as PYTHONDONTWRITEBYTECODE would not)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "grader")], check=True)
     with tempfile.TemporaryDirectory(prefix="bench-watch-", dir=WORK) as tmp:
         repo = copy_repo(Path(tmp))
-        ids = args.kata or sorted(p.parent.name for p in (repo / "katas").glob("*/kata.toml"))
-        floors, rows = [], []
-        for kata_id in ids:
-            floors.append(timed(FLOOR, repo))
-            rows.append((kata_id, *time_watch(repo, kata_id, args)))
-        floors.append(timed(FLOOR, repo))
-        floor = statistics.median(floors)
-        print(f"import floor (median of {len(floors)}, one before each kata): {floor:.2f} s")
-        print(
-            f"{'kata':26} {'median s':>8} {'green s':>7} {'red s':>6} {'max s':>6} "
-            f"{'x floor':>7} {'cancel s':>8} {'x floor':>7}"
-        )
-        medians, cancel_medians = [], []
-        for kata_id, saves, cancels in rows:
-            seconds = [s for _, s in saves]
-            by = {
-                v: statistics.median([s for w, s in saves if w == v] or [0])
-                for v in ("green", "red")
-            }
-            median = statistics.median(seconds)
-            medians.append(median)
-            cancel = statistics.median(cancels) if cancels else float("nan")
-            cancel_medians += [cancel] if cancels else []
-            print(
-                f"{kata_id:26} {median:8.3f} {by['green']:7.3f} {by['red']:6.3f} "
-                f"{max(seconds):6.3f} {median / floor:7.2f} {cancel:8.3f} {cancel / floor:7.2f}"
-            )
-        overall, worst = statistics.median(medians), max(medians)
-        print(
-            f"median over katas: {overall:.3f} s ({overall / floor:.2f} x floor); "
-            f"worst kata {worst:.3f} s ({worst / floor:.2f} x floor)"
-        )
-        if cancel_medians:
-            overall, worst = statistics.median(cancel_medians), max(cancel_medians)
-            print(
-                f"after a cancel: median {overall:.3f} s ({overall / floor:.2f} x floor); "
-                f"worst kata {worst:.3f} s ({worst / floor:.2f} x floor)"
-            )
+        if not args.list_only:
+            watch_report(repo, args)
         timed([str(BIN / "kata"), "list"], repo)  # checks the catalogue once, remembered
         runs: dict[str, list[float]] = {"floor": [], "list": [], "status": []}
         for _ in range(args.list_runs):
