@@ -337,6 +337,34 @@ def test_a_grading_run_killed_at_its_time_bound_takes_its_subject_along(tmp_path
     assert boundary._ZYGOTE.alive()
 
 
+@ROOT_ONLY
+def test_the_zygote_never_signals_a_reaped_subjects_pid_again(tmp_path):
+    """When a connection closes, the zygote kills the subjects it forked for it that
+    still run; one the trusted side killed and had reaped is gone, and its pid may belong
+    to an unrelated process by then (reused here on purpose, through ns_last_pid)."""
+    connection = boundary.zygote_connection(())
+    assert connection is not None
+    boundary_zygote = boundary._ZYGOTE
+    try:
+        boundary._ZYGOTE = boundary._Zygote(sock=connection)  # this connection's subjects
+        subject = started(tmp_path, "process")
+        pid = subject.process.pid
+        subject.kill()  # killed, and reaped through this connection
+    finally:
+        boundary._ZYGOTE = boundary_zygote
+    Path("/proc/sys/kernel/ns_last_pid").write_text(str(pid - 1))
+    stranger = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        if stranger.pid != pid:
+            pytest.skip("another process took the pid first")
+        connection.close()  # the zygote drops this connection's subjects
+        time.sleep(1.0)
+        assert stranger.poll() is None, "the zygote killed a process that reused a pid"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 def test_the_zygote_outlives_the_folder_its_runs_used(tmp_path, monkeypatch):
     """Runs remove the subjects' root when none uses it; the zygote must not live there
     (importing torch._dynamo reads the working directory)."""

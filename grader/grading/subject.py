@@ -357,7 +357,11 @@ def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
                 forked.setdefault(conn, []).append((pid, uid))
                 answer = {"pid": pid}
             elif op == "wait":
-                answer = {"status": _wait(int(request["pid"]), request["timeout"])}
+                pid = int(request["pid"])
+                answer = {"status": _wait(pid, request["timeout"])}
+                if answer["status"] is not None:  # reaped: its pid may be reused, forget it
+                    for subjects in forked.values():
+                        subjects[:] = [entry for entry in subjects if entry[0] != pid]
             elif op == "connect" and len(fds) == 1:
                 connections.register(
                     socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=fds.pop()),
