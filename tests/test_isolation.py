@@ -365,6 +365,21 @@ def test_the_zygote_never_signals_a_reaped_subjects_pid_again(tmp_path):
         stranger.wait()
 
 
+def test_connections_not_waited_for_never_stall_the_zygote(tmp_path):
+    """A connection is handed out without waiting for the zygote's answer (it may still be
+    importing torch); the answers are taken up later, so that thousands of them (a long
+    watch session forks workers all day) never fill the socket and block the zygote."""
+    for _ in range(2000):
+        connection = boundary.zygote_connection(())
+        assert connection is not None
+        connection.close()
+    subject = started(tmp_path, "process")  # the zygote still answers
+    try:
+        assert subject.call("probes", "pid", (), {}) == subject.process.pid
+    finally:
+        subject.kill()
+
+
 def test_the_zygote_outlives_the_folder_its_runs_used(tmp_path, monkeypatch):
     """Runs remove the subjects' root when none uses it; the zygote must not live there
     (importing torch._dynamo reads the working directory)."""

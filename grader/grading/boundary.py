@@ -47,6 +47,7 @@ WARM_OPTIM = ("torch.optim", "torch._dynamo")
 # needed), so killing "every process of the subject's user" never touches another subject.
 SUBJECT_UIDS = range(2_000_000, 2_900_000)
 READY_TIMEOUT_S = 120.0
+MAX_UNANSWERED = 16  # requests to a zygote not yet answered (each may carry descriptors)
 LOAD_ERROR_ID = "<the kata's modules>"  # a run's collection error: they did not load
 
 
@@ -336,22 +337,38 @@ class _Zygote:
     def answer(self, slot: dict) -> dict:
         """The zygote's answer to the request ``slot`` stands for ({} if it ended)."""
         with self.lock:
-            while "answer" not in slot:
-                try:
-                    data = self.sock.recv(65536)
-                    value = json.loads(data) if data else {}
-                except (OSError, ValueError):
-                    value = {}
-                if not isinstance(value, dict):
-                    value = {}
-                if not value:  # ended: every request still waiting gets no answer
-                    self.ended = True
-                    for waiting in self.pending:
-                        waiting["answer"] = {}
-                    self.pending.clear()
-                    break
-                self.pending.pop(0)["answer"] = value
+            while "answer" not in slot and self._receive(block=True):
+                pass
         return slot["answer"]
+
+    def _drain(self) -> None:
+        """Take the answers already sent, so that unread ones never fill the socket; and
+        wait while too many requests are unanswered, so that the descriptors they carry
+        never exceed what the zygote may hold."""
+        with self.lock:
+            while self.pending and self._receive(block=False):
+                pass
+            while len(self.pending) > MAX_UNANSWERED and self._receive(block=True):
+                pass
+
+    def _receive(self, block: bool) -> bool:
+        """One answer into the oldest waiting slot; False when none came (not blocking)
+        or the zygote ended (then every waiting slot gets ``{}``)."""
+        try:
+            data = self.sock.recv(65536, 0 if block else socket.MSG_DONTWAIT)
+            value = json.loads(data) if data else {}
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):
+            value = {}
+        if not isinstance(value, dict) or not value:  # ended: no answer for anyone
+            self.ended = True
+            for waiting in self.pending:
+                waiting["answer"] = {}
+            self.pending.clear()
+            return False
+        self.pending.pop(0)["answer"] = value
+        return True
 
     def fork(self, request: dict, sock: socket.socket, stderr) -> _Forked:
         return _Forked(self, self._ask(request, [sock.fileno(), stderr.fileno()]))
@@ -365,11 +382,14 @@ class _Zygote:
 
     def connection(self) -> socket.socket | None:
         """A new connection to this zygote, for a process this one starts (None if the
-        zygote has ended)."""
+        zygote has ended).  Not waited for: the zygote takes it up once it has imported
+        what it imports, and the process using it collects its tests meanwhile (its
+        requests wait in the socket); the answer is read with the next one's."""
+        self._drain()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
-            answer = self.answer(self._ask({"op": "connect"}, [theirs.fileno()]))
-        if answer.get("connected") is not True:
+            self._ask({"op": "connect"}, [theirs.fileno()])
+        if self.ended:
             ours.close()
             return None
         return ours
