@@ -278,6 +278,17 @@ def test_a_forked_subject_holds_none_of_the_zygotes_descriptors(tmp_path, isolat
             spare.close()
 
 
+def _probe_kata(tmp_path: Path, test: str) -> Path:
+    """A kata folder with the probe module and one test file holding ``test``."""
+    folder = tmp_path / "kata"
+    folder.mkdir()
+    (folder / "probes.py").write_text(textwrap.dedent(PROBES))
+    (folder / "test_probes.py").write_text(
+        "from grader.grading.boundary import candidate\n\nprobes = candidate('probes')\n\n\n" + test
+    )
+    return folder
+
+
 @pytest.mark.parametrize("isolation", ["process", "full"])
 def test_grading_runs_fork_their_subjects_from_the_graders_zygote(tmp_path, isolation):
     """Each version ``kata grade`` evaluates runs in a process of its own; their subjects
@@ -286,14 +297,9 @@ def test_grading_runs_fork_their_subjects_from_the_graders_zygote(tmp_path, isol
         pytest.skip("full isolation needs root on Linux")
     from grader.grading.sandbox import Sandbox
 
-    folder = tmp_path / "kata"
-    folder.mkdir()
-    (folder / "probes.py").write_text(textwrap.dedent(PROBES))
-    (folder / "test_probes.py").write_text(
-        "from grader.grading.boundary import candidate\n\n"
-        "probes = candidate('probes')\n\n\n"
-        "def test_parent():\n"
-        "    assert False, f'parent={probes.parent()} self={probes.pid()}'\n"
+    folder = _probe_kata(
+        tmp_path,
+        "def test_parent():\n    assert False, f'parent={probes.parent()} self={probes.pid()}'\n",
     )
     sandbox = Sandbox()
     seen = []
@@ -316,15 +322,7 @@ def test_a_grading_run_killed_at_its_time_bound_takes_its_subject_along(tmp_path
         pytest.skip("full isolation needs root on Linux")
     from grader.grading.sandbox import Sandbox
 
-    folder = tmp_path / "kata"
-    folder.mkdir()
-    (folder / "probes.py").write_text(textwrap.dedent(PROBES))
-    (folder / "test_probes.py").write_text(
-        "from grader.grading.boundary import candidate\n\n"
-        "probes = candidate('probes')\n\n\n"
-        "def test_spin():\n"
-        "    probes.spin()\n"
-    )
+    folder = _probe_kata(tmp_path, "def test_spin():\n    probes.spin()\n")
     run = Sandbox().run(
         folder, subject_from=folder, isolation=isolation, test_timeout_s=600, total_timeout_s=8
     )
