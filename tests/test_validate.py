@@ -92,6 +92,13 @@ def test_verdicts_that_change_between_runs_are_caught(outcomes):
     assert "buggy: same verdicts on 2 runs" in failed_checks(outcomes["flaky"])
 
 
+def test_only_the_buggy_module_and_the_reference_fix_are_run_again(outcomes):
+    """Determinism is the kata's tests' property, seen on the kata as shipped and as
+    fixed; alternatives (like decoys) are checked once, so validation does not pay twice."""
+    repeated = [c.name for c in outcomes["good"].checks if "same verdicts" in c.name]
+    assert repeated == ["buggy: same verdicts on 2 runs", "reference: same verdicts on 2 runs"]
+
+
 def test_validation_uses_the_sealed_kata_after_the_candidate_fixed_it(tmp_path):
     folder = write_kata(tmp_path, "good", "good_stats")
     (kata,) = load_catalogue(tmp_path)
