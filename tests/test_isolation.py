@@ -88,6 +88,17 @@ def parent():
     return os.getppid()
 
 
+def end_soon_leaving_a_child():  # a child keeps the channel open after this process ends
+    import threading
+    import time
+
+    if os.fork() == 0:
+        time.sleep(30)
+        os._exit(0)
+    threading.Thread(target=lambda: (time.sleep(0.2), os._exit(3))).start()
+    return "ending"
+
+
 def fork_many(n):
     pids = []
     for _ in range(n):
@@ -276,6 +287,27 @@ def test_a_forked_subject_holds_none_of_the_zygotes_descriptors(tmp_path, isolat
         subject.kill()
         if spare is not None:
             spare.close()
+
+
+@pytest.mark.parametrize("isolation", ["process", "full"])
+def test_a_call_after_the_subject_ended_says_so_though_its_child_holds_the_channel(
+    tmp_path, isolation
+):
+    """The subject ended between two calls, but a process it started still holds the
+    other end of the channel, so no send or receive would ever notice: the next call
+    must still say at once that the process ended, and how."""
+    if isolation == "full" and not boundary.full_isolation_available():
+        pytest.skip("full isolation needs root on Linux")
+    subject = started(tmp_path, isolation)
+    try:
+        assert subject.call("probes", "end_soon_leaving_a_child", (), {}) == "ending"
+        time.sleep(1.0)
+        began = time.monotonic()
+        with pytest.raises(CandidateError, match=r"ended \(exit status 3\)"):
+            subject.call("probes", "pid", (), {})
+        assert time.monotonic() - began < 5
+    finally:
+        subject.kill()
 
 
 def _probe_kata(tmp_path: Path, test: str) -> Path:

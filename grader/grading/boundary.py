@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import random
+import select
 import shutil
 import socket
 import subprocess
@@ -405,6 +406,7 @@ class _Forked:
     def __init__(self, zygote: _Zygote, slot: dict) -> None:
         self.zygote, self.slot = zygote, slot
         self.returncode: int | None = None
+        self.pidfd: int | None = None
 
     @property
     def pid(self) -> int:
@@ -412,14 +414,22 @@ class _Forked:
         return pid if isinstance(pid, int) and pid > 0 else 0
 
     def poll(self) -> int | None:
-        """Without asking the zygote while the process runs (it may be importing)."""
+        """Without asking the zygote while the process runs (it may be importing).  Asked
+        before every call, so it must cost microseconds: a pidfd (the process is not
+        reaped before the trusted side asks, so its pid cannot have been reused) turns
+        readable when the process ends."""
         if self.returncode is None and self.pid:
-            try:
-                stat = Path(f"/proc/{self.pid}/stat").read_text()
-                if stat.rsplit(")", 1)[1].split()[0] != "Z":
+            if self.pidfd is None:
+                with contextlib.suppress(OSError):
+                    self.pidfd = os.pidfd_open(self.pid)
+            if self.pidfd is not None:
+                if not select.select([self.pidfd], [], [], 0)[0]:
                     return None
-            except (OSError, IndexError):
-                pass
+            else:
+                with contextlib.suppress(OSError, IndexError):
+                    stat = Path(f"/proc/{self.pid}/stat").read_text()
+                    if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                        return None
         return self._wait(5.0)
 
     def wait(self, timeout: float | None = None) -> int:
@@ -432,6 +442,9 @@ class _Forked:
         if self.returncode is None:
             pid = self.pid
             self.returncode = self.zygote.wait(pid, timeout) if pid else -9
+        if self.returncode is not None and self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
         return self.returncode
 
 

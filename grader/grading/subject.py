@@ -236,6 +236,7 @@ def _import_all(folder: Path) -> bytes:
 
 def serve(channel: Channel) -> None:
     folder: Path | None = None
+    modules: dict[str, object] = {}  # loaded once: a call then costs no stat or regex
     while True:
         try:
             request = channel.receive()
@@ -253,7 +254,8 @@ def serve(channel: Channel) -> None:
         output = io.StringIO()
         try:
             with redirect_stdout(output), redirect_stderr(output):
-                module = _load(folder, str(request.get("module")))
+                name = str(request.get("module"))
+                module = modules.get(name) or modules.setdefault(name, _load(folder, name))
                 function = getattr(module, str(request.get("function")))
                 args, kwargs = request.get("args", []), request.get("kwargs", {})
                 value = function(*args, **kwargs)
