@@ -28,7 +28,7 @@ from kata_factory import (
 )
 
 from grader.catalogue.katas import load_catalogue
-from grader.loop.workers import Workers, split
+from grader.loop.workers import TestTimes, Workers, split
 
 WAIT_S = 90.0
 
@@ -222,6 +222,28 @@ def test_split_balances_known_durations_and_keeps_every_test(parts):
     assert len(groups) == min(parts, len(tests))
     loads = [sum(durations[t] for t in group) for group in groups]
     assert max(loads) <= sum(durations.values()) / len(groups) + max(durations.values())
+
+
+def test_a_test_seen_failing_fast_is_expected_to_take_as_long_as_passing_ones():
+    """A red check's failing tests stop at their first bad example; when the fix lands
+    they run every example.  Planning the green check on the red one's times put all
+    four failing tests on one worker (1.3 s against 0.3 s here)."""
+    from grader.grading.runner import TestResult
+
+    times = TestTimes()
+    red = {"a": ("passed", 0.3), "b": ("passed", 0.1)}
+    red |= {t: ("failed", 0.01) for t in "cdef"}
+    times.record([TestResult(t, outcome, duration_s=s) for t, (outcome, s) in red.items()])
+    tests = tuple("abcdef")
+    groups = split(tests, 2, times.estimates(tests))
+    green = {"a": 0.3, "b": 0.1, "c": 0.3, "d": 0.3, "e": 0.3, "f": 0.3}
+    assert sorted(t for group in groups for t in group) == list(tests)
+    assert max(sum(green[t] for t in group) for group in groups) <= 0.9
+
+    # once a test has passed, its passing time is what counts, red or green
+    times.record([TestResult("c", "passed", duration_s=0.5)])
+    times.record([TestResult("c", "failed", duration_s=0.01)])
+    assert times.estimates(("c",)) == {"c": 0.5}
 
 
 # --- a watch that keeps listening -------------------------------------------------------

@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -196,6 +197,35 @@ def _groups_below(pid: int | None) -> set[int]:
     return groups - {os.getpgrp(), pid}
 
 
+class TestTimes:
+    """What each test is expected to take in the next check.  A check's long case is the
+    green one, where every test runs all its examples; a test seen failing stopped at its
+    first bad example, so until it has passed it is expected to take at least what a
+    typical passing test of the kata takes (the median of those seen), not its failing
+    time.  A test that has passed keeps its last passing time."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    def __init__(self) -> None:
+        self.passed: dict[str, float] = {}
+        self.failed: dict[str, float] = {}
+
+    def record(self, results) -> None:
+        for result in results:
+            if result.outcome == "passed":
+                self.passed[result.nodeid] = result.duration_s
+                self.failed.pop(result.nodeid, None)
+            else:
+                self.failed[result.nodeid] = result.duration_s
+
+    def estimates(self, test_ids: tuple[str, ...]) -> dict[str, float]:
+        typical = statistics.median(self.passed.values()) if self.passed else 0.0
+        return {
+            test_id: self.passed.get(test_id, max(self.failed.get(test_id, 0.0), typical))
+            for test_id in test_ids
+        }
+
+
 def split(test_ids: tuple[str, ...], parts: int, durations: dict[str, float]) -> list[list[str]]:
     """Longest first onto the least loaded part, so parts finish together."""
     groups: list[list[str]] = [[] for _ in range(parts)]
@@ -299,7 +329,7 @@ class Workers:
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(zygote_imports(preload))
         self.warm_copies: dict[str, Path] = {}
-        self.durations: dict[str, float] = {}
+        self.times = TestTimes()
         self.forked = 0
         self.warm_on: Kata | None = None  # set by ``prepare`` until the next check starts
         self.waiting: list[Worker] = []
@@ -362,7 +392,8 @@ class Workers:
         if not ready or (forking and len(ready) < self.parallel):
             return None  # a fork is ready in a moment: it takes its share
         self.warm_on = None  # no warm-up beside a check: it would take the check's cores
-        groups = split(kata.test_ids, min(len(ready), self.parallel), self.durations)
+        estimates = self.times.estimates(kata.test_ids)
+        groups = split(kata.test_ids, min(len(ready), self.parallel), estimates)
         chosen = ready[: len(groups)]
         self.waiting = [w for w in self.waiting if w not in chosen]
         self.used += chosen
@@ -377,9 +408,7 @@ class Workers:
 
     def finish(self, check: Check) -> None:
         """After a check: remember how long its tests took, kill what is still running."""
-        for test_id, result in check.results.items():  # a passing run is the long one:
-            earlier = self.durations.get(test_id, 0.0)  # remembered, fading, through red runs
-            self.durations[test_id] = max(result.duration_s, earlier / 2)
+        self.times.record(check.results.values())
         for worker in check.assigned:
             if worker not in check.finished:
                 worker.stop()
