@@ -195,3 +195,47 @@ def test_the_heap_is_frozen_once_per_process_and_only_with_torch(tmp_path):
     assert before == after_plain == 0
     assert after_torch > 10_000  # torch's modules and what they hold
     assert after_again <= after_torch  # not frozen again (refcounting still frees some)
+
+
+def test_a_claiming_run_takes_only_granted_tests_in_the_given_order(tmp_path):
+    """``kata watch``'s workers share a check's tests, each asking for the next just
+    before it runs one.  A test's teardown is planned for the next test in order; when
+    another worker took that one, what the next test run here does not share (the other
+    module's fixtures) must be torn down first, or pytest refuses to set it up."""
+    log = tmp_path / "log.txt"
+    fixture = (
+        "import pytest\n\n"
+        "@pytest.fixture(scope='module')\n"
+        "def opened():\n"
+        "    with open({log!r}, 'a') as f:\n"
+        "        f.write('open {name}\\n')\n"
+        "    yield\n"
+        "    with open({log!r}, 'a') as f:\n"
+        "        f.write('close {name}\\n')\n\n"
+        "def test_1(opened):\n    pass\n\n"
+        "def test_2(opened):\n    pass\n"
+    )
+    for name in ("a", "b"):
+        write(tmp_path, f"test_{name}.py", fixture.format(log=str(log), name=name))
+    order = ["test_b.py::test_2", "test_a.py::test_1", "test_a.py::test_2", "test_b.py::test_1"]
+    asked = []
+
+    def claim(test_id: str) -> bool:
+        asked.append(test_id)
+        return test_id != "test_a.py::test_2"  # another worker takes that one
+
+    run = run_tests(tmp_path, order, claim=claim)
+    assert asked == order
+    assert run.verdicts() == {
+        "test_a.py::test_1": "passed",
+        "test_b.py::test_1": "passed",
+        "test_b.py::test_2": "passed",
+    }
+    assert log.read_text().split("\n")[:-1] == [
+        "open b",
+        "close b",
+        "open a",
+        "close a",
+        "open b",
+        "close b",
+    ]

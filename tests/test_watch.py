@@ -28,7 +28,7 @@ from kata_factory import (
 )
 
 from grader.catalogue.katas import load_catalogue
-from grader.loop.workers import TestTimes, Workers, split
+from grader.loop.workers import TestTimes, Workers, longest_first
 
 WAIT_S = 90.0
 
@@ -213,21 +213,73 @@ def test_each_worker_answers_one_check_and_exits(tmp_path):
             workers.close()
 
 
-@pytest.mark.parametrize("parts", [1, 2, 3])
-def test_split_balances_known_durations_and_keeps_every_test(parts):
-    tests = ("a", "b", "c", "d", "e")
-    durations = {"a": 0.5, "b": 0.1, "c": 0.3, "d": 0.2, "e": 0.2}
-    groups = split(tests, parts, durations)
-    assert sorted(t for group in groups for t in group) == list(tests)
-    assert len(groups) == min(parts, len(tests))
-    loads = [sum(durations[t] for t in group) for group in groups]
-    assert max(loads) <= sum(durations.values()) / len(groups) + max(durations.values())
+TIMED_TESTS = """
+import json
+import os
+import time
+
+SLEEPS = {sleeps!r}
+
+
+def _take(name):
+    with open(SLEEPS) as handle:
+        time.sleep(json.load(handle).get(name, 0.0))
+    print(os.getpid())
+
+
+def test_w():
+    _take("w")
+
+
+def test_x():
+    _take("x")
+
+
+def test_y():
+    _take("y")
+
+
+def test_z():
+    _take("z")
+"""
+
+
+def test_a_free_worker_takes_the_next_test_so_two_slow_ones_run_side_by_side(tmp_path):
+    """Which tests are slow changes as the candidate edits: planned on the last check's
+    times, this check's two slow tests went to one worker.  Workers take the tests one at
+    a time instead, whichever is free first."""
+    sleeps = tmp_path / "sleeps.json"
+    folder = write_kata(
+        tmp_path, "timed", "timed_stats", extra_visible=TIMED_TESTS.format(sleeps=str(sleeps))
+    )
+    toml = folder / "kata.toml"
+    added = ", ".join(f'"test_timed_stats.py::test_{name}"' for name in "wxyz")
+    toml.write_text(toml.read_text().replace('test_spread"]', f'test_spread", {added}]'))
+    (kata,) = load_catalogue(tmp_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = Workers(Path(tmp), parallel=2)
+        try:
+            sleeps.write_text(json.dumps({"w": 0.6, "z": 0.4}))
+            workers.check(kata)
+            workers.prepare(kata)
+            assert workers.wait_ready(WAIT_S)
+            sleeps.write_text(json.dumps({"x": 1.0, "y": 1.0}))
+            run = workers.check(kata)
+            assert len(run.results) == 6
+            ran_by = {
+                t.split("::test_")[1]: r.output.split()[0]
+                for t, r in run.results.items()
+                if t.split("::test_")[1] in "wxyz"
+            }
+            assert ran_by["x"] != ran_by["y"], ran_by
+        finally:
+            workers.close()
 
 
 def test_a_test_seen_failing_fast_is_expected_to_take_as_long_as_passing_ones():
     """A red check's failing tests stop at their first bad example; when the fix lands
-    they run every example.  Planning the green check on the red one's times put all
-    four failing tests on one worker (1.3 s against 0.3 s here)."""
+    they run every example.  Ordered by the red check's times, all four failing tests
+    came after the cheap passing one, and the check ended on a long test started last."""
     from grader.grading.runner import TestResult
 
     times = TestTimes()
@@ -235,10 +287,7 @@ def test_a_test_seen_failing_fast_is_expected_to_take_as_long_as_passing_ones():
     red |= {t: ("failed", 0.01) for t in "cdef"}
     times.record([TestResult(t, outcome, duration_s=s) for t, (outcome, s) in red.items()])
     tests = tuple("abcdef")
-    groups = split(tests, 2, times.estimates(tests))
-    green = {"a": 0.3, "b": 0.1, "c": 0.3, "d": 0.3, "e": 0.3, "f": 0.3}
-    assert sorted(t for group in groups for t in group) == list(tests)
-    assert max(sum(green[t] for t in group) for group in groups) <= 0.9
+    assert longest_first(tests, times.estimates(tests)) == list("acdefb")
 
     # once a test has passed, its passing time is what counts, red or green
     times.record([TestResult("c", "passed", duration_s=0.5)])

@@ -183,6 +183,8 @@ def _make_plugin(
     test_timeout_s: float | None,
     test_timeouts: dict[str, float],
     reference_s: dict[str, float],
+    claim: Callable[[str], bool] | None = None,
+    order: list[str] | None = None,
 ):
     import pytest
 
@@ -229,7 +231,34 @@ def _make_plugin(
                 collector.collection_errors.append(f"{boundary.LOAD_ERROR_ID}: {problem}")
                 items[:] = []
 
-    return Plugin()
+    class Claiming(Plugin):
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(self, session) -> bool | None:
+            """Run only the tests ``claim`` grants, asked one at a time just before each
+            (pytest's own loop, otherwise).  Each test is torn down as if the next in
+            ``order`` followed; when another run took that one, what the test actually
+            next does not share is torn down before it starts."""
+            if session.testsfailed or session.config.option.collectonly:
+                return None  # pytest's own loop says why
+            rank = {test_id: i for i, test_id in enumerate(order or ())}
+            last = len(rank)
+            items = sorted(session.items, key=lambda i: rank.get(_relative(i.nodeid), last))
+            mine = (item for item in items if claim(_relative(item.nodeid)))
+            item = next(mine, None)
+            while item is not None:
+                guess = items[items.index(item) + 1] if item is not items[-1] else None
+                item.config.hook.pytest_runtest_protocol(item=item, nextitem=guess)
+                if session.shouldfail:
+                    raise session.Failed(session.shouldfail)
+                if session.shouldstop:
+                    raise session.Interrupted(session.shouldstop)
+                following = next(mine, None)
+                if following is not guess:
+                    session._setupstate.teardown_exact(following)
+                item = following
+            return True
+
+    return Claiming() if claim is not None else Plugin()
 
 
 def run_tests(
@@ -246,13 +275,16 @@ def run_tests(
     isolation: str = "process",
     subject_limits=None,
     hide: tuple[Path, ...] = (),
+    claim: Callable[[str], bool] | None = None,
 ) -> RunResult:
     """Run the tests in ``folder`` (every ``test_*.py``, or the named files in it).
 
     Node ids in the result are relative to ``folder``.  ``test_timeout_s`` bounds each
     test (main thread only, via SIGALRM), ``test_timeouts`` some tests (by node id)
     differently; ``on_result`` hears each test as it finishes;
-    ``max_failures`` stops the session after that many failing tests.  The candidate's
+    ``max_failures`` stops the session after that many failing tests; with ``claim``,
+    tests run in the order ``test_files`` names them (node ids) and only those ``claim``
+    grants, asked just before each (runs in other processes take the others).  The candidate's
     code runs in a subject process that imports the kata's modules from ``subject_from``
     (default ``folder``; a fresh copy of them in full isolation), isolated as
     ``isolation`` says.
@@ -316,7 +348,12 @@ def run_tests(
         ]
         os.chdir(folder)
         plugin = _make_plugin(
-            collector, test_timeout_s, dict(test_timeouts or {}), dict(reference_s or {})
+            collector,
+            test_timeout_s,
+            dict(test_timeouts or {}),
+            dict(reference_s or {}),
+            claim,
+            list(test_files or ()),
         )
         exit_code = int(pytest.main(args, plugins=[plugin]))
         return RunResult(exit_code, collector.results, collector.collection_errors)

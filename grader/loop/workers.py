@@ -88,7 +88,13 @@ def _serve(conn, log: str, test_timeout_s: float, zygote=None) -> None:
     def on_result(result) -> None:
         _send(conn, "test", asdict(result))
 
-    run = run_tests(Path(folder), test_ids, test_timeout_s=test_timeout_s, on_result=on_result)
+    def claim(test_id: str) -> bool:  # the watch answers at once (``Claims``)
+        _send(conn, "claim", test_id)
+        return json.loads(conn.recv_bytes(_MAX_MESSAGE)) is True
+
+    run = run_tests(
+        Path(folder), test_ids, test_timeout_s=test_timeout_s, on_result=on_result, claim=claim
+    )
     _send(
         conn,
         "done",
@@ -111,6 +117,7 @@ class Worker:
         self.process = context.Process(
             target=_serve, args=(child, str(log), test_timeout_s, zygote), daemon=True
         )
+        self.claims: Claims | None = None  # the tests of the check it answers
         self.ready = False  # it can take a check now
         self.warm = False  # it has run a kata's tests once (first-call setup done)
         self.warming = False  # it is doing so: that takes a while; a fork is ready at once
@@ -136,6 +143,10 @@ class Worker:
         try:
             while True:
                 kind, payload = json.loads(self.conn.recv_bytes(_MAX_MESSAGE))
+                if kind == "claim":
+                    granted = self.claims is not None and self.claims.take(str(payload), self)
+                    self.conn.send_bytes(json.dumps(granted).encode())
+                    continue
                 events.put((kind, self, payload))
                 if kind == "done":
                     return
@@ -226,23 +237,39 @@ class TestTimes:
         }
 
 
-def split(test_ids: tuple[str, ...], parts: int, durations: dict[str, float]) -> list[list[str]]:
-    """Longest first onto the least loaded part, so parts finish together."""
-    groups: list[list[str]] = [[] for _ in range(parts)]
-    loads = [0.0] * parts
-    for test_id in sorted(test_ids, key=lambda t: -durations.get(t, 0.0)):
-        lightest = loads.index(min(loads))
-        groups[lightest].append(test_id)
-        loads[lightest] += durations.get(test_id, 0.0) or 1e-3
-    return [group for group in groups if group]
+def longest_first(test_ids: tuple[str, ...], estimates: dict[str, float]) -> list[str]:
+    """The order a check's workers take its tests in: the long ones first, so that the
+    last to start are short and the workers finish together."""
+    return sorted(test_ids, key=lambda test_id: -estimates.get(test_id, 0.0))
+
+
+class Claims:
+    """The tests of one check, taken one at a time by whichever of its workers asks first
+    (each asks just before it runs one).  A plan made in advance from the last check's
+    times goes wrong as the candidate edits (a fix makes a failing test run all its
+    examples); taking tests as workers come free does not."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owner: dict[str, Worker] = {}
+
+    def take(self, test_id: str, worker: Worker) -> bool:
+        with self.lock:
+            return self.owner.setdefault(test_id, worker) is worker
+
+    def of(self, worker: Worker) -> list[str]:
+        with self.lock:
+            return [test_id for test_id, owner in self.owner.items() if owner is worker]
 
 
 @dataclass
 class Check:
-    """One check of one kata, its tests split across workers; results stream in."""
+    """One check of one kata, its tests taken one at a time by its workers; results
+    stream in."""
 
     kata: Kata
-    assigned: dict[Worker, list[str]]
+    assigned: dict[Worker, list[str]]  # each worker: every test, in the order it asks for them
+    claims: Claims = field(default_factory=Claims)
     started: float = field(default_factory=time.monotonic)
     progressed: float = field(default_factory=time.monotonic)  # when a test last finished
     results: dict = field(default_factory=dict)
@@ -292,12 +319,11 @@ class Check:
         return None
 
     def running(self) -> list[str]:
-        """The tests running now: each busy worker's first test without a result (pytest
-        runs a worker's tests in the order they were sent)."""
+        """The tests running now: each busy worker's claimed test without a result."""
         found = []
-        for worker, group in self.assigned.items():
+        for worker in self.assigned:
             if worker not in self.finished:
-                found += [t for t in group if t not in self.results][:1]
+                found += [t for t in self.claims.of(worker) if t not in self.results][:1]
         return found
 
     def run(self):
@@ -392,19 +418,20 @@ class Workers:
         if not ready or (forking and len(ready) < self.parallel):
             return None  # a fork is ready in a moment: it takes its share
         self.warm_on = None  # no warm-up beside a check: it would take the check's cores
-        estimates = self.times.estimates(kata.test_ids)
-        groups = split(kata.test_ids, min(len(ready), self.parallel), estimates)
-        chosen = ready[: len(groups)]
+        order = longest_first(kata.test_ids, self.times.estimates(kata.test_ids))
+        chosen = ready[: min(len(ready), self.parallel, len(order))]
         self.waiting = [w for w in self.waiting if w not in chosen]
         self.used += chosen
         for old in self.used[:-USED_KEPT]:  # the pipe and the process's handle are fds
             old.release()
         self.used = self.used[-USED_KEPT:]
-        for worker, group in zip(chosen, groups, strict=True):
-            worker.send(kata.path, group)
+        check = Check(kata, {worker: order for worker in chosen})
+        for worker in chosen:
+            worker.claims = check.claims
+            worker.send(kata.path, order)
         # no fork or warm-up beside the check (it would take the check's cores): the idle
         # workers ``prepare`` left (one per core) answer a save that cancels it
-        return Check(kata, dict(zip(chosen, groups, strict=True)))
+        return check
 
     def finish(self, check: Check) -> None:
         """After a check: remember how long its tests took, kill what is still running."""
