@@ -405,20 +405,26 @@ def _write_json(path: Path, value: object) -> None:
 STAMPS_FILE = "kata-catalogue-stamps.json"
 
 
-def _stamp(folder: Path) -> list:
+def _file_stamps(paths) -> list:
     entries = []
-    for path in (
-        *sorted(folder.iterdir()),
-        private_dir(folder) / "hints.toml",
-        SCHEMA_PATH,
-        Path(__file__),
-    ):
+    for path in paths:
         try:
-            info = path.stat()
+            info = os.stat(path)
             entries.append([str(path), info.st_size, info.st_mtime_ns, info.st_ino])
         except OSError:
             entries.append([str(path)])
     return entries
+
+
+@cache
+def _checker_stamp() -> list:
+    return _file_stamps([SCHEMA_PATH, Path(__file__)])
+
+
+def _stamp(folder: Path) -> list:
+    with os.scandir(folder) as entries:
+        names = sorted(entry.path for entry in entries)
+    return _file_stamps([*names, private_dir(folder) / "hints.toml"]) + _checker_stamp()
 
 
 @cache
@@ -495,7 +501,8 @@ def load_catalogue(root: Path) -> list[Kata]:
     """Every kata under ``root/katas``, in topic order then difficulty then id."""
     problems: list[str] = []
     katas: list[Kata] = []
-    folders = sorted(p for p in (root / "katas").iterdir() if p.is_dir() and p.name[0] not in "._")
+    with os.scandir(root / "katas") as entries:  # no stat per entry, unlike Path.is_dir
+        folders = sorted(Path(e.path) for e in entries if e.is_dir() and e.name[0] not in "._")
     for folder in folders:
         try:
             katas.append(load_kata(folder))
