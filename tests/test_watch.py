@@ -706,3 +706,55 @@ def dead_or_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+class _IdleWorkers:
+    """Stands in for ``Workers``: records what the session asks, runs nothing."""
+
+    def __init__(self):
+        self.asked: list[str] = []
+
+    def dispatch(self, kata):
+        from grader.loop.workers import Check
+
+        self.asked.append(f"dispatch {kata.id}")
+        return Check(kata, {})
+
+    def finish(self, check):
+        self.asked.append("finish")
+
+    def prepare(self, kata):
+        self.asked.append(f"prepare {kata.id}")
+
+
+def test_a_verdict_on_files_that_changed_during_its_check_is_neither_shown_nor_recorded(
+    tmp_path,
+):
+    """A save written in two steps (an editor truncating, then writing) can start a check
+    on a half-written file.  When that check ends before the second write's event
+    arrives, its verdict is for files that no longer exist: showing it is wrong, and
+    recording it (against the files as they are now) marks the new version red, or
+    green.  The watch checks again instead."""
+    import io
+
+    from rich.console import Console
+
+    from grader.cli.watch import _Session
+    from grader.grading.runner import TestResult
+
+    write_kata(tmp_path, "good", "good_stats")
+    (kata,) = load_catalogue(tmp_path)
+    screen = io.StringIO()
+    session = _Session(tmp_path, [kata], None, 4, 30.0, Console(file=screen, width=120))
+    session.workers = _IdleWorkers()
+    session.pending = [kata]
+    session.dispatch()
+    fix(tmp_path)  # the rest of the save lands while the check runs on the first part
+    for test_id in kata.test_ids:
+        session.check.results[test_id] = TestResult(test_id, "failed", "half a file")
+    session.finish()
+    shown = screen.getvalue()
+    assert "red:" not in shown and "green:" not in shown
+    assert "good changed during the check: checking again" in shown
+    assert session.workers.asked == ["dispatch good", "finish", "dispatch good"]
+    assert not (tmp_path / ".kata" / "state.json").exists()

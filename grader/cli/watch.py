@@ -103,6 +103,7 @@ class _Session:
         self.first_checks = {kata.id for kata in katas}  # shown even when time is up
         self.countdown_at = time.monotonic() + COUNTDOWN_S
         self.asking: Kata | None = None  # `h` asked whether to take this kata's next hint
+        self.checked_version = ""  # the fingerprint of the files the running check tests
 
     def header(self) -> str:
         return f"watching {', '.join(k.id for k in self.katas)} — {KEYS}"
@@ -129,6 +130,10 @@ class _Session:
         self.check = self.workers.dispatch(kata)  # None until a worker is warm
         if self.check is None:
             return
+        from grader.catalogue import pristine
+
+        # before the check's tests read the files: its verdict is for this version
+        self.checked_version = pristine.fingerprint(kata)
         self.pending.pop(0)
         self.current, self.noticed = kata, False
         if self.out.is_terminal:  # a new screen: the verdict in view is the latest
@@ -161,6 +166,14 @@ class _Session:
         check, self.check = self.check, None
         self.workers.finish(check)
         kata = check.kata
+        version = pristine.fingerprint(kata)
+        if not check.failure and version != self.checked_version:
+            # A save in two writes (an editor truncating, then writing) can start a check
+            # on half a file, which may end before the second write's event arrives: its
+            # verdict is for files that no longer exist, so it is not shown or recorded.
+            self.out.print(f"  {present.escape(kata.id)} changed during the check: checking again")
+            self.request(kata)
+            return
         self.first_checks.discard(kata.id)
         if check.failure:
             self.out.print(f"[red]{present.escape(check.failure)}[/]")
@@ -168,9 +181,7 @@ class _Session:
             run, not_run = self._explained(check)
             ok = present.print_verdict(self.out, kata, run, self.lines, not_run=not_run)
             self.out.print(f"  ({time.monotonic() - check.started:.2f} s)", style="dim")
-            state.record_test(
-                self.root, kata.id, "green" if ok else "red", pristine.fingerprint(kata)
-            )
+            state.record_test(self.root, kata.id, "green" if ok else "red", version)
             self.green[kata.id] = ok
             if ok:
                 attempt = History.read(self.root).attempt(kata.id)

@@ -12,7 +12,8 @@ Every worker is a fresh child of the zygote, so candidate code never shares a pr
 with an earlier check.  A worker pins torch to one thread (workers run side by side, one
 per core), warms up by running the kata's tests once on a pristine copy (first-call
 setup: lazy imports, hypothesis, torch dispatch), says ``ready``, answers exactly one
-check on the real files, streaming each test's result as it finishes, and exits.  The
+check on the real files (taking its tests one at a time with the check's other worker,
+``Claims``), streaming each test's result as it finishes, and exits.  The
 next workers warm up while the candidate reads the verdict.  A worker leads its own
 process group, so cancelling a check (a new save, ``r``, ``q``) kills whatever the
 check started too; its output goes to a log file, never to the watch's terminal.
