@@ -93,10 +93,12 @@ class Watch:
             env={**os.environ, "COLUMNS": "200"},
         )
         self.verdicts: queue.Queue = queue.Queue()
+        self.lines: list[str] = []  # everything it printed, timed: shown on a wrong verdict
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
+            self.lines.append(f"{time.perf_counter():.3f} {line.rstrip()}")
             if line.startswith(("green:", "red:")):
                 self.verdicts.put((time.perf_counter(), line.split(":")[0]))
 
@@ -135,8 +137,12 @@ def time_watch(repo: Path, kata_id: str, args) -> tuple[list[tuple[str, float]],
             time.sleep(args.pause)
             watch.save({name: text + STUCK for name, text in buggy.items()})
             time.sleep(args.cancel_after)
-            verdict, seconds = watch.verdict(watch.save(fixed))
-            assert verdict == "green", verdict
+            saved = watch.save(fixed)
+            verdict, seconds = watch.verdict(saved)
+            if verdict != "green":  # a wrong verdict: say so, with what the watch printed
+                print(f"{kata_id}: the fix saved at {saved:.3f} was answered {verdict}:")
+                print("\n".join(f"  | {line}" for line in watch.lines[-60:]), flush=True)
+                raise SystemExit(1)
             cancels.append(seconds)
     finally:
         watch.close()
