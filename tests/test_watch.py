@@ -709,15 +709,18 @@ def dead_or_alive(pid: int) -> bool:
 
 
 class _IdleWorkers:
-    """Stands in for ``Workers``: records what the session asks, runs nothing."""
+    """Stands in for ``Workers``: records what the session asks, runs nothing
+    (``on_dispatch``: what happens while a check is handed to the workers)."""
 
-    def __init__(self):
+    def __init__(self, on_dispatch=lambda: None):
         self.asked: list[str] = []
+        self.on_dispatch = on_dispatch
 
     def dispatch(self, kata):
         from grader.loop.workers import Check
 
         self.asked.append(f"dispatch {kata.id}")
+        self.on_dispatch()
         return Check(kata, {})
 
     def finish(self, check):
@@ -727,14 +730,17 @@ class _IdleWorkers:
         self.asked.append(f"prepare {kata.id}")
 
 
+@pytest.mark.parametrize("lands", ["while the check runs", "while the check starts"])
 def test_a_verdict_on_files_that_changed_during_its_check_is_neither_shown_nor_recorded(
-    tmp_path,
+    tmp_path, lands
 ):
     """A save written in two steps (an editor truncating, then writing) can start a check
     on a half-written file.  When that check ends before the second write's event
     arrives, its verdict is for files that no longer exist: showing it is wrong, and
     recording it (against the files as they are now) marks the new version red, or
-    green.  The watch checks again instead."""
+    green.  The watch checks again instead.  The version a check is for is read before
+    the workers are told: a busy watch that read it afterwards could read the whole
+    save while the tests had read half of it."""
     import io
 
     from rich.console import Console
@@ -746,10 +752,12 @@ def test_a_verdict_on_files_that_changed_during_its_check_is_neither_shown_nor_r
     (kata,) = load_catalogue(tmp_path)
     screen = io.StringIO()
     session = _Session(tmp_path, [kata], None, 4, 30.0, Console(file=screen, width=120))
-    session.workers = _IdleWorkers()
+    starting = lands == "while the check starts"
+    session.workers = _IdleWorkers(lambda: fix(tmp_path) if starting else None)
     session.pending = [kata]
     session.dispatch()
-    fix(tmp_path)  # the rest of the save lands while the check runs on the first part
+    if not starting:
+        fix(tmp_path)  # the rest of the save lands while the check runs on the first part
     for test_id in kata.test_ids:
         session.check.results[test_id] = TestResult(test_id, "failed", "half a file")
     session.finish()

@@ -126,14 +126,16 @@ class _Session:
     def dispatch(self) -> None:
         if self.check is not None or not self.pending:
             return
+        from grader.catalogue import pristine
+
         kata = self.pending[0]
+        # read before the workers are told, so before the tests read the files: the
+        # check's verdict is for this version (or for one written after it: see finish)
+        version = pristine.fingerprint(kata)
         self.check = self.workers.dispatch(kata)  # None until a worker is warm
         if self.check is None:
             return
-        from grader.catalogue import pristine
-
-        # before the check's tests read the files: its verdict is for this version
-        self.checked_version = pristine.fingerprint(kata)
+        self.checked_version = version
         self.pending.pop(0)
         self.current, self.noticed = kata, False
         if self.out.is_terminal:  # a new screen: the verdict in view is the latest
