@@ -42,8 +42,9 @@ def build(repo: Path, kata_id: str) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "template")
     folder = repo / "katas" / kata_id
-    patch = ROOT / "grader" / "private" / kata_id / "reference.patch"
     import tomllib
+
+    from grader.catalogue import patches
 
     editable = tomllib.loads((folder / "kata.toml").read_text())["files"][0]
     module = folder / editable  # not harness.py: the grader takes that from the base
@@ -55,7 +56,7 @@ def build(repo: Path, kata_id: str) -> None:
             module.write_text(shipped + f"\n_ATTEMPT = {attempt}\n")
             git(repo, "commit", "-qam", f"red attempt {attempt}")
         module.write_text(shipped)
-        subprocess.run(["git", "apply", str(patch)], cwd=folder, check=True)
+        patches.apply_reference(kata_id, ROOT / "grader" / "private", folder)
         git(repo, "commit", "-qam", "fix")
     git(repo, "checkout", "-q", "one")
 

@@ -45,8 +45,9 @@ def green_copy(kata_id: str, into: Path) -> Path:
     """A copy of the repository's catalogue with the reference fix applied to one kata."""
     shutil.copytree(ROOT / "katas", into / "katas")
     shutil.copytree(ROOT / "grader" / "private", into / "grader" / "private")
-    patch = ROOT / "grader" / "private" / kata_id / "reference.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=into / "katas" / kata_id, check=True)
+    from grader.catalogue import patches
+
+    patches.apply_reference(kata_id, ROOT / "grader" / "private", into / "katas" / kata_id)
     return into
 
 

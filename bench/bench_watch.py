@@ -69,11 +69,12 @@ def versions(repo: Path, kata_id: str) -> tuple[dict[str, str], dict[str, str]]:
     """(buggy, fixed) texts of the kata's editable files."""
     import tomllib
 
+    from grader.catalogue import patches
+
     folder = repo / "katas" / kata_id
     files = tomllib.loads((folder / "kata.toml").read_text())["files"]
     buggy = {name: (folder / name).read_text() for name in files}
-    patch = repo / "grader" / "private" / kata_id / "reference.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=folder, check=True)
+    patches.apply_reference(kata_id, repo / "grader" / "private", folder)
     fixed = {name: (folder / name).read_text() for name in files}
     for name, text in buggy.items():
         (folder / name).write_text(text)
@@ -102,17 +103,30 @@ class Watch:
             if line.startswith(("green:", "red:")):
                 self.verdicts.put((time.perf_counter(), line.split(":")[0]))
 
-    def save(self, texts: dict[str, str]) -> float:
+    def save(self, texts: dict[str, str], label: str) -> float:
         start = time.perf_counter()
         for name, text in texts.items():
             (self.repo / "katas" / self.kata_id / name).write_text(text)
+        self.lines.append(f"{start:.3f} [bench: saved the {label} version]")
         return start
 
-    def verdict(self, since: float) -> tuple[str, float]:
+    def verdict(self, since: float, expected: str) -> tuple[str, float]:
+        """The first verdict printed after ``since``; one other than ``expected`` stops
+        the bench, with what the watch printed (a timing of a wrong answer means nothing)."""
         while True:
             at, verdict = self.verdicts.get(timeout=120)
             if at >= since:
-                return verdict, at - since
+                break
+        if verdict != expected:
+            print(
+                f"{self.kata_id}: the save at {since:.3f} was answered {verdict}, not {expected}:"
+            )
+            print("\n".join(f"  | {line}" for line in self.lines[-60:]), flush=True)
+            log = Path(tempfile.mkdtemp(prefix="bench_watch-")) / f"{self.kata_id}.log"
+            log.write_text("\n".join(self.lines) + "\n")
+            print(f"everything the watch printed, timed: {log}", flush=True)
+            raise SystemExit(1)
+        return verdict, at - since
 
     def close(self) -> None:
         self.proc.stdin.write("q\n")
@@ -125,25 +139,20 @@ def time_watch(repo: Path, kata_id: str, args) -> tuple[list[tuple[str, float]],
     watch = Watch(repo, kata_id)
     saves, cancels = [], []
     try:
-        watch.verdict(0.0)  # the first, cold check
+        watch.verdict(0.0, "red")  # the first, cold check
         for i in range(args.saves):
             time.sleep(args.pause)
-            texts = fixed if i % 2 == 0 else buggy
-            saves.append(watch.verdict(watch.save(texts)))
+            texts, label, expected = (
+                (fixed, "fixed", "green") if i % 2 == 0 else (buggy, "buggy", "red")
+            )
+            saves.append(watch.verdict(watch.save(texts, label), expected))
         for _ in range(args.cancels):
             time.sleep(args.pause)
-            watch.save(buggy)  # red again, then a save that hangs, then the fix
-            watch.verdict(0.0)
+            watch.verdict(watch.save(buggy, "buggy"), "red")  # then a save that hangs, the fix
             time.sleep(args.pause)
-            watch.save({name: text + STUCK for name, text in buggy.items()})
+            watch.save({name: text + STUCK for name, text in buggy.items()}, "stuck")
             time.sleep(args.cancel_after)
-            saved = watch.save(fixed)
-            verdict, seconds = watch.verdict(saved)
-            if verdict != "green":  # a wrong verdict: say so, with what the watch printed
-                print(f"{kata_id}: the fix saved at {saved:.3f} was answered {verdict}:")
-                print("\n".join(f"  | {line}" for line in watch.lines[-60:]), flush=True)
-                raise SystemExit(1)
-            cancels.append(seconds)
+            cancels.append(watch.verdict(watch.save(fixed, "fixed"), "green")[1])
     finally:
         watch.close()
         for name, text in buggy.items():

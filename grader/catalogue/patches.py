@@ -45,6 +45,16 @@ def apply(patch: Path, folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def apply_reference(kata_id: str, private: Path, folder: Path) -> None:
+    """Apply ``kata_id``'s reference fix (from the ``private`` folder) to ``folder``, a
+    copy of the kata; ``RuntimeError`` with git's words when it does not apply (for the
+    benchmark scripts, which must not time the shipped bug as the fix)."""
+    patch = private / kata_id / "reference.patch"
+    done = apply(patch, folder)
+    if done.returncode != 0:
+        raise RuntimeError(f"{patch} does not apply in {folder}: {done.stderr.strip()}")
+
+
 def description(patch_text: str) -> str:
     """The paragraph that precedes the diff."""
     lines = []
