@@ -155,6 +155,9 @@ def time_watch(repo: Path, kata_id: str, args) -> tuple[list[tuple[str, float]],
             cancels.append(watch.verdict(watch.save(fixed, "fixed"), "green")[1])
     finally:
         watch.close()
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            (args.logs / f"{kata_id}.log").write_text("\n".join(watch.lines) + "\n")
         for name, text in buggy.items():
             (repo / "katas" / kata_id / name).write_text(text)
     return saves, cancels
@@ -216,6 +219,9 @@ def main() -> int:
     parser.add_argument("--kata", nargs="*", help="katas to time (default: all)")
     parser.add_argument("--list-runs", type=int, default=7, help="kata list runs (and floor)")
     parser.add_argument("--list-only", action="store_true", help="time kata list and status only")
+    parser.add_argument(
+        "--logs", type=Path, help="keep what each watch printed, timed, in DIR/ID.log"
+    )
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     # as scripts/install.sh leaves the checkout (and as PYTHONDONTWRITEBYTECODE would not)

@@ -8,6 +8,7 @@ the user and network separation; those checks are skipped with the reason.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -408,6 +409,32 @@ def test_connections_not_waited_for_never_stall_the_zygote(tmp_path):
         assert subject.call("probes", "pid", (), {}) == subject.process.pid
     finally:
         subject.kill()
+
+
+def test_a_malformed_fork_request_leaves_no_descriptor_open_in_the_zygote(tmp_path):
+    """Every descriptor a request passes is the zygote's to close: a fork request with
+    the wrong number of them (a bug in a trusted process) is refused, and what it passed
+    is closed, so that a long session never runs the zygote out of descriptors."""
+    first = started(tmp_path, "process")  # the zygote is up and answering
+    zygote = _parent(first.process.pid)
+    first.kill()
+    connection = boundary.zygote_connection(())
+    assert connection is not None
+    sender = boundary._Zygote(sock=connection)
+    answer = sender.answer(sender._ask({"op": "wait", "pid": 1, "timeout": 0}, []))
+    assert "status" in answer  # the connection is taken up: what it passes now counts
+    before = len(os.listdir(f"/proc/{zygote}/fd"))
+    for _ in range(20):
+        with open(os.devnull) as passed:
+            socket.send_fds(connection, [json.dumps({"op": "fork"}).encode()], [passed.fileno()])
+        with contextlib.suppress(OSError):
+            connection.recv(65536)  # refused: the zygote ends this connection
+        connection.close()
+        connection = boundary.zygote_connection(())
+        assert connection is not None
+    connection.close()
+    time.sleep(0.5)
+    assert len(os.listdir(f"/proc/{zygote}/fd")) <= before
 
 
 def test_the_zygote_outlives_the_folder_its_runs_used(tmp_path, monkeypatch):

@@ -354,7 +354,8 @@ def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
                 op = None
             answer: dict | None = None
             if op == "fork" and len(fds) == 2:
-                pid = _fork_subject(request, fds, connections)
+                pid = _fork_subject(request, fds, connections)  # it closes them
+                fds = []
                 uid = int(request["uid"]) if request.get("isolation") == "full" else None
                 forked.setdefault(conn, []).append((pid, uid))
                 answer = {"pid": pid}
@@ -370,7 +371,7 @@ def zygote(control: socket.socket, parent: int, warm: list[str]) -> None:
                     selectors.EVENT_READ,
                 )
                 answer = {"connected": True}
-            for fd in fds if op != "fork" else ():
+            for fd in fds:  # whatever a request passed and nothing took
                 os.close(fd)
             if answer is not None:
                 try:
