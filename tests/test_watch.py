@@ -725,7 +725,7 @@ class _IdleWorkers:
 
         self.asked.append(f"dispatch {kata.id}")
         self.on_dispatch()
-        return Check(kata, {})
+        return Check(kata, ())
 
     def finish(self, check):
         self.asked.append("finish")

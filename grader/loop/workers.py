@@ -269,7 +269,7 @@ class Check:
     stream in."""
 
     kata: Kata
-    assigned: dict[Worker, list[str]]  # each worker: every test, in the order it asks for them
+    assigned: tuple[Worker, ...]  # each asks for every test, in one order, and takes some
     claims: Claims = field(default_factory=Claims)
     started: float = field(default_factory=time.monotonic)
     progressed: float = field(default_factory=time.monotonic)  # when a test last finished
@@ -426,7 +426,7 @@ class Workers:
         for old in self.used[:-USED_KEPT]:  # the pipe and the process's handle are fds
             old.release()
         self.used = self.used[-USED_KEPT:]
-        check = Check(kata, {worker: order for worker in chosen})
+        check = Check(kata, tuple(chosen))
         for worker in chosen:
             worker.claims = check.claims
             worker.send(kata.path, order)
