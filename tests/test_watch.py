@@ -615,6 +615,58 @@ def test_workers_that_turn_up_after_a_verdict_warm_up_too(tmp_path):
             workers.close()
 
 
+COUNTED_EXAMPLES = """
+
+from pathlib import Path
+
+from hypothesis import given, strategies as st
+
+
+@given(st.integers(0, 10**6))
+def test_spread_is_never_negative(n):
+    with open(Path(__file__).with_name("examples.log"), "a") as log:
+        log.write(f"{n}\\n")
+    assert stats.spread([float(n), 1.0]) >= 0
+"""
+
+
+def test_a_warm_up_runs_few_examples_and_a_check_every_one(tmp_path):
+    """A warm-up only has to take each test's first-call setup; every example it runs is
+    CPU taken from the candidate's next save (four warm-ups of a heavy kata kept both
+    cores busy for seconds).  The check itself runs every example the grader runs."""
+    from hypothesis import settings
+
+    import grader.grading.hypothesis_profiles  # noqa: F401  (registers the profiles)
+
+    folder = write_kata(tmp_path, "good", "good_stats", extra_visible=COUNTED_EXAMPLES)
+    toml = folder / "kata.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            '"test_good_stats.py::test_spread"]',
+            '"test_good_stats.py::test_spread", '
+            '"test_good_stats.py::test_spread_is_never_negative"]',
+        )
+    )
+    (kata,) = load_catalogue(tmp_path)
+    assert "test_good_stats.py::test_spread_is_never_negative" in kata.test_ids
+    with tempfile.TemporaryDirectory() as tmp:
+        workers = Workers(Path(tmp), parallel=2)
+        try:
+            workers.check(kata)  # cold: on the real files
+            checked = (folder / "examples.log").read_text().split()
+            (folder / "examples.log").unlink()  # not copied into what the workers warm on
+            workers.prepare(kata)
+            assert workers.wait_ready(WAIT_S)
+            warmed = (workers.warm_copies[kata.id] / "examples.log").read_text().split()
+            workers.check(kata)  # by warm workers: every example again
+            checked_warm = (folder / "examples.log").read_text().split()
+        finally:
+            workers.close()
+    assert len(checked) == settings.get_profile("grade").max_examples
+    assert checked_warm == checked
+    assert 0 < len(warmed) <= 4 * 2  # four workers, a couple of examples each
+
+
 def test_a_check_leaves_warm_workers_idle_beside_it_and_forks_nothing_meanwhile(tmp_path):
     """A save that cancels a check is answered by warm workers; forking or warming up
     beside a check would take its cores."""

@@ -2,7 +2,8 @@
 
 ``grade`` is derandomized so that a candidate, the validator and the CI grader all
 see the same examples and the same verdict.  ``explore`` uses real randomness and
-more examples; kata authors run it to look for inputs their tests miss.
+more examples; kata authors run it to look for inputs their tests miss.  ``warm`` is for
+runs whose verdict nobody reads (a watch worker's warm-up).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ _COMMON = {
 }
 
 settings.register_profile("grade", derandomize=True, max_examples=25, **_COMMON)
+# ``kata watch``'s workers warm up on the kata as shipped: the first examples pay each
+# test's first-call setup; the other 23 would only take CPU from the candidate's next save
+settings.register_profile("warm", derandomize=True, max_examples=2, **_COMMON)
 settings.register_profile(
     "explore",
     derandomize=False,

@@ -10,10 +10,11 @@ stays single-threaded.
 
 Every worker is a fresh child of the zygote, so candidate code never shares a process
 with an earlier check.  A worker pins torch to one thread (workers run side by side, one
-per core), warms up by running the kata's tests once on a pristine copy (first-call
-setup: lazy imports, hypothesis, torch dispatch), says ``ready``, answers exactly one
-check on the real files (taking its tests one at a time with the check's other worker,
-``Claims``), streaming each test's result as it finishes, and exits.  The
+per core), warms up by running the kata's tests once on a pristine copy, with a couple of
+examples each (first-call setup: lazy imports, hypothesis, torch dispatch), says
+``ready``, answers exactly one check on the real files (taking its tests one at a time
+with the check's other worker, ``Claims``), streaming each test's result as it
+finishes, and exits.  The
 next workers warm up while the candidate reads the verdict.  A worker leads its own
 process group, so cancelling a check (a new save, ``r``, ``q``) kills whatever the
 check started too; its output goes to a log file, never to the watch's terminal.
@@ -78,8 +79,9 @@ def _serve(conn, log: str, test_timeout_s: float, zygote=None) -> None:
             kind, (folder, test_ids) = json.loads(conn.recv_bytes(_MAX_MESSAGE))
             if kind == "check":
                 break
-            # bounded too: a kata as shipped never loops, but if it did
-            run_tests(Path(folder), test_ids, test_timeout_s=test_timeout_s)
+            # bounded too: a kata as shipped never loops, but if it did; a couple of
+            # examples per test pay its first-call setup (the verdict is not read)
+            run_tests(Path(folder), test_ids, test_timeout_s=test_timeout_s, profile="warm")
             # the check's subject: started now, it has imported torch when a save comes
             boundary.prewarm(Path(folder))
             _send(conn, "ready", {"warm": True})
