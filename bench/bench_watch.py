@@ -122,11 +122,17 @@ class Watch:
                 f"{self.kata_id}: the save at {since:.3f} was answered {verdict}, not {expected}:"
             )
             print("\n".join(f"  | {line}" for line in self.lines[-60:]), flush=True)
-            log = Path(tempfile.mkdtemp(prefix="bench_watch-")) / f"{self.kata_id}.log"
-            log.write_text("\n".join(self.lines) + "\n")
+            log = self.write_log(Path(tempfile.mkdtemp(prefix="bench_watch-")))
             print(f"everything the watch printed, timed: {log}", flush=True)
             raise SystemExit(1)
         return verdict, at - since
+
+    def write_log(self, folder: Path) -> Path:
+        """Everything the watch printed, timed, with the bench's saves, in folder/ID.log."""
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / f"{self.kata_id}.log"
+        log.write_text("\n".join(self.lines) + "\n")
+        return log
 
     def close(self) -> None:
         self.proc.stdin.write("q\n")
@@ -156,8 +162,7 @@ def time_watch(repo: Path, kata_id: str, args) -> tuple[list[tuple[str, float]],
     finally:
         watch.close()
         if args.logs:
-            args.logs.mkdir(parents=True, exist_ok=True)
-            (args.logs / f"{kata_id}.log").write_text("\n".join(watch.lines) + "\n")
+            watch.write_log(args.logs)
         for name, text in buggy.items():
             (repo / "katas" / kata_id / name).write_text(text)
     return saves, cancels

@@ -664,7 +664,7 @@ def test_a_warm_up_runs_few_examples_and_a_check_every_one(tmp_path):
             workers.close()
     assert len(checked) == settings.get_profile("grade").max_examples
     assert checked_warm == checked
-    assert 0 < len(warmed) <= 4 * 2  # four workers, a couple of examples each
+    assert 0 < len(warmed) <= 4 * settings.get_profile("warm").max_examples  # four workers
 
 
 def test_a_check_leaves_warm_workers_idle_beside_it_and_forks_nothing_meanwhile(tmp_path):
@@ -732,22 +732,28 @@ def test_one_subject_zygote_serves_every_worker_and_a_cancel_kills_the_subject(t
             assert set(_subject_zygotes()) - before <= {zygote}  # none of the workers' own
             # a worker asks for its spare without waiting for the zygote's answer: the
             # zygote may fork the last one just after the worker said it was ready
-            deadline = time.monotonic() + WAIT_S
-            while time.monotonic() < deadline and len(set(descendants_of(zygote)) - earlier) < 4:
-                time.sleep(0.05)
-            assert len(set(descendants_of(zygote)) - earlier) >= 4  # earlier tests' may live on
+            assert _subjects_once(zygote, earlier, lambda n: n >= 4) >= 4
             check = workers.dispatch(kata)
             assert check is not None
             workers.finish(check)  # cancelled: its workers are killed, and their subjects
             for worker in check.assigned:
                 worker.process.join(timeout=WAIT_S)
-            deadline = time.monotonic() + WAIT_S
-            while time.monotonic() < deadline and len(set(descendants_of(zygote)) - earlier) > 2:
-                time.sleep(0.1)
-            assert len(set(descendants_of(zygote)) - earlier) == 2  # the idle workers' spares
+            assert _subjects_once(zygote, earlier, lambda n: n <= 2) == 2  # the idle ones' spares
             assert set(_subject_zygotes()) - before <= {zygote}
         finally:
             workers.close()
+
+
+def _subjects_once(zygote: int, earlier: set[int], settled) -> int:
+    """How many live subjects the zygote has beyond ``earlier`` (earlier tests' may live
+    on), once that count is ``settled`` (or ``WAIT_S`` has passed): the zygote forks and
+    reaps in its own time."""
+    deadline = time.monotonic() + WAIT_S
+    while not settled(count := len(set(descendants_of(zygote)) - earlier)):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return count
 
 
 def descendants_of(pid: int) -> list[int]:
