@@ -4,7 +4,8 @@ In a cohort's shared upstream, every candidate can read ``grader/private/``: the
 fixes, the decoys, the hidden tests and the hints.  ``seal`` encrypts them into one file,
 ``grader/sealed/private.age`` (age, X25519: the ``pyrage`` bindings), and removes the
 plaintext; what stays public is what is no answer: the seal of each kata's files
-(``pristine.json``), the reference timings, and ``grader/sealed/public.json`` with the
+(``pristine.json``), the reference timings of the visible tests (a hidden test's name says
+what it checks: its timing is sealed), and ``grader/sealed/public.json`` with the
 numbers the grader shows (the reference fix's size, the hint count).  ``unseal`` needs the
 key (an Actions secret of the cohort, ``KATA_COHORT_KEY``) and writes the material back;
 only a trusted job that runs the candidate's code isolated ever holds it.
@@ -26,6 +27,7 @@ SEALED_DIR = Path("grader") / "sealed"
 ARCHIVE = SEALED_DIR / "private.age"
 PUBLIC = SEALED_DIR / "public.json"
 # the answers, relative to grader/private/<id>/: everything but the seal and the timings
+# (whose hidden tests' entries are sealed by sealing the whole file: ``_split_timings``)
 SECRET = re.compile(
     r"^(reference\.patch|hints\.toml|questions\.toml|faults/[\w.-]+\.patch|"
     r"decoys/([\w.-]+/)?[\w.-]+\.patch|alternatives/[\w.-]+\.patch|holdout/test_[\w.-]+\.py)$"
@@ -100,6 +102,19 @@ def _secret_files(kata: Kata) -> list[Path]:
     )
 
 
+def _split_timings(kata: Kata) -> tuple[bytes, dict[str, float]] | None:
+    """The kata's timings file as it is (for the archive) and its visible tests' entries
+    (what stays public); None when it names no hidden test."""
+    from grader.grading.timeouts import TIMINGS_FILE, reference_timings
+
+    hidden = {p.name for p in (kata.private_dir / "holdout").glob("test_*.py")}
+    measured = reference_timings(kata)
+    public = {k: v for k, v in measured.items() if k.split("::", 1)[0] not in hidden}
+    if public == measured:
+        return None
+    return (kata.private_dir / TIMINGS_FILE).read_bytes(), public
+
+
 def seal(root: Path, catalogue: list[Kata], recipient: str | None = None) -> tuple[str, str]:
     """Encrypt every kata's answers into ``root/grader/sealed/private.age`` and remove the
     plaintext.  Returns (the new key, or "" when ``recipient`` was given; the recipient)."""
@@ -117,7 +132,9 @@ def seal(root: Path, catalogue: list[Kata], recipient: str | None = None) -> tup
         raise SealError(
             f"recipient {recipient[:80]!r} is not an age X25519 recipient: {exc}"
         ) from None
-    numbers, files = {}, []
+    from grader.grading.timeouts import TIMINGS_FILE, write_reference_timings
+
+    numbers, files, timings = {}, [], {}
     with tempfile.TemporaryDirectory(prefix="kata-seal-") as tmp:
         for kata in catalogue:
             secret = _secret_files(kata)
@@ -130,10 +147,13 @@ def seal(root: Path, catalogue: list[Kata], recipient: str | None = None) -> tup
             files += [
                 (f"{kata.id}/{p.relative_to(kata.private_dir).as_posix()}", p) for p in secret
             ]
+            if (split := _split_timings(kata)) is not None:
+                timings[kata.id] = split
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, path in files:
-            data = path.read_bytes()
+        entries = [(name, path.read_bytes()) for name, path in files]
+        entries += [(f"{kata_id}/{TIMINGS_FILE}", whole) for kata_id, (whole, _) in timings.items()]
+        for name, data in entries:
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644
             archive.addfile(info, io.BytesIO(data))
@@ -144,6 +164,9 @@ def seal(root: Path, catalogue: list[Kata], recipient: str | None = None) -> tup
     )
     for _, path in files:
         path.unlink()
+    by_id = {kata.id: kata for kata in catalogue}
+    for kata_id, (_, public) in timings.items():
+        write_reference_timings(by_id[kata_id], public)
     for kata in catalogue:  # emptied folders (decoys/, holdout/, ...) go too
         for folder in sorted(kata.private_dir.rglob("*"), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
@@ -169,13 +192,16 @@ def unseal(root: Path, catalogue: list[Kata], key: str) -> list[str]:
         raise SealError(
             f"the key in ${KEY_ENV} does not open {ARCHIVE}: is it the cohort's key?"
         ) from None
+    from grader.grading.timeouts import TIMINGS_FILE
+
     ids = {kata.id: kata for kata in catalogue}
     written = []
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         members = archive.getmembers()
         for member in members:
             kata_id, _, rest = member.name.partition("/")
-            if not (member.isfile() and kata_id in ids and SECRET.match(rest)):
+            expected = SECRET.match(rest) or rest == TIMINGS_FILE
+            if not (member.isfile() and kata_id in ids and expected):
                 raise SealError(f"{ARCHIVE}: unexpected entry {member.name[:100]!r}")
         for member in members:
             kata_id, _, rest = member.name.partition("/")
