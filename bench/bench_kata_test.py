@@ -10,6 +10,10 @@ cores for the 28 katas); `--kata` with no id skips the kata tests.
 `--validate-kata ID ...` validates only those; `--compare-zygote` times each validate
 run twice, interleaved: subjects forked from a zygote (the default without root) and
 started as new interpreters (`KATA_SUBJECT_ZYGOTE=0`).
+Each validate run also writes `kata validate --json`; the last one's per-variant
+seconds are summed by kind (buggy, reference, decoy, alternative, a capstone's "fix
+alone" and "all but"), with the wall time no scheduling can beat on these cores: every
+variant but a decoy runs all its tests, so their sum over the cores is a lower bound.
 `--dynamo` adds the floor plus `import torch._dynamo`, which any torch.optim optimizer
 construction pays.  `kata test` on an untouched kata is red; the benchmark times it on the shipped
 (red) kata and, with the reference fix applied in a temporary copy, on a green one.
@@ -18,6 +22,7 @@ construction pays.  `kata test` on an untouched kata is red; the benchmark times
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -49,6 +54,27 @@ def green_copy(kata_id: str, into: Path) -> Path:
 
     patches.apply_reference(kata_id, ROOT / "grader" / "private", into / "katas" / kata_id)
     return into
+
+
+def validate_breakdown(results: list[dict], cores: int) -> tuple[dict[str, float], float]:
+    """Seconds by variant kind over ``kata validate --json``'s results, and the lower
+    bound on its wall time: what runs every test (all but decoys) spread over ``cores``."""
+    seconds: dict[str, float] = {}
+    for kata in results:
+        for entry in kata["runs"]:
+            seconds[entry["kind"]] = seconds.get(entry["kind"], 0.0) + entry["seconds"]
+    every_test = sum(s for kind, s in seconds.items() if kind != "decoy")
+    return seconds, every_test / cores
+
+
+def print_breakdown(report: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    seconds, bound = validate_breakdown(json.loads(report.read_text()), cores)
+    print(f"  seconds by variant kind (last run, summed over {cores} workers' runs):")
+    for kind, total in sorted(seconds.items(), key=lambda item: -item[1]):
+        print(f"    {kind:12} {total:7.1f}")
+    print(f"  lower bound on {cores} cores (every variant but a decoy runs all its tests):")
+    print(f"    {bound:.1f} s")
 
 
 def main() -> int:
@@ -118,9 +144,12 @@ def main() -> int:
             ", no zygote": {**os.environ, "KATA_SUBJECT_ZYGOTE": "0"},
         }
     runs: dict[str, list[tuple[float, int]]] = {mode: [] for mode in modes}
+    scratch = tempfile.TemporaryDirectory(prefix="bench-validate-")
+    report = Path(scratch.name) / "validate.json"
     for _ in range(args.validate):
         for mode, env in modes.items():
-            runs[mode].append(timed([str(BIN / "kata"), "validate", *args.validate_kata], env))
+            command = [str(BIN / "kata"), "validate", "--json", str(report), *args.validate_kata]
+            runs[mode].append(timed(command, env))
     for mode, timings in runs.items():
         if not timings:
             continue
@@ -130,6 +159,9 @@ def main() -> int:
         name = f"kata validate ({which}{mode})"
         print(f"{name:48} {median:9.2f} {'':8}  {len(timings)} (exit {codes})")
         print(f"  each run, s: {spread}")
+    if report.is_file():
+        print_breakdown(report)
+    scratch.cleanup()
     return 0
 
 

@@ -54,3 +54,34 @@ def test_bench_kata_test_and_bench_grade_apply_the_fix_inside_a_git_repository(t
     graded = tmp_path / "graded"
     _bench("bench_grade").build(graded, CAPSTONE)  # branch `one`: start, then the fix
     assert git(graded, "show", f"one:katas/{CAPSTONE}/risk_splits.py") != shipped
+
+
+def test_the_validate_breakdown_sums_each_kind_and_bounds_the_wall_time():
+    """What `kata validate --json` says each variant cost, summed by kind over the katas;
+    every variant but a decoy (which stops at its first failure) runs all its tests, so
+    their sum over the cores bounds validate's wall time from below."""
+    bench = _bench("bench_kata_test")
+    results = [
+        {
+            "runs": [
+                {"variant": "buggy", "kind": "buggy", "runs": 2, "tests": 8, "seconds": 3.0},
+                {"variant": "reference", "kind": "reference", "runs": 2, "tests": 8, "seconds": 5},
+                {"variant": "w", "kind": "decoy", "runs": 1, "tests": 1, "seconds": 0.5},
+            ]
+        },
+        {
+            "runs": [
+                {
+                    "variant": "alternative x",
+                    "kind": "alternative",
+                    "runs": 1,
+                    "tests": 4,
+                    "seconds": 2.0,
+                },
+                {"variant": "v", "kind": "decoy", "runs": 1, "tests": 2, "seconds": 1.5},
+            ]
+        },
+    ]
+    seconds, bound = bench.validate_breakdown(results, cores=2)
+    assert seconds == {"buggy": 3.0, "reference": 5.0, "decoy": 2.0, "alternative": 2.0}
+    assert bound == pytest.approx((3.0 + 5.0 + 2.0) / 2)

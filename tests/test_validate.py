@@ -99,6 +99,24 @@ def test_only_the_buggy_module_and_the_reference_fix_are_run_again(outcomes):
     assert repeated == ["buggy: same verdicts on 2 runs", "reference: same verdicts on 2 runs"]
 
 
+def test_the_report_says_what_each_variant_cost(outcomes):
+    """Authors see where validation's time goes: each variant's kind, runs, tests run and
+    seconds (a decoy stops at its first failing test, so it runs fewer tests)."""
+    runs = {entry["variant"]: entry for entry in outcomes["good"].as_dict()["runs"]}
+    assert {name: (e["kind"], e["runs"]) for name, e in runs.items()} == {
+        "buggy": ("buggy", 2),
+        "reference": ("reference", 2),
+        "halved": ("decoy", 1),
+        "plus-one": ("decoy", 1),
+        "tuned": ("decoy", 1),
+        "alternative library": ("alternative", 1),
+    }
+    assert all(e["seconds"] > 0 for e in runs.values())
+    assert runs["reference"]["tests"] == 2 * 3  # two visible tests and one hidden, twice
+    assert runs["halved"]["tests"] == 1
+    assert runs["tuned"]["tests"] == 3  # passes both visible tests, fails the hidden one
+
+
 def test_validation_uses_the_sealed_kata_after_the_candidate_fixed_it(tmp_path):
     folder = write_kata(tmp_path, "good", "good_stats")
     (kata,) = load_catalogue(tmp_path)

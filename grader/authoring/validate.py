@@ -62,6 +62,7 @@ class KataValidation:
     decoys_caught_by: dict[str, list[str]] = field(default_factory=dict)
     alternatives_passed: dict[str, bool] = field(default_factory=dict)
     reference_timings: dict[str, float] = field(default_factory=dict)  # slowest run, per test
+    runs: list[dict] = field(default_factory=list)  # per variant: kind, runs, tests, seconds
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -80,6 +81,7 @@ class KataValidation:
             "decoys_caught_by": self.decoys_caught_by,
             "alternatives_passed": self.alternatives_passed,
             "checks": [check.__dict__ for check in self.checks],
+            "runs": self.runs,
             "notes": self.notes,
             "seconds": round(self.seconds, 2),
         }
@@ -100,8 +102,11 @@ def _warm_worker(preload: tuple[str, ...]) -> None:
 
 def _run_in_worker(
     folder: str, profile: str, max_failures: int | None, tests: list[str] | None = None
-) -> RunResult:
-    return run_tests(Path(folder), tests, profile=profile, max_failures=max_failures)
+) -> tuple[RunResult, float]:
+    """The run's result and its wall time in the worker (subject start and collection too)."""
+    started = time.perf_counter()
+    result = run_tests(Path(folder), tests, profile=profile, max_failures=max_failures)
+    return result, time.perf_counter() - started
 
 
 def _fault_tests(kata: Kata, fault: str, folder: Path) -> list[str]:
@@ -357,6 +362,16 @@ def validate(
                     ]
             for kata, result, plan in zip(katas, results, plans, strict=True):
                 for variant in plan:
-                    _judge(kata, variant, [f.result() for f in variant.futures], result)
+                    runs, seconds = zip(*(f.result() for f in variant.futures), strict=True)
+                    _judge(kata, variant, list(runs), result)
+                    result.runs.append(
+                        {
+                            "variant": variant.name,
+                            "kind": variant.kind,
+                            "runs": len(runs),
+                            "tests": sum(len(run.results) for run in runs),
+                            "seconds": round(sum(seconds), 3),
+                        }
+                    )
                 result.seconds = time.perf_counter() - started
     return results
