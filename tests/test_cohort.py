@@ -59,8 +59,9 @@ def test_seal_leaves_no_answer_in_the_repository_and_says_what_to_do(tmp_path):
 
 def test_the_seal_keeps_hidden_test_names_out_of_the_public_timings(tmp_path):
     """A hidden test's name says what it checks (``test_mean_of_other_lengths``): the
-    timings the grade job keeps public list the visible tests only, and unseal gives the
-    publish job the hidden tests' timings back."""
+    timings the grade job keeps public list the visible tests only, the record of which
+    test catches each decoy is sealed, and unseal gives the publish job both back."""
+    from grader.authoring.validate import CAUGHT_FILE
     from grader.grading.timeouts import TIMINGS_FILE, write_reference_timings
 
     root = attempt_repo(tmp_path / "repo")
@@ -71,6 +72,8 @@ def test_the_seal_keeps_hidden_test_names_out_of_the_public_timings(tmp_path):
         "test_good_stats_holdout.py::test_mean_of_other_lengths": 0.25,
     }
     write_reference_timings(kata, measured)
+    caught = '{"decoys": {"tuned": "test_good_stats_holdout.py::test_mean_of_other_lengths"}}'
+    (root / PRIVATE / CAUGHT_FILE).write_text(caught)  # a decoy's name is an answer too
     done = run_kata(root, "cohort", "seal")
     assert done.returncode == 0, done.stderr
     public_text = "".join(
@@ -79,12 +82,14 @@ def test_the_seal_keeps_hidden_test_names_out_of_the_public_timings(tmp_path):
         if p.is_file() and ".git" not in p.parts
     )
     assert "test_mean_of_other_lengths" not in public_text
+    assert not (root / PRIVATE / CAUGHT_FILE).exists()
     public = json.loads((root / PRIVATE / TIMINGS_FILE).read_text())["tests"]
     assert public == {"test_good_stats.py::test_mean_of_four": 0.5}
     key = next(w for w in done.stdout.split() if w.startswith("AGE-SECRET-KEY-"))
     done = run_kata(root, "cohort", "unseal", env={"KATA_COHORT_KEY": key})
     assert done.returncode == 0, done.stderr
     assert json.loads((root / PRIVATE / TIMINGS_FILE).read_text())["tests"] == measured
+    assert (root / PRIVATE / CAUGHT_FILE).read_text() == caught
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -239,3 +239,26 @@ def test_a_claiming_run_takes_only_granted_tests_in_the_given_order(tmp_path):
         "open b",
         "close b",
     ]
+
+
+def test_named_tests_run_first_in_the_order_named_and_a_folder_adds_the_rest(tmp_path):
+    """Validation runs the test recorded as catching a decoy before the others, and stops
+    at the first failure: a test named by node id runs before the rest of its folder."""
+    write(
+        tmp_path,
+        "test_a.py",
+        """\
+        def test_1():
+            pass
+
+        def test_2():
+            assert False, "test_2 fails"
+        """,
+    )
+    write(tmp_path, "test_b.py", "def test_1():\n    assert False, 'b fails'\n")
+    run = run_tests(tmp_path, ["test_b.py::test_1", "."], max_failures=1)
+    assert list(run.results) == ["test_b.py::test_1"]
+    run = run_tests(tmp_path, ["test_a.py::test_2", "test_a.py::test_1"])
+    assert list(run.results) == ["test_a.py::test_2", "test_a.py::test_1"]
+    run = run_tests(tmp_path, ["."])  # a folder alone: file order
+    assert list(run.results) == ["test_a.py::test_1", "test_a.py::test_2", "test_b.py::test_1"]

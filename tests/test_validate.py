@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,11 @@ from kata_factory import (
     REFERENCE,
     WRONG_DECOY,
     git,
+    run_kata,
     write_kata,
 )
 
-from grader.authoring.validate import KataValidation, validate
+from grader.authoring.validate import CAUGHT_FILE, KataValidation, validate
 from grader.catalogue import questions
 from grader.catalogue.katas import CatalogueError, load_catalogue
 from grader.catalogue.pristine import write_seal
@@ -115,6 +117,36 @@ def test_the_report_says_what_each_variant_cost(outcomes):
     assert runs["reference"]["tests"] == 2 * 3  # two visible tests and one hidden, twice
     assert runs["halved"]["tests"] == 1
     assert runs["tuned"]["tests"] == 3  # passes both visible tests, fails the hidden one
+
+
+HOLDOUT_TEST = "test_good_stats_holdout.py::test_mean_of_other_lengths"
+
+
+def test_a_decoy_runs_first_the_test_recorded_as_catching_it(tmp_path):
+    """Authors record which test catches each decoy first (`kata validate --timings`);
+    validation then runs that test before the others, so a decoy caught by a hidden test
+    costs one test.  A record that no longer holds (the test passes now, or is gone)
+    only costs time: the decoy still runs every test until one fails."""
+    root = tmp_path / "repo"
+    write_kata(root, "good", "good_stats")
+    (kata,) = load_catalogue(root)
+    done = run_kata(root, "validate", "--timings", "good")
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads((kata.private_dir / CAUGHT_FILE).read_text())["decoys"]
+    assert record == {
+        "halved": "test_good_stats.py::test_mean_of_four",
+        "plus-one": "test_good_stats.py::test_mean_of_four",
+        "tuned": HOLDOUT_TEST,
+    }
+    record.update({"halved": "test_good_stats.py::test_spread", "plus-one": "test_gone.py::t"})
+    (kata.private_dir / CAUGHT_FILE).write_text(json.dumps({"decoys": record}))
+    (result,) = validate([kata], repeat=1, jobs=1, preload=())
+    assert failed_checks(result) == []
+    runs = {entry["variant"]: entry["tests"] for entry in result.runs}
+    assert runs["tuned"] == 1
+    assert result.decoys_caught_by["tuned"] == [HOLDOUT_TEST]
+    assert result.decoys_caught_by["halved"] == ["test_good_stats.py::test_mean_of_four"]
+    assert result.decoys_caught_by["plus-one"] == ["test_good_stats.py::test_mean_of_four"]
 
 
 def test_validation_uses_the_sealed_kata_after_the_candidate_fixed_it(tmp_path):

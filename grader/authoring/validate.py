@@ -23,6 +23,7 @@ its subjects, which answer over the plain-data wire).
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -45,6 +46,9 @@ DECOY = "decoy"
 ALTERNATIVE = "alternative"
 FAULT_ALONE = "fault alone"  # a capstone: one fault's fix applied alone
 ALL_BUT = "all but"  # a capstone: every fault's fix but one
+# which test caught each decoy first (``kata validate --timings``), so that it runs first:
+# private material (a decoy's name is an answer), sealed with it in a cohort
+CAUGHT_FILE = "decoys-caught-by.json"
 
 
 @dataclass
@@ -123,6 +127,40 @@ class _Variant:
     folder: Path
     fault: str = ""  # FAULT_ALONE, ALL_BUT, a capstone's DECOY: the fault it is about
     futures: list[Future] = field(default_factory=list)
+
+
+def caught_first_by(kata: Kata) -> dict[str, str]:
+    """Each decoy's recorded first catching test (node id); empty when none is recorded."""
+    try:
+        data = json.loads((kata.private_dir / CAUGHT_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    decoys = data.get("decoys") if isinstance(data, dict) else None
+    if not isinstance(decoys, dict):
+        return {}
+    return {str(k): v for k, v in decoys.items() if isinstance(v, str) and "::" in v}
+
+
+def write_caught_first_by(kata: Kata, caught: dict[str, list[str]]) -> Path:
+    path = kata.private_dir / CAUGHT_FILE
+    data = {
+        "note": "the test that caught each decoy first (kata validate --timings); "
+        "validation runs it before the others",
+        "decoys": {name: tests[0] for name, tests in sorted(caught.items()) if tests},
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def _decoy_tests(variant: _Variant, group: list[str] | None, first: str | None) -> list[str] | None:
+    """What a decoy runs: its fault's group (a capstone's) or every test, the recorded
+    first catching test first.  A decoy stops at its first failure, so a record that
+    still holds makes it a one-test run; a stale one only costs time."""
+    if first is None or not (variant.folder / first.split("::", 1)[0]).is_file():
+        return group
+    if group is not None and first.split("::", 1)[0] not in group:
+        return group  # another fault's test would fail first: the group never ran
+    return [first, *(group or ["."])]
 
 
 def _prepare_variants(kata: Kata, workdir: Path, result: KataValidation) -> list[_Variant]:
@@ -338,6 +376,7 @@ def validate(
             jobs, mp_context=context, initializer=_warm_worker, initargs=(preload,)
         ) as pool:
             for kata, plan in zip(katas, plans, strict=True):
+                recorded = caught_first_by(kata)
                 for variant in plan:
                     # Determinism is seen on the kata as shipped and as fixed: only those
                     # two run ``repeat`` times.  A decoy only has to fail once: one run,
@@ -345,11 +384,14 @@ def validate(
                     # fault's group, which must fail.
                     decoy = variant.kind == DECOY
                     runs = repeat if variant.kind in (BUGGY, REFERENCE) else 1
-                    tests = (
-                        _fault_tests(kata, variant.fault, variant.folder)
-                        if decoy and variant.fault
-                        else None
-                    )
+                    tests = None
+                    if decoy:
+                        group = (
+                            _fault_tests(kata, variant.fault, variant.folder)
+                            if variant.fault
+                            else None
+                        )
+                        tests = _decoy_tests(variant, group, recorded.get(variant.name))
                     variant.futures = [
                         pool.submit(
                             _run_in_worker,

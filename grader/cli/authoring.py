@@ -95,13 +95,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 flag = "ok  " if check.ok else "FAIL"
                 out.print(f"    {flag} {check.name}: {check.detail}", markup=False)
     if args.timings:
+        from grader.authoring.validate import write_caught_first_by
         from grader.grading.timeouts import write_reference_timings
 
         by_id = {kata.id: kata for kata in chosen}
         for result in results:
             if result.ok:
-                path = write_reference_timings(by_id[result.kata_id], result.reference_timings)
-                out.print(f"wrote {path}", markup=False)
+                kata = by_id[result.kata_id]
+                path = write_reference_timings(kata, result.reference_timings)
+                caught = write_caught_first_by(kata, result.decoys_caught_by)
+                out.print(f"wrote {path} and {caught.name}", markup=False)
     if args.json:
         Path(args.json).write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
     bad = [r.kata_id for r in results if not r.ok]
@@ -148,7 +151,8 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
         "--timings",
         action="store_true",
         help="authors: store what each test takes on the reference fix "
-        "(grader/private/ID/timings.json); per-test time limits scale with it",
+        "(grader/private/ID/timings.json; per-test time limits scale with it) and which "
+        "test caught each decoy first (decoys-caught-by.json; validation runs it first)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show passing checks too")
     p.set_defaults(func=cmd_validate)

@@ -230,6 +230,10 @@ def _make_plugin(
             if problem is not None:
                 collector.collection_errors.append(f"{boundary.LOAD_ERROR_ID}: {problem}")
                 items[:] = []
+            # tests named by node id run first, in the order named (pytest collects a
+            # folder named alongside them in its own order, and once)
+            rank = {test_id: i for i, test_id in enumerate(order or ())}
+            items.sort(key=lambda item: rank.get(_relative(item.nodeid), len(rank)))
 
     class Claiming(Plugin):
         @pytest.hookimpl(tryfirst=True)
@@ -282,12 +286,12 @@ def run_tests(
     Node ids in the result are relative to ``folder``.  ``test_timeout_s`` bounds each
     test (main thread only, via SIGALRM), ``test_timeouts`` some tests (by node id)
     differently; ``on_result`` hears each test as it finishes;
-    ``max_failures`` stops the session after that many failing tests; with ``claim``,
-    tests run in the order ``test_files`` names them (node ids) and only those ``claim``
-    grants, asked just before each (runs in other processes take the others).  The candidate's
-    code runs in a subject process that imports the kata's modules from ``subject_from``
-    (default ``folder``; a fresh copy of them in full isolation), isolated as
-    ``isolation`` says.
+    ``max_failures`` stops the session after that many failing tests.  Tests named by node
+    id in ``test_files`` run first, in that order (``"."`` adds the folder's others);
+    with ``claim``, only those ``claim`` grants run, asked just before each (runs in
+    other processes take the others).  The candidate's code runs in a subject process
+    that imports the kata's modules from ``subject_from`` (default ``folder``; a fresh
+    copy of them in full isolation), isolated as ``isolation`` says.
     """
     from grader.grading import boundary
 

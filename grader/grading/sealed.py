@@ -29,7 +29,7 @@ PUBLIC = SEALED_DIR / "public.json"
 # the answers, relative to grader/private/<id>/: everything but the seal and the timings
 # (whose hidden tests' entries are sealed by sealing the whole file: ``_split_timings``)
 SECRET = re.compile(
-    r"^(reference\.patch|hints\.toml|questions\.toml|faults/[\w.-]+\.patch|"
+    r"^(reference\.patch|hints\.toml|questions\.toml|decoys-caught-by\.json|faults/[\w.-]+\.patch|"
     r"decoys/([\w.-]+/)?[\w.-]+\.patch|alternatives/[\w.-]+\.patch|holdout/test_[\w.-]+\.py)$"
 )
 MAX_ARCHIVE_BYTES = 20_000_000
