@@ -262,3 +262,36 @@ def test_named_tests_run_first_in_the_order_named_and_a_folder_adds_the_rest(tmp
     assert list(run.results) == ["test_a.py::test_2", "test_a.py::test_1"]
     run = run_tests(tmp_path, ["."])  # a folder alone: file order
     assert list(run.results) == ["test_a.py::test_1", "test_a.py::test_2", "test_b.py::test_1"]
+
+
+def test_failures_are_not_formatted_as_pytest_tracebacks(tmp_path, monkeypatch):
+    """A red verdict's message comes from the exception itself; pytest's own traceback
+    (source parsed for every frame: ~40 ms a failure, and nothing reads it) is not built."""
+    from _pytest._code.code import ExceptionInfo
+
+    formatted = []
+    original = ExceptionInfo.getrepr
+    monkeypatch.setattr(
+        ExceptionInfo,
+        "getrepr",
+        lambda self, *a, **k: formatted.append(self.typename) or original(self, *a, **k),
+    )
+    write(
+        tmp_path,
+        "test_a.py",
+        """\
+        def helper(values):
+            assert sum(values) == 0, "the sum is not zero"
+
+        def test_1():
+            helper([1, 2])
+
+        def test_2():
+            raise ValueError("bad value")
+        """,
+    )
+    run = run_tests(tmp_path)
+    assert run.verdicts() == {"test_a.py::test_1": "failed", "test_a.py::test_2": "failed"}
+    assert run.results["test_a.py::test_1"].message.startswith("the sum is not zero")
+    assert "bad value" in run.results["test_a.py::test_2"].message
+    assert formatted == []
