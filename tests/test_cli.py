@@ -88,6 +88,14 @@ def test_missing_argument_is_a_usage_error(repo):
     assert "the following arguments are required: id" in result.stderr
 
 
+@pytest.mark.parametrize("option", ["--repeat", "--jobs"])
+def test_validate_needs_at_least_one_run_and_one_worker(repo, option):
+    result = kata(repo, "validate", option, "0", "good")
+    assert result.returncode == 2
+    assert f"argument {option}: 0: at least 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_no_id_and_no_kata_in_progress_is_a_usage_error(repo):
     result = kata(repo, "test")
     assert result.returncode == 2

@@ -70,6 +70,16 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text}: at least 1")
+    return number
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from grader.authoring.validate import validate
 
@@ -138,9 +148,14 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("ids", nargs="*", metavar="ID", help="katas to validate (default: all)")
     p.add_argument(
-        "--repeat", type=int, default=2, help="runs of the buggy and of the fixed kata (default 2)"
+        "--repeat",
+        type=_at_least_one,
+        default=2,
+        help="runs of the buggy and of the fixed kata (default 2)",
     )
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument(
+        "--jobs", type=_at_least_one, default=None, help="worker processes (default: cores)"
+    )
     p.add_argument(
         "--explore",
         action="store_true",
