@@ -14,6 +14,9 @@ Each validate run also writes `kata validate --json`; the last one's per-variant
 seconds are summed by kind (buggy, reference, decoy, alternative, a capstone's "fix
 alone" and "all but"), with the wall time no scheduling can beat on these cores: every
 variant but a decoy runs all its tests, so their sum over the cores is a lower bound.
+`--baseline PATH` times, alternating with each run here, `kata validate` of another
+checkout (e.g. `git worktree add /tmp/base REV`), its code and its catalogue, with this
+environment's Python.
 `--dynamo` adds the floor plus `import torch._dynamo`, which any torch.optim optimizer
 construction pays.  `kata test` on an untouched kata is red; the benchmark times it on the shipped
 (red) kata and, with the reference fix applied in a temporary copy, on a green one.
@@ -40,9 +43,11 @@ FLOOR = [sys.executable, "-c", "import torch, pytest, hypothesis"]
 FLOOR_DYNAMO = [sys.executable, "-c", "import torch, pytest, hypothesis, torch._dynamo"]
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+def timed(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, int]:
     start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, check=False)
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, check=False)
     return time.perf_counter() - start, done.returncode
 
 
@@ -99,6 +104,12 @@ def main() -> int:
         help="validate with subjects forked from a zygote and started anew, interleaved",
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="PATH",
+        help="also validate this checkout of another commit, alternating with this one",
+    )
+    parser.add_argument(
         "--dynamo", action="store_true", help="also time the floor plus torch._dynamo's import"
     )
     args = parser.parse_args()
@@ -137,19 +148,24 @@ def main() -> int:
             median = statistics.median(values)
             print(f"{name:48} {median:9.2f} {median / floor:8.2f}  {len(values)}")
     which = " ".join(args.validate_kata) or "all katas"
-    modes = {"": {**os.environ}}
-    if args.compare_zygote:  # side by side: subjects forked from a zygote, or new interpreters
-        modes = {
-            ", zygote": {**os.environ, "KATA_SUBJECT_ZYGOTE": "1"},
-            ", no zygote": {**os.environ, "KATA_SUBJECT_ZYGOTE": "0"},
-        }
-    runs: dict[str, list[tuple[float, int]]] = {mode: [] for mode in modes}
     scratch = tempfile.TemporaryDirectory(prefix="bench-validate-")
     report = Path(scratch.name) / "validate.json"
+    here = [str(BIN / "kata"), "validate", "--json", str(report), *args.validate_kata]
+    modes = {"": (here, {**os.environ}, None)}
+    if args.compare_zygote:  # side by side: subjects forked from a zygote, or new interpreters
+        modes = {
+            ", zygote": (here, {**os.environ, "KATA_SUBJECT_ZYGOTE": "1"}, None),
+            ", no zygote": (here, {**os.environ, "KATA_SUBJECT_ZYGOTE": "0"}, None),
+        }
+    if args.baseline:
+        base = args.baseline.resolve()
+        env = {**os.environ, "PYTHONPATH": str(base), "KATA_ROOT": str(base)}
+        command = [sys.executable, "-m", "grader.cli", "validate", *args.validate_kata]
+        modes[f", baseline {base}"] = (command, env, base)
+    runs: dict[str, list[tuple[float, int]]] = {mode: [] for mode in modes}
     for _ in range(args.validate):
-        for mode, env in modes.items():
-            command = [str(BIN / "kata"), "validate", "--json", str(report), *args.validate_kata]
-            runs[mode].append(timed(command, env))
+        for mode, (command, env, cwd) in modes.items():
+            runs[mode].append(timed(command, env, cwd))
     for mode, timings in runs.items():
         if not timings:
             continue
