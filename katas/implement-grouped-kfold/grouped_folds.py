@@ -13,8 +13,9 @@ is rewarded for recognising subjects, so every split keeps each group whole.
 * balance: the validation folds' row counts differ by at most the size of the largest group;
 * the assignment of groups to folds never depends on the order of the rows;
 * without ``shuffle`` it depends on the groups alone (not on ``seed``); with ``shuffle=True``
-  it is drawn at random from ``seed``: the same seed gives the same folds, and over seeds any
-  two groups sometimes share a validation fold and sometimes do not.
+  it is drawn at random from ``seed``: the same seed gives the same folds (in every run of
+  a script, not only within one process), and over seeds any two groups sometimes share a
+  validation fold and sometimes do not.
 
 Group labels are any hashable, mutually comparable values (ints, strings).
 """
