@@ -1,6 +1,6 @@
 """Holdout properties for the sampling filters (not shown to the candidate): banned tokens,
 wide vocabularies, extra leading dimensions, shifted and permuted logits, disabled filters,
-and sampling frequencies among tied tokens."""
+sampling frequencies among tied tokens, and logits large enough that exp overflows."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from test_token_sampling import (
     kept_of,
     logit_rows,
     near_threshold,
+    oracle,
     top_ps,
 )
 
@@ -112,3 +113,45 @@ def test_sampling_frequencies_with_tied_logits(logits, top_k, top_p, temperature
     n = 4000
     draws = sampling.sample_many(logits, n, top_k, top_p, temperature, seed)
     frequency_check(logits, top_k, top_p, temperature, draws, f"{n} draws, tied logits")
+
+
+@given(
+    logit_rows(max_batch=2, max_vocab=6),
+    st.integers(0, 6),
+    top_ps,
+    st.sampled_from(TEMPERATURES),
+    st.sampled_from([300.0, 1000.0]),
+    st.integers(0, 2**31 - 1),
+)
+def test_sampling_survives_a_large_logit_offset(logits, top_k, top_p, temperature, offset, seed):
+    shifted = logits + offset  # a confident model: tempered logits in the hundreds
+    assume(not any(near_threshold(r, top_k, top_p, temperature) for r in shifted.double().numpy()))
+    n = 2000
+    draws = sampling.sample_many(shifted, n, top_k, top_p, temperature, seed)
+    assert draws.dtype == torch.int64 and draws.shape == (shifted.size(0), n), (
+        f"sample returned {draws.dtype} {tuple(draws.shape)}"
+    )
+    frequency_check(
+        shifted, top_k, top_p, temperature, draws, f"{n} draws, {offset:g} added to the logits"
+    )
+
+
+@given(
+    logit_rows(),
+    st.integers(0, 6),
+    st.integers(20, 990).map(lambda k: k / 1000),
+    st.sampled_from(TEMPERATURES),
+    st.sampled_from([-2000.0, 2000.0]),
+)
+def test_huge_logits_keep_the_same_tokens(logits, top_k, top_p, temperature, offset):
+    logits = logits.double()
+    assume(not any(near_threshold(r, top_k, top_p, temperature) for r in logits.numpy()))
+    out = ops.filter_logits(logits + offset, top_k, top_p, temperature)
+    for b in range(logits.size(0)):
+        keep, _ = oracle(logits[b].numpy(), top_k, top_p, temperature)
+        got = kept_of(out[b])
+        assert np.array_equal(got, keep), (
+            f"row {b}, top_k={top_k}, top_p={top_p}, temperature={temperature}, {offset:g} "
+            f"added to every logit: kept tokens {ids(got)}, expected {ids(keep)} (the same as "
+            "without the offset: exp of the raw logits overflows, softmax does not)"
+        )
