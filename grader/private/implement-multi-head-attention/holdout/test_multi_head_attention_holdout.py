@@ -1,12 +1,13 @@
 """Holdout properties for the multi-head attention implementation (not shown to the
 candidate): float32, gradients where queries see no key, longer sequences and more heads,
-batch independence, and need_weights=False."""
+batch independence, need_weights=False, and scores beyond exp's range."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 from test_multi_head_attention import (
@@ -152,4 +153,37 @@ def test_sdpa_rows_with_no_allowed_key_are_zero(seed, lq, lk):
     err = max(float(out[none].abs().max()), float(weights[none].abs().max()))
     assert err == 0.0, (
         f"q_len={lq}, kv_len={lk}: a query with no allowed key has output/weights {err:.2e}"
+    )
+
+
+@given(cases(), st.sampled_from([300.0, 3000.0]), st.integers(0, 2**31 - 1))
+def test_scores_beyond_exp_range_match_the_library(case, gain, seed):
+    """Scores of hundreds to tens of thousands (exp overflows past ~709 in float64): a softmax
+    that does not subtract the row's max turns them into inf / inf = NaN, or underflows a
+    row of large negative scores to 'no key'. The library is stable there."""
+    weights = dict(case["weights"])
+    for name in ("q_proj.weight", "q_proj.bias"):
+        if name in weights:
+            weights[name] = gain * weights[name]
+    big = {**case, "weights": weights}
+    out, _ = run(big)
+    want, _ = torch_mha(big)
+    n_nan = int(torch.isnan(out).sum())
+    assert n_nan == 0, f"{describe(case)}, q_proj scaled by {gain:g}: {n_nan} NaN outputs"
+    err = max_err(out, want)
+    assert err < 1e-9, (
+        f"{describe(case)}, q_proj scaled by {gain:g}: output differs from "
+        f"nn.MultiheadAttention by {err:.2e}"
+    )
+    gen = torch.Generator().manual_seed(seed)
+    q = gain * torch.randn(2, 2, 3, 4, generator=gen, dtype=F64)
+    k = torch.randn(2, 2, 5, 4, generator=gen, dtype=F64)
+    v = torch.randn(2, 2, 5, 3, generator=gen, dtype=F64)
+    allowed = torch.rand(2, 2, 3, 5, generator=gen) < 0.6
+    allowed[..., 0] = True
+    got, _ = sdpa(q, k, v, allowed)
+    err = max_err(got, F.scaled_dot_product_attention(q, k, v, attn_mask=allowed))
+    assert err < 1e-9, (
+        f"scaled_dot_product_attention with q scaled by {gain:g}: output differs from "
+        f"F.scaled_dot_product_attention by {err:.2e} (NaN: {bool(torch.isnan(got).any())})"
     )
