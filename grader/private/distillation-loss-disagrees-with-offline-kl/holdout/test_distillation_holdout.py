@@ -45,8 +45,8 @@ def test_two_dimensional_logits_match_oracle(seed, temperature, rows):
 def test_low_precision_logits(seed, dtype):
     student, teacher, labels = _inputs(seed, 2, 4, 16, dtype=dtype)
     out = kd.terms(student, teacher, labels, _config(2.0))
-    assert out["soft"].dtype == torch.float32, (
-        f"{dtype} logits: soft term came back as {out['soft'].dtype}, expected float32"
+    assert out["soft"].dtype in (torch.float32, torch.float64), (
+        f"{dtype} logits: soft term came back as {out['soft'].dtype}, expected float32 or wider"
     )
     want, _ = _oracle(student, teacher, labels, 2.0)
     got = float(out["soft"])
@@ -68,4 +68,20 @@ def test_gradient_descent_on_the_soft_term_reduces_forward_kl(seed, temperature)
     assert after < before, (
         f"T={temperature:g}: a small gradient step on the loss (alpha=1) moved "
         f"T^2 * KL(teacher || student) from {before:.6f} to {after:.6f}"
+    )
+
+
+@FAST
+@given(seed=SEEDS, temperature=st.sampled_from([0.5, 1.0, 2.0]), vocab=st.integers(3, 32),
+       dtype=st.sampled_from([torch.float32, torch.float64]))  # fmt: skip
+def test_logit_spikes_keep_the_soft_term_finite_and_exact(seed, temperature, vocab, dtype):
+    """Logit gaps far past where exp() underflows (about 104 in float32, 745 in float64):
+    probabilities of 0 must not turn into log 0."""
+    scale, tol = (20.0, 1e-4) if dtype == torch.float32 else (200.0, 1e-9)
+    student, teacher, labels = _inputs(seed, 2, 3, vocab, scale=scale, dtype=dtype)
+    got = float(kd.terms(student, teacher, labels, _config(temperature))["soft"])
+    want, _ = _oracle(student, teacher, labels, temperature)
+    assert abs(got - want) <= tol * max(1.0, abs(want)), (
+        f"{dtype} logits of scale {scale:g}, T={temperature:g}, vocab={vocab}: soft term "
+        f"{got:.6f}, float64 oracle on the same values {want:.6f}"
     )
