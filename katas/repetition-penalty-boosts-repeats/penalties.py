@@ -4,14 +4,16 @@ The generation loop calls :func:`apply_penalties` once per step with the logits 
 position, ``(batch, vocab)``, and the token ids already in each row's context,
 ``(batch, length)``; negative ids in the context are padding and are ignored.
 
-Two families of penalties are supported, both of which only ever make tokens that already
-occur in the context *less* likely relative to tokens that do not:
+Two families of penalties are supported; with positive settings (``penalty > 1``) both
+only ever make tokens that already occur in the context *less* likely relative to tokens
+that do not:
 
 * the CTRL repetition penalty (Keskar et al., 2019, "CTRL: A Conditional Transformer
   Language Model for Controllable Generation"): with ``penalty > 1``, the logit of every
   token that occurs in the context is divided by ``penalty`` if it is positive and
   multiplied by ``penalty`` if it is negative, once per distinct token however often it
-  occurs.  ``penalty == 1`` disables it.
+  occurs.  ``penalty == 1`` disables it, and ``0 < penalty < 1`` applies the same rule,
+  which rewards the tokens seen (as Hugging Face's ``RepetitionPenaltyLogitsProcessor``).
 * the additive presence and frequency penalties of the OpenAI API:
   ``logit -= frequency_penalty * count + presence_penalty * (count > 0)``.
 
