@@ -203,3 +203,25 @@ def test_bfloat16_logits_keep_their_dtype_and_nucleus(logits, p):
         )
         same = bool((out[b][torch.isfinite(out[b])] == low[b][torch.isfinite(out[b])]).all())
         assert same, f"row {b}: a kept bfloat16 logit was modified"
+
+
+@given(logits=logit_batches(), p=top_ps)
+def test_leading_dimensions_are_a_batch(logits, p):
+    """The filter takes (..., vocab): a single 1-d row, and (A, B, vocab) as well as 2-d."""
+    assume(away_from_boundary(logits, p))
+    cube = torch.stack([logits, logits.flip(0)])  # (2, batch, vocab)
+    out = top_p_filter(cube, p)
+    assert out.shape == cube.shape, f"logits of shape {tuple(cube.shape)} gave {tuple(out.shape)}"
+    for a in range(cube.size(0)):
+        for b in range(cube.size(1)):
+            want = oracle_nucleus(cube[a, b], p)
+            assert kept(out[a, b]) == want, (
+                f"logits of shape {tuple(cube.shape)}, top_p={p:.3f}: row [{a}, {b}] kept "
+                f"{sorted(kept(out[a, b]))}, its nucleus is {sorted(want)}"
+            )
+    single = top_p_filter(logits[0], p)
+    assert single.shape == logits[0].shape, f"a 1-d row came back with shape {single.shape}"
+    assert kept(single) == oracle_nucleus(logits[0], p), (
+        f"a single 1-d row, top_p={p:.3f}: kept {sorted(kept(single))}, its nucleus is "
+        f"{sorted(oracle_nucleus(logits[0], p))}"
+    )

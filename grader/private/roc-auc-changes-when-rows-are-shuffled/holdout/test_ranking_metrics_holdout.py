@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from test_ranking_metrics import labels, pairwise_auc, tied_scores
+from test_ranking_metrics import labels, n_tied_pairs, pairwise_auc, tied_scores
 
 from grader.grading.boundary import candidate
 
@@ -86,4 +86,21 @@ def test_equals_the_area_under_the_roc_curve(case):
     got, want = metrics.roc_auc_score(y, scores), trapezoid_under_roc(y, scores)
     assert abs(got - want) < 1e-12, (
         f"roc_auc_score = {got:.6f}, the trapezoidal area under the ROC curve is {want:.6f}"
+    )
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(4, 40), st.sampled_from(["saturated", "jittered"]))
+def test_nearly_equal_scores_are_not_ties(seed, n, kind):
+    """Only exactly equal scores tie: 0.9999990 against 0.9999995 is a win, not one half."""
+    rng = np.random.default_rng(seed)
+    y = labels(rng, n)
+    if kind == "saturated":  # probabilities of a confident model, 1e-8 to 1e-5 below 1
+        scores = 1.0 - 10.0 ** -rng.uniform(5, 8, size=n) * (1 + y)
+    else:  # a few levels, most scores 1e-9 to 8e-9 off their level, some exactly on it
+        scores = rng.integers(0, 3, size=n) + rng.integers(0, 4, size=n) * 1e-9 * (1 + y)
+    got, want = metrics.roc_auc_score(y, scores), pairwise_auc(y, scores)
+    assert abs(got - want) < 1e-12, (
+        f"{len(y)} {kind} scores ({len(np.unique(scores))} distinct, {n_tied_pairs(y, scores)} "
+        f"exactly tied pairs): roc_auc_score = {got:.6f}, pairwise gives {want:.6f}; scores "
+        f"that differ, however little, are not ties"
     )
