@@ -8,7 +8,9 @@ pair ``i`` is rotated counter-clockwise by the angle ``p * theta_i`` with
     (a, b) -> (a cos(p theta_i) - b sin(p theta_i),  a sin(p theta_i) + b cos(p theta_i))
 
 A rotation preserves norms, and the score between a query at position ``m`` and a key at
-position ``n`` depends on ``m - n`` only, so attention sees relative positions.
+position ``n`` depends on ``m - n`` only, so attention sees relative positions.  Everything
+is computed in the dtype of the input (the angles in float64, then cast), so a float64 input
+gets a float64-accurate result.
 """
 
 from __future__ import annotations
