@@ -171,3 +171,45 @@ def test_only_gains_trainable_leaves_the_decayed_group_empty(dim, bias, weight_d
     for (name, p), value in zip(model.named_parameters(), after, strict=True):
         err = float((value - p.detach()).abs().max())
         assert err == 0.0, f"'{name}' moved by {err:.3e} in a zero-gradient AdamW step"
+
+
+class Conv1D(nn.Module):
+    """Hugging Face GPT-2's projection: an (in, out) weight matrix in a class of its own."""
+
+    def __init__(self, nx: int, nf: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(0.02 * torch.randn(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+
+class RawMatrices(nn.Module):
+    """Weight matrices outside nn.Linear / nn.Embedding / nn.ConvNd: GPT-2's Conv1D and a
+    position table held as a bare nn.Parameter (ViT, minGPT)."""
+
+    def __init__(self, dim: int, n_pos: int, bias: bool) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(11, dim)
+        self.pos_table = nn.Parameter(0.02 * torch.randn(n_pos, dim))
+        self.c_attn = Conv1D(dim, 3 * dim)
+        self.c_proj = Conv1D(dim, dim)
+        self.ln_f = nn.LayerNorm(dim, bias=bias)
+
+
+@FAST
+@given(
+    dim=st.integers(2, 5),
+    n_pos=st.integers(2, 6),
+    bias=st.booleans(),
+    weight_decay=st.sampled_from([0.1, 0.3]),
+)
+def test_matrices_outside_torch_layers_are_decayed(dim, n_pos, bias, weight_decay):
+    model = RawMatrices(dim, n_pos, bias)
+    names = _names(model)
+    for group in _groups(model, weight_decay, CONSTRUCTORS):
+        for p in group["params"]:
+            want = weight_decay if p.ndim >= 2 else 0.0
+            assert group["weight_decay"] == want, (
+                f"'{names.get(id(p), '?')}' {tuple(p.shape)} is in a group with weight_decay="
+                f"{group['weight_decay']:g}; a {p.ndim}-dim parameter should get {want:g}, "
+                f"whichever module class holds it"
+            )
