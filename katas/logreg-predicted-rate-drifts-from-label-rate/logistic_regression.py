@@ -7,8 +7,11 @@ Used by the risk-scoring notebooks where scikit-learn is not installed.  The mod
 
 the usual convention in which the intercept ``b`` is *not* penalised.  Gradient descent runs
 with the step ``1 / L``, ``L`` a bound on the Lipschitz constant of the gradient, until the
-gradient norm drops below ``tol``; so at the returned parameters the gradient of ``loss`` is
-(numerically) zero.  With an intercept, that optimum has the property that the mean predicted
+gradient norm drops below ``tol`` (or ``max_iter`` steps); so at the returned parameters the
+gradient of ``loss`` is (numerically) zero.  Plain gradient descent needs features of moderate
+scale and offset (say, standardised, or shifted by a few units): a column far from zero makes
+the problem ill-conditioned and the fit can stop at ``max_iter`` short of the optimum.  With
+an intercept, that optimum has the property that the mean predicted
 probability on the training set equals the fraction of positive labels.
 """
 
