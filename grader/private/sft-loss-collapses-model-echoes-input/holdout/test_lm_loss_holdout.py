@@ -194,3 +194,31 @@ def test_float64_and_float32_logits_keep_their_dtype(batch):
     assert math.isclose(got, float(want), rel_tol=1e-5, abs_tol=1e-5), (
         f"float32 logits: loss {got:.6f}, expected {float(want):.6f}"
     )
+
+
+@given(batch=lm_batches())
+def test_a_custom_ignore_index_is_honoured(batch):
+    logits, labels = batch
+    custom = -1  # a collator that marks ignored labels with -1 instead of -100
+    labels = labels.masked_fill(labels == IGNORE_INDEX, custom)
+    n = lm.num_target_tokens(labels, ignore_index=custom)
+    want_n = int((labels[:, 1:] != custom).sum())
+    assert n == want_n, (
+        f"with ignore_index={custom}, num_target_tokens = {n}, but {want_n} labels after the "
+        f"first are not ignored (batch={labels.size(0)}, seq={labels.size(1)})"
+    )
+    vocab = logits.size(-1)
+    for reduction in ("mean", "sum"):
+        got = float(lm.causal_lm_loss(logits, labels, ignore_index=custom, reduction=reduction))
+        want = float(
+            F.cross_entropy(
+                logits[:, :-1].reshape(-1, vocab),
+                labels[:, 1:].reshape(-1),
+                ignore_index=custom,
+                reduction=reduction,
+            )
+        )
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (
+            f"with ignore_index={custom}, reduction={reduction!r}: loss {got:.6f}, expected "
+            f"{want:.6f} from logits[:, t] against labels[:, t + 1]"
+        )

@@ -250,3 +250,26 @@ def test_bfloat16_in_bfloat16_out():
         f"in bfloat16, output at position {t} differs from causal SDPA in float64 on the same "
         f"(rounded) weights by {d:.3e}, more than bfloat16 rounding explains ({tol:.2e})"
     )
+
+
+@FAST
+@given(seed=seeds, seq_len=st.integers(2, 10))
+def test_train_mode_output_is_made_from_the_returned_weights(seed, seq_len):
+    p = 0.5
+    config, params = make_attention(seed, 8, 2, dropout=p)
+    x = make_input(seed, 2, seq_len, 8)
+    out, weights = layers.attention(config, params, x, return_weights=True, train=True, seed=seed)
+    batch, _, d_model = x.shape
+    v = project(params, "qkv", x)[..., 2 * d_model :]
+    v = v.view(batch, seq_len, config["n_heads"], -1).transpose(1, 2)
+    mixed = (weights @ v).transpose(1, 2).reshape(batch, seq_len, d_model)
+    # Output dropout zeroes an element or scales it by 1 / (1 - p); nothing else may differ.
+    expected = project(params, "out_proj", mixed) / (1 - p)
+    kept = out != 0
+    t, d = worst_position(out.masked_fill(~kept, 0.0), expected.masked_fill(~kept, 0.0))
+    assert t is None, (
+        f"in train mode (dropout={p}) with return_weights, output at position {t} is neither "
+        f"dropped nor out_proj(weights @ v) / (1 - p) for the returned weights (off by "
+        f"{d:.3e}, T={seq_len}); the weights returned must be the ones applied to the values"
+    )
+    assert bool(kept.any()), f"in train mode (dropout={p}) every output element is 0"
