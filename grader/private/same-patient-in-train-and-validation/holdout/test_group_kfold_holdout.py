@@ -136,3 +136,14 @@ def test_one_row_per_group_still_reshuffles_with_the_seed(n_splits, extra):
         f"{len(groups)} groups of one row each, {n_splits} folds: all 10 seeds give the same "
         f"validation folds; shuffle=True must change which groups are validated together"
     )
+
+
+@given(grouped_rows(), st.booleans(), st.integers(0, 2**16))
+def test_indices_come_sorted(case, shuffle, seed):
+    groups, n_splits = case
+    for k, (train, val) in enumerate(_folds(groups, n_splits, shuffle=shuffle, seed=seed)):
+        for side, idx in (("train", train), ("validation", val)):
+            assert np.all(np.diff(idx) > 0), (
+                f"fold {k} (shuffle={shuffle}, seed={seed}): {side} indices "
+                f"{idx[:8].tolist()}... are not sorted; split() documents sorted row indices"
+            )

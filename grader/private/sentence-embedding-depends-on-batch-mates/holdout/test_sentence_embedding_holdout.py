@@ -48,3 +48,22 @@ def test_float32_encoder(case):
     for i, s in enumerate(sentences):
         err = (out32["pooled"][i].double() - token_mean(seed, s)).abs().max().item()
         assert err < 1e-4, f"float32: sentence {i} pools {err:.2e} away from its token mean"
+
+
+@given(
+    sentence_batches(), st.integers(0, 3), st.booleans(), st.integers(0, CONFIG["vocab_size"] - 1)
+)
+def test_padding_is_what_the_mask_says_not_a_token_id(case, extra, left, pad_id):
+    seed, sentences = case
+    # Id 0 is an ordinary token here (one per sentence), and the padding carries any id.
+    sentences = [torch.cat([s[:-1], torch.zeros(1, dtype=s.dtype)]) for s in sentences]
+    ids, mask = pad(sentences, extra, left)
+    ids = ids.masked_fill(mask == 0, pad_id)
+    pooled = encoders.encode(CONFIG, seed, ids, mask)["pooled"]
+    for i, s in enumerate(sentences):
+        err = (pooled[i] - token_mean(seed, s)).abs().max().item()
+        assert err < 1e-10, (
+            f"sentence {i} ({len(s)} tokens, one of them id 0; padding id {pad_id}, "
+            f"{'left' if left else 'right'}): pools to a vector {err:.3e} away from the mean "
+            f"of its token states; padding is where attention_mask is 0, whatever the ids"
+        )
