@@ -1,5 +1,6 @@
 """Holdout checks of the attention fault (never shown to the candidate): float32 against
-F.scaled_dot_product_attention up to the full block, gradients, train mode, one token."""
+F.scaled_dot_product_attention up to the full block, gradients, train mode, eval mode with
+dropout, one token."""
 
 from __future__ import annotations
 
@@ -70,6 +71,20 @@ def test_train_mode_without_dropout_matches_the_oracle(seed, seq_len):
     got = gpt.attention(config, params, x, train=True)
     t, d = worst_position(got - attention_oracle(params, x, 2))
     assert d <= TOL, f"train mode, dropout 0, T={seq_len}: position {t} is {d:.3e} off"
+
+
+@FAST
+@given(seed=seeds, n_head=st.sampled_from([1, 2]), seq_len=st.integers(1, 8),
+       dropout=st.sampled_from([0.3, 0.9]))  # fmt: skip
+def test_eval_mode_with_dropout_matches_the_oracle(seed, n_head, seq_len, dropout):
+    config = {**attention_config(n_head, 4), "dropout": dropout}
+    params = attention_weights(seed, config["n_embd"])
+    x = hidden(seed, 2, seq_len, config["n_embd"])
+    t, d = worst_position(gpt.attention(config, params, x) - attention_oracle(params, x, n_head))
+    assert d <= TOL, (
+        f"eval mode, dropout {dropout}, T={seq_len}: position {t} is {d:.3e} off the oracle; "
+        f"dropout must be off in eval mode"
+    )
 
 
 @FAST
