@@ -44,3 +44,19 @@ def test_saturated_probabilities_bool_labels_float32_scores(seed, n):
     assert abs(got - want) <= TOL, (
         f"bool labels, float32 probabilities with ties at 0 and 1: {got:.6f} vs {want:.6f}"
     )
+
+
+@FAST
+@given(seed=SEEDS, n=st.integers(4, 300), levels=st.integers(2, 6))
+def test_nearly_equal_scores_are_ranked_not_tied(seed, n, levels):
+    y, s = risk_levels(seed, n, levels)
+    a = metrics.roc_auc(y, s)
+    # a confident model's float64 probabilities: distinct, but within 1e-9 of 1 or of 0
+    for name, z in (("near 1", 16.0 + 3.0 * s), ("near 0", 3.0 * s - 16.0 - 3.0 * levels)):
+        p = 1 / (1 + np.exp(-z))
+        got, want = metrics.roc_auc(y, p), pairwise_auc(y, p)
+        assert abs(got - want) <= TOL and abs(got - a) <= TOL, (
+            f"probabilities {name} (sigmoid of logits {z.min():g}..{z.max():g}), distinct for "
+            f"distinct scores: roc_auc {got:.6f}, counting the pairs gives {want:.6f}, and the "
+            f"scores themselves get {a:.6f}"
+        )

@@ -41,3 +41,17 @@ def test_deeper_tiny_lm_steps_on_zero_gradients(seed, n_layers, lr):
             f"TinyLM with {n_layers} blocks, lr={lr}: a step on zero gradients moved '{name}' "
             f"(shape {tuple(before.shape)}) {err:.3e} away from {factor:g} times its value"
         )
+
+
+MATRICES_IN_OTHER_LAYERS = [
+    [("emb", "Embedding", (6, 4)), ("attn", "MultiheadAttention", (4, 2)), ("o", "Linear", (4, 3))],
+    [("conv", "Conv1d", (4, 4, 3)), ("gn", "GroupNorm", (2, 4)), ("head", "Linear", (4, 2))],
+    [("emb", "Embedding", (6, 4)), ("rnn", "GRU", (4, 4)), ("head", "Linear", (4, 3))],
+]
+
+
+def test_matrices_outside_linear_and_embedding_layers_are_decayed():
+    for layers in MATRICES_IN_OTHER_LAYERS:
+        described = sft.stack_param_groups(layers, 0.1)
+        kinds = " -> ".join(f"{name}: {kind}" for name, kind, _ in layers)
+        check_decay_by_shape(described, 0.1, f"param_groups of {kinds}")
