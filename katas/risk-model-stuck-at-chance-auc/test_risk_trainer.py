@@ -175,7 +175,9 @@ def test_constant_labels_pull_every_probability_towards_the_label(seed, n, hidde
     X, _, w = dataset(seed, n, 3)
     y = np.full(n, label)
     state = random_state(seed, 3, hidden)
-    cfg = config(hidden, epochs=10, lr=0.2, batch_size=16)
+    # lr 0.4: the slowest case seen (n=5, no hidden layer) halves the gap by 0.32; at lr 0.2
+    # one in a few hundred random examples sat at 0.50, on the threshold, for a correct fix
+    cfg = config(hidden, epochs=10, lr=0.4, batch_size=16)
     got = pipeline.train(cfg, X, y, w, state)
     before = pipeline.predict(cfg, state, X)
     after = pipeline.predict(cfg, got["state"], X)
