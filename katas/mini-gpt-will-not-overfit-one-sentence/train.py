@@ -72,7 +72,8 @@ def train_step(
     ``model(x, y)`` must return ``(logits, mean loss)``.  The batch is split into
     ``cfg.grad_accum_steps`` equal micro-batches whose gradients add up to the gradient
     of the whole batch's mean loss; the update is driven by that gradient alone, clipped
-    by ``nn.utils.clip_grad_norm_`` to a global norm of ``cfg.grad_clip``.  Returns the batch's mean loss and the
+    by ``nn.utils.clip_grad_norm_`` to a global norm of ``cfg.grad_clip``.
+    Returns the batch's mean loss and the
     gradient norm before clipping.
     """
     model.train()

@@ -10,9 +10,9 @@ The eval loop runs after every checkpoint::
 Perplexity is ``exp`` of the average negative log-likelihood of the evaluation tokens,
 each scored given its prefix.  The first token of a sequence has no prefix and is not
 scored; padding (``attention_mask == 0``) is never scored, whatever vocabulary ids and
-finite logits sit there.  So the number reported is a property of the evaluation set and the model: it does
-not depend on the batch size, on how sequences are grouped into batches or in which order,
-nor on how much padding a batch carries.  Logits may come in any float dtype; the
+finite logits sit there.  So the number reported is a property of the evaluation set and
+the model: it does not depend on the batch size, on how sequences are grouped into batches
+or in which order, nor on how much padding a batch carries.  Logits may come in any float dtype; the
 log-likelihoods are computed in at least float32.
 """
 
